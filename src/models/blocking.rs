@@ -1,0 +1,253 @@
+//! Plumbing shared by the blocking models (sequential, threads, pool).
+//!
+//! A blocking `accept()` or `read()` cannot be interrupted by a stop request, so every wait here is a `poll` on
+//! the socket(s) *and* the shutdown descriptor: the thread sleeps in the kernel until there is something to do
+//! or the server is stopping, with no periodic wake-ups.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use tracing::{debug, warn};
+
+use crate::protocol::{self, Session, Step};
+use crate::server::Shared;
+use crate::stats::Counted;
+
+/// A connection taken off a listener, counted as open until dropped.
+pub struct Accepted<'a> {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub open: Counted<'a>,
+}
+
+/// What a wait ended with.
+enum Wake {
+    /// `fds[i]` is readable (or has hung up or failed, which a read will report).
+    Ready(usize),
+    /// The server is stopping.
+    Stop,
+    /// The deadline passed.
+    Deadline,
+}
+
+/// Sleeps until one of `fds` is readable, the server is told to stop (unless `watch_stop` is false), or
+/// `deadline` passes. Starts looking at `fds[first]`, so that several listeners take turns.
+fn wait(
+    fds: &[BorrowedFd],
+    first: usize,
+    shared: &Shared,
+    watch_stop: bool,
+    deadline: Option<Instant>,
+) -> io::Result<Wake> {
+    loop {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(Wake::Deadline);
+                }
+                // Round up: waking a millisecond early would only loop.
+                let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut polled: Vec<PollFd> = fds
+            .iter()
+            .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+            .collect();
+        if watch_stop {
+            polled.push(PollFd::new(shared.shutdown.wake_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut polled, timeout) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        if watch_stop && polled[fds.len()].any().unwrap_or(false) {
+            return Ok(Wake::Stop);
+        }
+        for offset in 0..fds.len() {
+            let i = (first + offset) % fds.len();
+            if polled[i].any().unwrap_or(false) {
+                return Ok(Wake::Ready(i));
+            }
+        }
+    }
+}
+
+/// Waits for the next connection on any listener and accepts it; `None` once the server is stopping.
+pub fn accept_next<'a>(listeners: &[TcpListener], shared: &'a Shared) -> Option<Accepted<'a>> {
+    let fds: Vec<BorrowedFd> = listeners.iter().map(AsFd::as_fd).collect();
+    let mut turn = 0;
+    loop {
+        if shared.shutdown.is_requested() {
+            return None;
+        }
+        let ready = match wait(&fds, turn, shared, true, None) {
+            Ok(Wake::Ready(i)) => i,
+            Ok(Wake::Stop | Wake::Deadline) => return None,
+            Err(e) => {
+                warn!(error = %e, "waiting for connections failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        turn = ready + 1;
+        match listeners[ready].accept() {
+            Ok((stream, peer)) => {
+                // Accepted sockets do not inherit the listener's O_NONBLOCK on Linux, but say so explicitly.
+                if let Err(e) = stream.set_nonblocking(false) {
+                    warn!(%peer, error = %e, "cannot make the connection blocking");
+                    continue;
+                }
+                return Some(Accepted {
+                    stream,
+                    peer,
+                    open: shared.stats.connection_opened(),
+                });
+            }
+            // Another thread or process took it, or the client gave up before we got to it.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::ConnectionAborted
+                ) => {}
+            Err(e) => {
+                // Out of file descriptors or memory: back off instead of spinning, and let clients queue.
+                shared.stats.error();
+                warn!(error = %e, "accept failed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Waits for the next datagram on any socket; returns which socket, its length in `buf` and its sender.
+/// `None` once the server is stopping.
+pub fn recv_next(
+    sockets: &[UdpSocket],
+    shared: &Shared,
+    buf: &mut [u8],
+) -> Option<(usize, usize, SocketAddr)> {
+    let fds: Vec<BorrowedFd> = sockets.iter().map(AsFd::as_fd).collect();
+    let mut turn = 0;
+    loop {
+        if shared.shutdown.is_requested() {
+            return None;
+        }
+        let ready = match wait(&fds, turn, shared, true, None) {
+            Ok(Wake::Ready(i)) => i,
+            Ok(Wake::Stop | Wake::Deadline) => return None,
+            Err(e) => {
+                warn!(error = %e, "waiting for datagrams failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        turn = ready + 1;
+        match sockets[ready].recv_from(buf) {
+            Ok((len, peer)) => return Some((ready, len, peer)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                // An ICMP "port unreachable" from an earlier reply surfaces here; it concerns that client only.
+                debug!(error = %e, "receive failed");
+            }
+        }
+    }
+}
+
+/// Does the work for one datagram and sends the reply back to its sender.
+pub fn answer_datagram(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, shared: &Shared) {
+    shared.config.work.run_blocking();
+    let mut reply = Vec::with_capacity(datagram.len());
+    protocol::datagram_reply(shared.config.proto, datagram, &mut reply);
+    match socket.send_to(&reply, peer) {
+        Ok(_) => shared.stats.request_served(),
+        Err(e) => {
+            shared.stats.error();
+            debug!(%peer, error = %e, "reply not sent");
+        }
+    }
+}
+
+/// Serves one connection to its end on the calling thread: read, let the protocol decide, work, reply, repeat.
+pub fn serve_connection(accepted: Accepted<'_>, shared: &Shared) {
+    let Accepted { stream, peer, open } = accepted;
+    debug!(%peer, "connection opened");
+    let mut session = protocol::new_session(shared.config.proto, &shared.config.page);
+    match drive(stream, session.as_mut(), shared) {
+        Ok(why) => debug!(%peer, why, "connection closed"),
+        Err(e) => {
+            shared.stats.error();
+            debug!(%peer, error = %e, "connection failed");
+        }
+    }
+    drop(open);
+}
+
+/// A write that cannot finish in this long is a client that stopped reading; give up on it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn drive(
+    mut stream: TcpStream,
+    session: &mut dyn Session,
+    shared: &Shared,
+) -> io::Result<&'static str> {
+    // Replies are small and written whole: send them now rather than wait for Nagle.
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let mut input = [0u8; 16 * 1024];
+    let mut output = Vec::new();
+    let mut last_input = Instant::now();
+    let mut stopping = false;
+    loop {
+        match session.step() {
+            Step::Request { work } => {
+                if work {
+                    shared.config.work.run_blocking();
+                }
+                session.respond(SystemTime::now(), &mut output);
+                stream.write_all(&output)?;
+                output.clear();
+                shared.stats.request_served();
+            }
+            Step::Close => return Ok("done"),
+            Step::NeedInput => {
+                let idle_deadline = shared.config.idle_timeout.map(|t| last_input + t);
+                let drain_deadline = stopping.then(|| shared.shutdown.drain_deadline());
+                let deadline = match (idle_deadline, drain_deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                match wait(&[stream.as_fd()], 0, shared, !stopping, deadline)? {
+                    Wake::Ready(_) => match stream.read(&mut input) {
+                        Ok(0) => session.feed_eof(),
+                        Ok(n) => {
+                            session.feed(&input[..n]);
+                            last_input = Instant::now();
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    },
+                    Wake::Stop => {
+                        stopping = true;
+                        if session.server_stopping() && !session.has_partial_request() {
+                            return Ok("server stopping");
+                        }
+                    }
+                    Wake::Deadline
+                        if stopping && Instant::now() >= shared.shutdown.drain_deadline() =>
+                    {
+                        return Ok("drain timeout");
+                    }
+                    Wake::Deadline => return Ok("idle timeout"),
+                }
+            }
+        }
+    }
+}

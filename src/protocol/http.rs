@@ -1,0 +1,593 @@
+//! A minimal, honest HTTP/1.1 origin server of one HTML page.
+//!
+//! Parsing is `httparse`'s; this file decides what the parsed request means. It follows the rules a browser and
+//! `curl` rely on: persistent connections by the HTTP/1.1 and 1.0 rules, pipelined requests answered in order,
+//! request bodies (by `Content-Length` or chunked) read and thrown away so the next request starts in the right
+//! place, and the proper status for each kind of bad request (400, 404, 405, 431, 505).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+
+use super::{Session, Step};
+
+/// The page served at `/` unless `--page` names another.
+pub const DEFAULT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>serverlab</title></head>\n<body>\n<h1>Hello from serverlab</h1>\n<p>A small page served over HTTP/1.1 by a server built to be measured.</p>\n</body>\n</html>\n";
+
+/// Largest request head accepted (request line plus headers); beyond it the answer is 431.
+pub const MAX_HEAD: usize = 8 * 1024;
+
+/// Most header fields accepted in one request; beyond it the answer is 431 too.
+const MAX_HEADERS: usize = 64;
+
+/// The answers this server gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    HeadersTooLarge,
+    VersionNotSupported,
+}
+
+impl Status {
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::BadRequest => 400,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::HeadersTooLarge => 431,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::BadRequest => "Bad Request",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::HeadersTooLarge => "Request Header Fields Too Large",
+            Status::VersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+}
+
+/// A request understood well enough to be answered, waiting for `respond`.
+#[derive(Clone, Copy, Debug)]
+struct PendingReply {
+    status: Status,
+    /// HEAD: headers only.
+    head_only: bool,
+    /// Keep the connection open after this reply.
+    keep_alive: bool,
+    /// HTTP/1.0 clients asking for keep-alive must be told it was granted.
+    http10: bool,
+    /// Run the per-request work first (not for requests too broken to be served).
+    work: bool,
+}
+
+/// Where the session is in skipping a request body it has no use for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodySkip {
+    None,
+    /// This many bytes of a `Content-Length` body are still to come.
+    Length(u64),
+    /// A chunked body: expecting a chunk-size line.
+    ChunkSize,
+    /// A chunked body: this many bytes of chunk data, then its CRLF.
+    ChunkData(u64),
+    /// A chunked body: the CRLF after chunk data.
+    ChunkEnd,
+    /// A chunked body: trailer lines up to the empty line.
+    Trailers,
+}
+
+/// One HTTP connection.
+#[derive(Debug)]
+pub struct HttpSession {
+    page: Arc<[u8]>,
+    /// Bytes read and not yet consumed: the next request(s), or a body to skip.
+    input: Vec<u8>,
+    body: BodySkip,
+    pending: Option<PendingReply>,
+    /// The peer has closed its sending side.
+    eof: bool,
+    /// No more requests will be answered on this connection.
+    done: bool,
+    /// The server is stopping: the next reply closes the connection.
+    stopping: bool,
+}
+
+impl HttpSession {
+    pub fn new(page: Arc<[u8]>) -> HttpSession {
+        HttpSession {
+            page,
+            input: Vec::new(),
+            body: BodySkip::None,
+            pending: None,
+            eof: false,
+            done: false,
+            stopping: false,
+        }
+    }
+
+    /// Throws away body bytes at the front of `input`. Returns false on a chunked body that does not parse.
+    fn skip_body(&mut self) -> bool {
+        loop {
+            match self.body {
+                BodySkip::None => return true,
+                BodySkip::Length(left) => {
+                    let n = left.min(self.input.len() as u64);
+                    self.input.drain(..n as usize);
+                    self.body = if n == left {
+                        BodySkip::None
+                    } else {
+                        BodySkip::Length(left - n)
+                    };
+                    return true;
+                }
+                BodySkip::ChunkSize => match httparse::parse_chunk_size(&self.input) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.input.drain(..used);
+                        self.body = if size == 0 {
+                            BodySkip::Trailers
+                        } else {
+                            BodySkip::ChunkData(size)
+                        };
+                    }
+                    Ok(httparse::Status::Partial) => return true,
+                    Err(_) => return false,
+                },
+                BodySkip::ChunkData(left) => {
+                    let n = left.min(self.input.len() as u64);
+                    self.input.drain(..n as usize);
+                    if n < left {
+                        self.body = BodySkip::ChunkData(left - n);
+                        return true;
+                    }
+                    self.body = BodySkip::ChunkEnd;
+                }
+                BodySkip::ChunkEnd => {
+                    if self.input.len() < 2 {
+                        return true;
+                    }
+                    if &self.input[..2] != b"\r\n" {
+                        return false;
+                    }
+                    self.input.drain(..2);
+                    self.body = BodySkip::ChunkSize;
+                }
+                BodySkip::Trailers => {
+                    let Some(end) = self.input.windows(2).position(|w| w == b"\r\n") else {
+                        return true;
+                    };
+                    self.input.drain(..end + 2);
+                    if end == 0 {
+                        self.body = BodySkip::None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tries to parse the next request head from `input`.
+    fn parse_next(&mut self) -> Option<PendingReply> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        let parsed = request.parse(&self.input);
+        match parsed {
+            Ok(httparse::Status::Partial) => {
+                if self.input.len() > MAX_HEAD {
+                    Some(self.fatal(Status::HeadersTooLarge))
+                } else {
+                    None
+                }
+            }
+            Ok(httparse::Status::Complete(head_len)) if head_len > MAX_HEAD => {
+                Some(self.fatal(Status::HeadersTooLarge))
+            }
+            Ok(httparse::Status::Complete(head_len)) => {
+                let reply = understand(&request);
+                self.input.drain(..head_len);
+                match reply {
+                    Ok((reply, body)) => {
+                        self.body = body;
+                        Some(reply)
+                    }
+                    Err(status) => Some(self.fatal(status)),
+                }
+            }
+            Err(httparse::Error::TooManyHeaders) => Some(self.fatal(Status::HeadersTooLarge)),
+            Err(httparse::Error::Version) if has_other_http_version(&self.input) => {
+                Some(self.fatal(Status::VersionNotSupported))
+            }
+            Err(_) => Some(self.fatal(Status::BadRequest)),
+        }
+    }
+
+    /// A request that cannot be continued past: answer it and close, without running the work.
+    fn fatal(&mut self, status: Status) -> PendingReply {
+        self.input = Vec::new();
+        self.done = true;
+        PendingReply {
+            status,
+            head_only: false,
+            keep_alive: false,
+            http10: false,
+            work: false,
+        }
+    }
+}
+
+/// Decides the reply to a parsed request head, and which body follows it; an error status means the head is
+/// broken badly enough that the connection must close.
+fn understand(request: &httparse::Request) -> Result<(PendingReply, BodySkip), Status> {
+    let method = request.method.unwrap_or("");
+    let path = request.path.unwrap_or("");
+    let http10 = request.version == Some(0);
+
+    let mut connection_close = false;
+    let mut connection_keep_alive = false;
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut has_host = false;
+    let mut expects_continue = false;
+    for header in request.headers.iter() {
+        let name = header.name;
+        let value = std::str::from_utf8(header.value).map_err(|_| Status::BadRequest)?;
+        if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                connection_close |= token.eq_ignore_ascii_case("close");
+                connection_keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let length: u64 = value.trim().parse().map_err(|_| Status::BadRequest)?;
+            if content_length.is_some_and(|seen| seen != length) {
+                return Err(Status::BadRequest);
+            }
+            content_length = Some(length);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only a body whose last coding is chunked has a knowable end.
+            let last = value.rsplit(',').next().unwrap_or("").trim();
+            if !last.eq_ignore_ascii_case("chunked") || http10 {
+                return Err(Status::BadRequest);
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("host") {
+            has_host = true;
+        } else if name.eq_ignore_ascii_case("expect") {
+            expects_continue = value.trim().eq_ignore_ascii_case("100-continue");
+        }
+    }
+    if !http10 && !has_host {
+        // RFC 9112 3.2: a 1.1 request without Host is a 400.
+        return Err(Status::BadRequest);
+    }
+
+    let body = if chunked {
+        BodySkip::ChunkSize
+    } else {
+        match content_length {
+            Some(0) | None => BodySkip::None,
+            Some(n) => BodySkip::Length(n),
+        }
+    };
+    let mut keep_alive = if http10 {
+        connection_keep_alive
+    } else {
+        !connection_close
+    };
+    // A body sent with both codings could be read two ways (request smuggling), and a client waiting for
+    // "100 Continue" will not send its body after a final answer: in both cases close after replying.
+    if (chunked && content_length.is_some()) || (expects_continue && body != BodySkip::None) {
+        keep_alive = false;
+    }
+
+    let status = match method {
+        "GET" | "HEAD" => {
+            if is_page_path(path) {
+                Status::Ok
+            } else {
+                Status::NotFound
+            }
+        }
+        _ => Status::MethodNotAllowed,
+    };
+    let reply = PendingReply {
+        status,
+        head_only: method == "HEAD",
+        keep_alive,
+        http10,
+        work: true,
+    };
+    let body = if keep_alive { body } else { BodySkip::None };
+    Ok((reply, body))
+}
+
+/// Whether a request target names the page: `/` or `/index.html`, with any query, in origin or absolute form.
+fn is_page_path(target: &str) -> bool {
+    let path = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path == "/" || path == "/index.html"
+}
+
+/// Whether the request line ends in a well-formed version other than the 1.0 and 1.1 this server speaks.
+fn has_other_http_version(input: &[u8]) -> bool {
+    let line_end = input
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(input.len());
+    let line = &input[..line_end];
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
+    match version.strip_prefix(b"HTTP/") {
+        Some([major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit(),
+        Some([major]) => major.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+impl Session for HttpSession {
+    fn feed(&mut self, bytes: &[u8]) {
+        if !self.done {
+            self.input.extend_from_slice(bytes);
+        }
+    }
+
+    fn feed_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn step(&mut self) -> Step {
+        if let Some(reply) = self.pending {
+            return Step::Request { work: reply.work };
+        }
+        if self.done {
+            return Step::Close;
+        }
+        if !self.skip_body() {
+            // The body does not parse: the connection cannot be kept in step with the client.
+            self.done = true;
+            return Step::Close;
+        }
+        if self.body == BodySkip::None
+            && !self.input.is_empty()
+            && let Some(reply) = self.parse_next()
+        {
+            self.pending = Some(reply);
+            return Step::Request { work: reply.work };
+        }
+        if self.eof {
+            Step::Close
+        } else {
+            Step::NeedInput
+        }
+    }
+
+    fn respond(&mut self, now: SystemTime, out: &mut Vec<u8>) {
+        let Some(mut reply) = self.pending.take() else {
+            return;
+        };
+        if self.stopping {
+            reply.keep_alive = false;
+        }
+        if !reply.keep_alive {
+            self.done = true;
+            self.input = Vec::new();
+        }
+        if self.input.is_empty() && self.input.capacity() > 0 {
+            // Idle connections hold no buffer.
+            self.input = Vec::new();
+        }
+        write_reply(&reply, &self.page, now, out);
+    }
+
+    fn has_partial_request(&self) -> bool {
+        self.pending.is_some() || !self.input.is_empty() || self.body != BodySkip::None
+    }
+
+    fn server_stopping(&mut self) -> bool {
+        self.stopping = true;
+        true
+    }
+}
+
+fn write_reply(reply: &PendingReply, page: &[u8], now: SystemTime, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let error_page;
+    let body: &[u8] = match reply.status {
+        Status::Ok => page,
+        other => {
+            error_page = format!(
+                "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>\n",
+                code = other.code(),
+                reason = other.reason()
+            );
+            error_page.as_bytes()
+        }
+    };
+    let date = DateTime::<Utc>::from(now).format("%a, %d %b %Y %H:%M:%S GMT");
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "HTTP/1.1 {} {}\r\nServer: serverlab\r\nDate: {date}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n",
+        reply.status.code(),
+        reply.status.reason(),
+        body.len()
+    );
+    if reply.status == Status::MethodNotAllowed {
+        out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+    }
+    if !reply.keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if reply.http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !reply.head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> HttpSession {
+        HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()))
+    }
+
+    /// Feeds `input`, answers every request, and returns what was written and whether the session closed.
+    fn exchange(session: &mut HttpSession, input: &[u8]) -> (String, bool) {
+        session.feed(input);
+        let mut out = Vec::new();
+        loop {
+            match session.step() {
+                Step::Request { .. } => session.respond(SystemTime::now(), &mut out),
+                Step::NeedInput => return (String::from_utf8(out).unwrap(), false),
+                Step::Close => return (String::from_utf8(out).unwrap(), true),
+            }
+        }
+    }
+
+    fn statuses(text: &str) -> Vec<&str> {
+        // Status lines start a line; the page itself mentions HTTP/1.1 mid-line.
+        text.split('\n')
+            .filter_map(|line| line.strip_prefix("HTTP/1.1 "))
+            .map(|rest| &rest[..3])
+            .collect()
+    }
+
+    #[test]
+    fn get_of_the_page_keeps_the_connection_open() {
+        let (out, closed) = exchange(&mut session(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains(&format!("Content-Length: {}\r\n", DEFAULT_PAGE.len())));
+        assert!(out.ends_with(DEFAULT_PAGE));
+        assert!(!out.contains("Connection: close"));
+        assert!(!closed);
+    }
+
+    #[test]
+    fn head_sends_headers_only() {
+        let (out, _) = exchange(
+            &mut session(),
+            b"HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(out.ends_with("\r\n\r\n"));
+        assert!(out.contains(&format!("Content-Length: {}\r\n", DEFAULT_PAGE.len())));
+    }
+
+    #[test]
+    fn connection_close_and_http10_rules() {
+        let (out, closed) = exchange(
+            &mut session(),
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(out.contains("Connection: close\r\n") && closed);
+        let (out, closed) = exchange(&mut session(), b"GET / HTTP/1.0\r\n\r\n");
+        assert!(out.contains("Connection: close\r\n") && closed);
+        let (out, closed) = exchange(
+            &mut session(),
+            b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+        );
+        assert!(out.contains("Connection: keep-alive\r\n") && !closed);
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order() {
+        let input = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (out, closed) = exchange(&mut session(), input);
+        assert_eq!(statuses(&out), ["200", "404", "200"]);
+        assert!(!closed);
+    }
+
+    #[test]
+    fn bodies_are_skipped_whole_even_when_split() {
+        let mut s = session();
+        let (out, _) = exchange(
+            &mut s,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
+        );
+        assert_eq!(statuses(&out), ["405"]);
+        assert!(out.contains("Allow: GET, HEAD\r\n"));
+        let (out, _) = exchange(&mut s, b"56789GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(statuses(&out), ["200"]);
+    }
+
+    #[test]
+    fn chunked_bodies_are_skipped() {
+        let input = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut s = session();
+        let mut all = String::new();
+        // Byte by byte: every state must survive a split anywhere.
+        for byte in input.iter() {
+            all += &exchange(&mut s, std::slice::from_ref(byte)).0;
+        }
+        assert_eq!(statuses(&all), ["200", "200"]);
+        assert!(!s.has_partial_request());
+    }
+
+    #[test]
+    fn broken_requests_get_their_status_and_a_close() {
+        for (input, code) in [
+            (&b"GARBAGE\r\n\r\n"[..], "400"),
+            (b"GET / HTTP/1.1\r\n\r\n", "400"),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+                "400",
+            ),
+            (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505"),
+            (b"GET / HTTP/3\r\nHost: x\r\n\r\n", "505"),
+        ] {
+            let (out, closed) = exchange(&mut session(), input);
+            assert_eq!(statuses(&out), [code], "{}", String::from_utf8_lossy(input));
+            assert!(closed);
+        }
+    }
+
+    #[test]
+    fn oversized_heads_get_431() {
+        let mut s = session();
+        let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        let (out, closed) = exchange(&mut s, &big);
+        assert_eq!(statuses(&out), ["431"]);
+        assert!(closed);
+    }
+
+    #[test]
+    fn partial_heads_wait_for_more() {
+        let mut s = session();
+        let (out, closed) = exchange(&mut s, b"GET / HT");
+        assert!(out.is_empty() && !closed);
+        assert!(s.has_partial_request());
+        let (out, _) = exchange(&mut s, b"TP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(statuses(&out), ["200"]);
+        assert!(!s.has_partial_request());
+    }
+
+    #[test]
+    fn a_stopping_server_closes_after_the_next_reply() {
+        let mut s = session();
+        assert!(s.server_stopping());
+        let (out, closed) = exchange(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(out.contains("Connection: close\r\n") && closed);
+    }
+
+    #[test]
+    fn page_paths() {
+        assert!(is_page_path("/"));
+        assert!(is_page_path("/index.html?x=1"));
+        assert!(is_page_path("http://example.com/"));
+        assert!(is_page_path("http://example.com"));
+        assert!(!is_page_path("/other"));
+    }
+}
