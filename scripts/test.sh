@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs serverlab's whole test suite on a fresh machine: installs what the tests drive (curl, python3) when it is
+# missing, then runs cargo test with the committed Cargo.lock.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if ((${#missing[@]})); then
+    echo "installing test tools: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cargo test --locked

@@ -1,0 +1,189 @@
+//! Bad input gets a clear one-line error and a non-zero status; bad clients affect only themselves.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{ServerProcess, connect, run_cli};
+
+fn assert_one_line_error(out: &std::process::Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{stderr:?} should mention {needle:?}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    assert_one_line_error(&run_cli(&["serve", "--model", "forks"]), 2, "forks");
+    assert_one_line_error(&run_cli(&["serve", "--proto", "gopher"]), 2, "gopher");
+    assert_one_line_error(&run_cli(&["serve", "--work", "nap:1s"]), 2, "nap:1s");
+    assert_one_line_error(&run_cli(&["serve", "--work", "sleep:soon"]), 2, "soon");
+    assert_one_line_error(&run_cli(&["serve", "--listen", "nowhere"]), 2, "nowhere");
+    assert_one_line_error(&run_cli(&["serve", "--workers", "-3"]), 2, "-3");
+    assert_one_line_error(&run_cli(&["serve", "--bogus"]), 2, "--bogus");
+    assert_one_line_error(&run_cli(&["launch"]), 2, "launch");
+}
+
+#[test]
+fn impossible_settings_are_refused() {
+    assert_one_line_error(
+        &run_cli(&["serve", "--listen", "127.0.0.1:0", "--workers", "0"]),
+        1,
+        "--workers",
+    );
+    assert_one_line_error(
+        &run_cli(&[
+            "serve",
+            "--proto",
+            "udp-echo",
+            "--listen",
+            "127.0.0.1:0",
+            "--idle-timeout",
+            "1s",
+        ]),
+        1,
+        "udp-echo",
+    );
+    assert_one_line_error(
+        &run_cli(&["serve", "--listen", "127.0.0.1:0", "--page", "x.html"]),
+        1,
+        "--page",
+    );
+    assert_one_line_error(
+        &run_cli(&["serve", "--log-level", "loud[", "--listen", "127.0.0.1:0"]),
+        1,
+        "log-level",
+    );
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line() {
+    let server = ServerProcess::start(&[]);
+    let busy = server.addr().to_string();
+    let out = run_cli(&["serve", "--listen", &busy]);
+    assert_one_line_error(
+        &out,
+        1,
+        &format!("cannot listen on {busy}: Address already in use"),
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let busy = udp.local_addr().unwrap().to_string();
+    assert_one_line_error(
+        &run_cli(&["serve", "--proto", "udp-echo", "--listen", &busy]),
+        1,
+        "in use",
+    );
+}
+
+#[test]
+fn an_unreadable_page_file_is_one_clear_line() {
+    let out = run_cli(&[
+        "serve",
+        "--proto",
+        "http",
+        "--listen",
+        "127.0.0.1:0",
+        "--page",
+        "/no/such/page.html",
+    ]);
+    assert_one_line_error(&out, 1, "cannot read page file /no/such/page.html");
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let out = run_cli(&["serve", "--help"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--max-conns"));
+    assert!(run_cli(&["--version"]).status.success());
+}
+
+fn raw_http(server: &ServerProcess, request: &[u8]) -> String {
+    let mut client = connect(server.addr());
+    client.write_all(request).unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[test]
+fn malformed_http_gets_the_proper_status_and_the_server_carries_on() {
+    let server = ServerProcess::start(&["--proto", "http", "--model", "sequential"]);
+    assert!(raw_http(&server, b"\x16\x03\x01garbage\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    assert!(raw_http(&server, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 505 "));
+    let mut huge = b"GET / HTTP/1.1\r\nHost: x\r\nCookie: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'c', 9000));
+    huge.extend_from_slice(b"\r\n\r\n");
+    assert!(raw_http(&server, &huge).starts_with("HTTP/1.1 431 "));
+    let reply = raw_http(
+        &server,
+        b"PUT / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 405 ") && reply.contains("Allow: GET, HEAD\r\n"),
+        "{reply}"
+    );
+    // Pipelined: three requests in one write, three answers in order.
+    let reply = raw_http(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /no HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let codes: Vec<&str> = reply
+        .split('\n')
+        .filter_map(|l| l.strip_prefix("HTTP/1.1 "))
+        .map(|r| &r[..3])
+        .collect();
+    assert_eq!(codes, ["200", "404", "200"]);
+    let finished = server.terminate();
+    assert!(finished.status.success());
+}
+
+#[test]
+fn a_client_that_vanishes_mid_request_affects_only_itself() {
+    let server = ServerProcess::start(&["--proto", "http", "--model", "threads"]);
+    {
+        let mut quitter = connect(server.addr());
+        quitter.write_all(b"GET / HTTP/1.1\r\nHos").unwrap();
+    }
+    {
+        // Reset instead of a clean close.
+        let rude = socket2::Socket::from(connect(server.addr()));
+        rude.set_linger(Some(Duration::ZERO)).unwrap();
+        (&rude).write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    }
+    let reply = raw_http(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK"));
+    assert!(server.terminate().status.success());
+}
+
+#[test]
+fn idle_timeout_closes_quiet_connections() {
+    let server = ServerProcess::start(&["--proto", "echo", "--idle-timeout", "300ms"]);
+    let mut client = connect(server.addr());
+    let start = Instant::now();
+    let mut buf = [0u8; 1];
+    assert_eq!(client.read(&mut buf).unwrap(), 0, "closed by the server");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    // Without the flag, echo never hangs up on a quiet client.
+    let patient = ServerProcess::start(&["--proto", "echo"]);
+    let client = connect(patient.addr());
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let err = (&client).read(&mut buf).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ));
+}

@@ -1,0 +1,121 @@
+//! Stopping: SIGINT/SIGTERM finish what was accepted, close what is idle, exit 0 and report.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{MODELS, ServerProcess, connect};
+use nix::sys::signal::Signal;
+
+#[test]
+fn a_request_in_flight_still_gets_its_reply() {
+    for model in MODELS {
+        let server = ServerProcess::start(&[
+            "--model",
+            model,
+            "--work",
+            "sleep:600ms",
+            "--drain-timeout",
+            "1s",
+        ]);
+        let mut client = connect(server.addr());
+        client.write_all(b"in flight").unwrap();
+        // The server is now inside its 600 ms of work.
+        std::thread::sleep(Duration::from_millis(150));
+        server.signal(Signal::SIGTERM);
+        let mut reply = [0u8; 9];
+        client.read_exact(&mut reply).expect("reply after SIGTERM");
+        assert_eq!(&reply, b"in flight", "{model}");
+        let mut server = server;
+        let finished = server.wait_within(Duration::from_secs(10));
+        assert!(finished.status.success(), "{model}: {}", finished.stderr);
+        let report = finished.report();
+        assert_eq!(report["requests"], 1);
+        assert!(report["rusage_self"]["max_rss_kib"].as_i64().unwrap() > 0);
+        assert!(
+            finished.stderr.contains("server stopped"),
+            "{}",
+            finished.stderr
+        );
+    }
+}
+
+#[test]
+fn sigint_stops_too_and_a_new_client_is_refused_after() {
+    let server = ServerProcess::start(&["--model", "threads"]);
+    let addr = server.addr();
+    server.signal(Signal::SIGINT);
+    let mut server = server;
+    let finished = server.wait_within(Duration::from_secs(10));
+    assert!(finished.status.success());
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "nothing listens after the stop"
+    );
+}
+
+#[test]
+fn idle_echo_connections_are_closed_after_the_drain_timeout() {
+    let server = ServerProcess::start(&["--model", "threads", "--drain-timeout", "700ms"]);
+    let mut idle = connect(server.addr());
+    idle.write_all(b"x").unwrap();
+    let mut one = [0u8; 1];
+    idle.read_exact(&mut one).unwrap();
+    let start = Instant::now();
+    let finished = server.terminate();
+    let waited = start.elapsed();
+    assert!(finished.status.success());
+    // The idle connection was given the drain time, then closed.
+    assert!(
+        waited >= Duration::from_millis(700),
+        "closed after only {waited:?}"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0);
+}
+
+#[test]
+fn idle_http_keep_alive_connections_are_closed_at_once() {
+    let server = ServerProcess::start(&[
+        "--proto",
+        "http",
+        "--model",
+        "pool",
+        "--drain-timeout",
+        "30s",
+    ]);
+    let mut client = connect(server.addr());
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut head = [0u8; 15];
+    client.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200 OK");
+    // Far less than the 30 s drain: an idle keep-alive connection may be closed at any time.
+    let finished = server.terminate_within(Duration::from_secs(10));
+    assert!(finished.status.success());
+}
+
+#[test]
+fn queued_connections_of_the_pool_are_served_before_it_exits() {
+    let server =
+        ServerProcess::start(&["--model", "pool", "--workers", "1", "--work", "sleep:300ms"]);
+    let clients: Vec<_> = (0..3)
+        .map(|n| {
+            let mut stream = connect(server.addr());
+            stream.write_all(format!("m{n}").as_bytes()).unwrap();
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal(Signal::SIGTERM);
+    for (n, mut stream) in clients.into_iter().enumerate() {
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, format!("m{n}"));
+    }
+    let mut server = server;
+    assert!(server.wait_within(Duration::from_secs(10)).status.success());
+}
