@@ -121,7 +121,11 @@ impl ServerProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        let stdout = self.stdout.try_iter().collect();
+        // Read until the pipe closes: the reader thread may still be behind the process's last line.
+        let mut stdout = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
+            stdout.push(line);
+        }
         let stderr = self
             .stderr
             .recv_timeout(Duration::from_secs(5))

@@ -1,42 +1,22 @@
-//! The command line: flags are parsed and turned into library settings here, and nowhere else.
-//!
-//! Errors end the process with one line on stderr and a non-zero status: 2 for bad usage, 1 for anything that
-//! went wrong while running. Nothing here panics on bad input.
+//! `serverlab serve`: one protocol, one concurrency model, until stopped.
 
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
+use super::parse_addr;
 use crate::config::{
     Model, OptionalDuration, Proto, ServerConfig, default_idle_timeout, parse_duration,
 };
 use crate::server::Server;
 use crate::work::Work;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "serverlab",
-    version,
-    about = "A lab for network-server concurrency: serve, load, compare."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run a server for one protocol in one concurrency model.
-    Serve(ServeArgs),
-}
-
 #[derive(Args, Debug)]
-struct ServeArgs {
+pub struct ServeArgs {
     /// Protocol to speak.
     #[arg(long, value_enum, default_value_t = Proto::Echo)]
     proto: Proto,
@@ -78,57 +58,7 @@ struct ServeArgs {
     log_file: Option<PathBuf>,
 }
 
-/// Runs the command line of this process and returns its exit status.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return usage_error(e),
-    };
-    let result = match cli.command {
-        Command::Serve(args) => serve(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("serverlab: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Help and version go to stdout with status 0; real usage errors become one line on stderr and status 2.
-fn usage_error(error: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        error.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
-        let _ = error.print();
-        return ExitCode::SUCCESS;
-    }
-    let rendered = error.render().to_string();
-    // clap's first paragraph is the error itself; the rest is usage, which `--help` gives in full.
-    let first: Vec<&str> = rendered
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let message = first.join(" ");
-    let message = message.strip_prefix("error: ").unwrap_or(&message);
-    eprintln!("serverlab: {message} (see serverlab --help)");
-    ExitCode::from(2)
-}
-
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let mut addrs = text
-        .to_socket_addrs()
-        .map_err(|e| format!("'{text}' is not an address like 127.0.0.1:5000 ({e})"))?;
-    addrs
-        .next()
-        .ok_or_else(|| format!("'{text}' resolves to no address"))
-}
-
-fn serve(args: ServeArgs) -> Result<(), String> {
+pub fn run(args: ServeArgs) -> Result<(), String> {
     crate::logging::init(&args.log_level, args.log_file.as_deref())?;
     let mut config = ServerConfig::new(args.proto, args.model, args.listen[0]);
     config.listen = args.listen;
