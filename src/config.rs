@@ -61,6 +61,12 @@ pub enum Model {
     Threads,
     /// A fixed set of worker threads fed by a bounded queue.
     Pool,
+    /// One thread, one readiness loop over every socket (`select`/`epoll`, through mio).
+    Poll,
+    /// A tokio runtime: one task per connection over a few worker threads.
+    Async,
+    /// Worker processes forked after binding, each serving one connection at a time (Apache's prefork).
+    Prefork,
 }
 
 impl Model {
@@ -69,11 +75,34 @@ impl Model {
             Model::Sequential => "sequential",
             Model::Threads => "threads",
             Model::Pool => "pool",
+            Model::Poll => "poll",
+            Model::Async => "async",
+            Model::Prefork => "prefork",
         }
     }
 
     /// Every model, in the order a lesson presents them.
-    pub const ALL: [Model; 3] = [Model::Sequential, Model::Threads, Model::Pool];
+    pub const ALL: [Model; 6] = [
+        Model::Sequential,
+        Model::Threads,
+        Model::Pool,
+        Model::Poll,
+        Model::Async,
+        Model::Prefork,
+    ];
+
+    /// Whether the model runs its connections from an event loop, where `--offload` has a meaning.
+    pub fn is_event_driven(self) -> bool {
+        matches!(self, Model::Poll | Model::Async)
+    }
+
+    /// The `--workers` default: 8 threads for the pool, one thread or process per CPU for async and prefork.
+    pub fn default_workers(self) -> usize {
+        match self {
+            Model::Async | Model::Prefork => cpus(),
+            _ => 8,
+        }
+    }
 }
 
 impl fmt::Display for Model {
@@ -82,12 +111,9 @@ impl fmt::Display for Model {
     }
 }
 
-/// Whether `model` can serve `proto`. Every pair is served today; the table exists so that a model that cannot
-/// serve a protocol is refused with a message listing the pairs that work, instead of failing at run time.
-pub fn supports(model: Model, proto: Proto) -> bool {
-    match (model, proto) {
-        (Model::Sequential | Model::Threads | Model::Pool, _) => true,
-    }
+/// Number of CPUs this process may run on.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Everything a server needs to know before it binds.
@@ -97,7 +123,7 @@ pub struct ServerConfig {
     pub model: Model,
     /// Every address to listen on; port 0 asks the OS for a free port.
     pub listen: Vec<SocketAddr>,
-    /// Worker threads of the `pool` model.
+    /// Worker threads of `pool` and `async`, worker processes of `prefork`.
     pub workers: usize,
     /// Capacity of the `pool` model's queue of accepted connections.
     pub queue: usize,
@@ -107,6 +133,8 @@ pub struct ServerConfig {
     pub max_conns: usize,
     /// Simulated work done once per request.
     pub work: Work,
+    /// Event-driven models: hand CPU and blocking work to this many helper threads (`None`: run it inline).
+    pub offload: Option<usize>,
     /// Close a connection that sends nothing for this long (`None`: never).
     pub idle_timeout: Option<Duration>,
     /// After a stop request, how long connections with nothing pending are kept before they are closed.
@@ -122,27 +150,21 @@ impl ServerConfig {
             proto,
             model,
             listen: vec![listen],
-            workers: 8,
+            workers: model.default_workers(),
             queue: 64,
             backlog: 1024,
             max_conns: 1024,
             work: Work::None,
+            offload: None,
             idle_timeout: default_idle_timeout(proto),
             drain_timeout: Duration::from_secs(5),
             page: Arc::from(crate::protocol::http::DEFAULT_PAGE.as_bytes()),
         }
     }
 
-    /// Checks what no model should have to check for itself.
+    /// Checks what no model should have to check for itself. Every model serves every protocol; what can be
+    /// refused is a flag that means nothing for the chosen model or protocol.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !supports(self.model, self.proto) {
-            return Err(ConfigError::new(format!(
-                "model {} cannot serve {}; pairs that work: {}",
-                self.model,
-                self.proto,
-                supported_pairs()
-            )));
-        }
         if self.listen.is_empty() {
             return Err(ConfigError::new("at least one --listen address is needed"));
         }
@@ -157,6 +179,17 @@ impl ServerConfig {
         }
         if self.backlog < 1 {
             return Err(ConfigError::new("--backlog must be at least 1"));
+        }
+        if let Some(helpers) = self.offload {
+            if !self.model.is_event_driven() {
+                return Err(ConfigError::new(format!(
+                    "--offload applies to the event-driven models (poll, async); {} already runs work on its own threads or processes",
+                    self.model
+                )));
+            }
+            if helpers == 0 {
+                return Err(ConfigError::new("--offload must be at least 1"));
+            }
         }
         if self.proto.is_datagram() && self.idle_timeout.is_some() {
             return Err(ConfigError::new(
@@ -174,19 +207,6 @@ pub fn default_idle_timeout(proto: Proto) -> Option<Duration> {
         Proto::Http => Some(Duration::from_secs(10)),
         _ => None,
     }
-}
-
-fn supported_pairs() -> String {
-    let protos = [Proto::Echo, Proto::Daytime, Proto::Http, Proto::UdpEcho];
-    let mut pairs = Vec::new();
-    for model in Model::ALL {
-        for proto in protos {
-            if supports(model, proto) {
-                pairs.push(format!("{model}/{proto}"));
-            }
-        }
-    }
-    pairs.join(", ")
 }
 
 /// A setting that cannot work, said in one line.

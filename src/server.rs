@@ -116,7 +116,9 @@ impl Server {
             model: config.model,
             counters,
             rusage_self: ResourceUsage::of(UsageWho::RUSAGE_SELF),
-            rusage_children: None,
+            // Only prefork has children; their usage is counted once they have been waited for.
+            rusage_children: (config.model == crate::config::Model::Prefork)
+                .then(|| ResourceUsage::of(UsageWho::RUSAGE_CHILDREN)),
         })
     }
 

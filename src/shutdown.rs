@@ -10,7 +10,9 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use signal_hook::SigId;
 use std::time::{Duration, Instant};
 
 /// A server's stop switch. Shared by reference-counting between the acceptor, the workers and whoever may stop it.
@@ -24,6 +26,8 @@ pub struct Shutdown {
     /// When connections with nothing pending must be closed; fixed by the first thread that asks.
     drain_deadline: OnceLock<Instant>,
     drain_timeout: Duration,
+    /// The signal handlers this switch installed, so a forked child can remove them.
+    handlers: Mutex<Vec<SigId>>,
 }
 
 impl Shutdown {
@@ -36,6 +40,7 @@ impl Shutdown {
             wake_write,
             drain_deadline: OnceLock::new(),
             drain_timeout,
+            handlers: Mutex::new(Vec::new()),
         })
     }
 
@@ -49,17 +54,31 @@ impl Shutdown {
     /// Makes SIGINT and SIGTERM trigger this switch. A second signal exits at once with status 130: the user
     /// insisted. Registers plain signal handlers; starts no thread.
     pub fn install_signal_handlers(&self) -> io::Result<()> {
+        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // Registered first, so the first signal finds the flag still false and does not exit.
-            signal_hook::flag::register_conditional_shutdown(
+            let flag = Arc::clone(&self.requested);
+            handlers.push(signal_hook::flag::register_conditional_shutdown(
+                signal, 130, flag,
+            )?);
+            handlers.push(signal_hook::flag::register(
                 signal,
-                130,
                 Arc::clone(&self.requested),
-            )?;
-            signal_hook::flag::register(signal, Arc::clone(&self.requested))?;
-            signal_hook::low_level::pipe::register(signal, self.wake_write.try_clone()?)?;
+            )?);
+            handlers.push(signal_hook::low_level::pipe::register(
+                signal,
+                self.wake_write.try_clone()?,
+            )?);
         }
         Ok(())
+    }
+
+    /// Removes the handlers `install_signal_handlers` added: a forked worker must not stop its parent.
+    pub fn uninstall_signal_handlers(&self) {
+        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+        for id in handlers.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
     }
 
     pub fn is_requested(&self) -> bool {
@@ -69,6 +88,13 @@ impl Shutdown {
     /// A descriptor that becomes readable, and stays so, once a stop is requested: put it in every `poll`.
     pub fn wake_fd(&self) -> BorrowedFd<'_> {
         self.wake_read.as_fd()
+    }
+
+    /// A second handle on the wake descriptor, for code that waits through its own reactor (tokio).
+    pub fn wake_stream(&self) -> io::Result<UnixStream> {
+        let stream = self.wake_read.try_clone()?;
+        stream.set_nonblocking(true)?;
+        Ok(stream)
     }
 
     /// The moment idle connections are closed during a stop: the drain timeout after the stop was first noticed.

@@ -53,12 +53,32 @@ impl Stats {
         Counted(&self.live_threads)
     }
 
+    /// Counts a thread that some other code starts and stops (a runtime's workers); pair with `thread_left`.
+    pub fn thread_entered(&self) {
+        std::mem::forget(self.thread_started());
+    }
+
+    pub fn thread_left(&self) {
+        self.live_threads.fetch_sub(1, Ordering::Relaxed);
+    }
+
     pub fn request_served(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds what a worker process counted (prefork) to these counters. Peaks add up too: each worker's peak
+    /// happened at some moment, so their sum bounds the true peak from above.
+    pub fn absorb(&self, other: &Counters) {
+        self.connections
+            .fetch_add(other.connections, Ordering::Relaxed);
+        self.requests.fetch_add(other.requests, Ordering::Relaxed);
+        self.errors.fetch_add(other.errors, Ordering::Relaxed);
+        self.peak_open_connections
+            .fetch_add(other.peak_open_connections, Ordering::Relaxed);
     }
 
     pub fn requests(&self) -> u64 {

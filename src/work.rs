@@ -4,6 +4,10 @@
 //! `cpu:D` is real computation that runs until the *thread* has used D of CPU time. Measuring with the thread's
 //! CPU clock instead of the wall clock matters: when ten requests share two cores, each one takes longer on the
 //! wall clock, exactly as real computation would, and the experiment shows true contention.
+//!
+//! The two differ most in event-driven models. There `sleep:D` is waiting done right (a timer: the loop serves
+//! others meanwhile), while `block:D` is the classic mistake of calling blocking I/O inside the loop: the thread
+//! sleeps and every other connection waits. In blocking models `block:D` and `sleep:D` are the same thing.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +26,8 @@ pub enum Work {
     Sleep(Duration),
     /// Compute until this much CPU time has been spent by the thread.
     Cpu(Duration),
+    /// Wait this long by putting the thread to sleep, even inside an event loop (a blocking call).
+    Block(Duration),
 }
 
 impl Work {
@@ -29,16 +35,21 @@ impl Work {
     pub fn run_blocking(&self) {
         match *self {
             Work::None => {}
-            Work::Sleep(duration) => std::thread::sleep(duration),
+            Work::Sleep(duration) | Work::Block(duration) => std::thread::sleep(duration),
             Work::Cpu(duration) => burn_cpu(duration),
         }
+    }
+
+    /// Whether this work holds the thread that runs it (so an event loop should hand it to a helper thread).
+    pub fn holds_thread(&self) -> bool {
+        matches!(self, Work::Cpu(_) | Work::Block(_))
     }
 
     /// The nominal duration of one unit of work.
     pub fn duration(&self) -> Duration {
         match *self {
             Work::None => Duration::ZERO,
-            Work::Sleep(d) | Work::Cpu(d) => d,
+            Work::Sleep(d) | Work::Cpu(d) | Work::Block(d) => d,
         }
     }
 }
@@ -49,6 +60,7 @@ impl fmt::Display for Work {
             Work::None => f.write_str("none"),
             Work::Sleep(d) => write!(f, "sleep:{}", humantime::format_duration(*d)),
             Work::Cpu(d) => write!(f, "cpu:{}", humantime::format_duration(*d)),
+            Work::Block(d) => write!(f, "block:{}", humantime::format_duration(*d)),
         }
     }
 }
@@ -71,6 +83,7 @@ impl FromStr for Work {
         match kind {
             "sleep" => Ok(Work::Sleep(duration)),
             "cpu" => Ok(Work::Cpu(duration)),
+            "block" => Ok(Work::Block(duration)),
             _ => Err(usage()),
         }
     }

@@ -26,9 +26,9 @@ pub struct ServeArgs {
     /// Address to listen on (repeat for several; port 0 lets the OS choose).
     #[arg(long = "listen", value_name = "ADDR", value_parser = parse_addr, default_value = "127.0.0.1:5000")]
     listen: Vec<SocketAddr>,
-    /// Worker threads (pool).
-    #[arg(long, default_value_t = 8)]
-    workers: usize,
+    /// Worker threads (pool: 8; async: one per CPU) or worker processes (prefork: one per CPU).
+    #[arg(long)]
+    workers: Option<usize>,
     /// Places in the queue of accepted connections (pool).
     #[arg(long, default_value_t = 64)]
     queue: usize,
@@ -38,9 +38,16 @@ pub struct ServeArgs {
     /// Most connections served at once (threads).
     #[arg(long, default_value_t = 1024)]
     max_conns: usize,
-    /// Simulated per-request work: none, sleep:DUR (I/O wait) or cpu:DUR (CPU time).
-    #[arg(long, value_name = "none|sleep:DUR|cpu:DUR", default_value = "none")]
+    /// Simulated per-request work: none, sleep:DUR (I/O wait), cpu:DUR (CPU time), block:DUR (a blocking call).
+    #[arg(
+        long,
+        value_name = "none|sleep:DUR|cpu:DUR|block:DUR",
+        default_value = "none"
+    )]
     work: Work,
+    /// poll and async: run cpu: and block: work on this many helper threads instead of the event loop.
+    #[arg(long, value_name = "N")]
+    offload: Option<usize>,
     /// Close connections idle this long; `off` disables [default: 10s for http, off otherwise].
     #[arg(long, value_name = "DUR")]
     idle_timeout: Option<OptionalDuration>,
@@ -62,7 +69,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     crate::logging::init(&args.log_level, args.log_file.as_deref())?;
     let mut config = ServerConfig::new(args.proto, args.model, args.listen[0]);
     config.listen = args.listen;
-    config.workers = args.workers;
+    config.workers = args.workers.unwrap_or_else(|| args.model.default_workers());
+    config.offload = args.offload;
     config.queue = args.queue;
     config.backlog = args.backlog;
     config.max_conns = args.max_conns;

@@ -192,7 +192,7 @@ pub fn run_cli(args: &[&str]) -> std::process::Output {
 }
 
 /// Every model that `serve` knows.
-pub const MODELS: [&str; 3] = ["sequential", "threads", "pool"];
+pub const MODELS: [&str; 6] = ["sequential", "threads", "pool", "poll", "async", "prefork"];
 
 /// A client socket with a read timeout, so a broken server fails the test instead of hanging it.
 pub fn connect(addr: SocketAddr) -> std::net::TcpStream {

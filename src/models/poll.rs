@@ -1,0 +1,618 @@
+//! One thread, one readiness loop: the classroom's `select()` server done properly (with epoll, through mio).
+//!
+//! Every socket is non-blocking and registered with one `Poll`. The thread sleeps in `poll` until some socket is
+//! ready, then does for each ready socket only what can be done *without waiting*: accept every pending
+//! connection, read what has arrived, write what the socket will take. A connection's state between events lives
+//! in its [`Connection`] — protocol session, unsent output — not on a thread's stack, so 10,000 connections cost
+//! 10,000 small structs instead of 10,000 threads.
+//!
+//! The rules that make it correct:
+//! - mio is edge-triggered: after an event, read (or write) until `WouldBlock`, or no further event comes.
+//! - A reply the socket will not take at once stays in the connection's output buffer and is finished on the
+//!   next writable event; meanwhile that connection's reads pause, so a client that never reads cannot make the
+//!   server buffer without bound.
+//! - Nothing may block. `sleep:D` work becomes a timer: the loop serves everyone else while it runs. `cpu:D` and
+//!   `block:D` do hold the thread — every other connection waits, the honest cost of computing or blocking inside
+//!   an event loop — unless `--offload N` hands them to N helper threads (the Flash paper's AMPED design).
+//! - One thread means one thread: signals arrive through the shutdown descriptor and logging writes in place.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use tracing::{debug, warn};
+
+use crate::protocol::{self, Session, Step};
+use crate::server::{Listeners, Shared};
+use crate::stats::Counted;
+use crate::work::Work;
+
+/// Token of the shutdown descriptor.
+const SHUTDOWN: Token = Token(usize::MAX);
+/// Token of the waker that helper threads use to say "work finished".
+const HELPERS_DONE: Token = Token(usize::MAX - 1);
+/// Listening and UDP sockets take tokens from 0; connections from here on.
+const FIRST_CONNECTION: usize = 1 << 20;
+/// How long to stop accepting after running out of file descriptors, so that closing connections can free some.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// An output buffer larger than this is freed once sent, so idle connections hold no big allocation.
+const KEEP_BUFFER: usize = 4096;
+
+pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), HELPERS_DONE)?);
+    thread::scope(|scope| {
+        let helpers = shared
+            .config
+            .offload
+            .map(|n| Helpers::start(scope, n, shared, Arc::clone(&waker)));
+        EventLoop::new(poll, listeners, helpers, shared)?.run()
+    })
+}
+
+/// One client connection and everything the loop must remember about it between events.
+struct Connection<'a> {
+    /// Distinguishes this connection from a later one that reuses its slab slot, for timers still in flight.
+    id: u64,
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: Box<dyn Session>,
+    /// Reply bytes not yet taken by the socket, from `written` on.
+    output: Vec<u8>,
+    written: usize,
+    /// Per-request work is in progress (a timer or a helper thread); the connection waits for it.
+    working: bool,
+    last_input: Instant,
+    _open: Counted<'a>,
+}
+
+/// What driving a connection as far as it can go ended with.
+enum Drive {
+    /// Waiting for the socket to become readable or writable.
+    Wait,
+    /// A request needs its per-request work before the reply.
+    Work,
+    /// The connection is finished.
+    Close(&'static str),
+    Failed(io::Error),
+}
+
+impl Connection<'_> {
+    /// Does everything that can be done without waiting: send pending output, let the protocol answer what it
+    /// can, read what has arrived. Reads only when all output is sent (the loop's backpressure).
+    fn drive(&mut self, scratch: &mut [u8], shared: &Shared) -> Drive {
+        loop {
+            while self.written < self.output.len() {
+                match self.stream.write(&self.output[self.written..]) {
+                    Ok(0) => return Drive::Close("peer stopped reading"),
+                    Ok(n) => self.written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Wait,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Drive::Failed(e),
+                }
+            }
+            if self.output.capacity() > KEEP_BUFFER {
+                self.output = Vec::new();
+            } else {
+                self.output.clear();
+            }
+            self.written = 0;
+            match self.session.step() {
+                Step::Request { work: true } if shared.config.work != Work::None => {
+                    self.working = true;
+                    return Drive::Work;
+                }
+                Step::Request { .. } => self.reply(shared),
+                Step::Close => return Drive::Close("done"),
+                Step::NeedInput => match self.stream.read(scratch) {
+                    Ok(0) => self.session.feed_eof(),
+                    Ok(n) => {
+                        self.session.feed(&scratch[..n]);
+                        self.last_input = Instant::now();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Wait,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Drive::Failed(e),
+                },
+            }
+        }
+    }
+
+    /// Produces the reply to the request whose work is done.
+    fn reply(&mut self, shared: &Shared) {
+        self.working = false;
+        self.session.respond(SystemTime::now(), &mut self.output);
+        shared.stats.request_served();
+    }
+
+    /// Nothing in progress, nothing unsent, no half-received request: closing loses nothing.
+    fn is_idle(&self) -> bool {
+        !self.working && self.written == self.output.len() && !self.session.has_partial_request()
+    }
+}
+
+/// Something the loop must do at a given time.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// A connection's `sleep:` work is over.
+    WorkDone { key: usize, id: u64 },
+    /// Check whether a connection has been idle too long.
+    IdleCheck { key: usize, id: u64 },
+    /// A datagram's `sleep:` work is over: send its reply.
+    DatagramDue {
+        socket: usize,
+        peer: SocketAddr,
+        reply: Vec<u8>,
+    },
+    /// Try accepting again after running out of descriptors.
+    ResumeAccept,
+    /// The drain time after a stop is over: close whatever is idle.
+    DrainOver,
+}
+
+/// Work handed to a helper thread, and what it hands back.
+enum Job {
+    Connection {
+        key: usize,
+        id: u64,
+    },
+    Datagram {
+        socket: usize,
+        peer: SocketAddr,
+        reply: Vec<u8>,
+    },
+}
+
+/// `--offload N`: N helper threads that run CPU and blocking work so the loop does not have to.
+struct Helpers {
+    jobs: Sender<(Work, Job)>,
+    done: Receiver<Job>,
+    in_flight: usize,
+}
+
+impl Helpers {
+    fn start<'scope>(
+        scope: &'scope thread::Scope<'scope, '_>,
+        count: usize,
+        shared: &'scope Shared,
+        waker: Arc<Waker>,
+    ) -> Helpers {
+        let (jobs, queue) = unbounded::<(Work, Job)>();
+        let (finished, done) = unbounded::<Job>();
+        for n in 0..count {
+            let queue = queue.clone();
+            let finished = finished.clone();
+            let waker = Arc::clone(&waker);
+            let spawned = thread::Builder::new()
+                .name(format!("helper-{n}"))
+                .spawn_scoped(scope, move || {
+                    let _alive = shared.stats.thread_started();
+                    for (work, job) in queue {
+                        work.run_blocking();
+                        if finished.send(job).is_err() {
+                            break;
+                        }
+                        let _ = waker.wake();
+                    }
+                });
+            if let Err(e) = spawned {
+                warn!(error = %e, "cannot start an offload helper thread");
+            }
+        }
+        Helpers {
+            jobs,
+            done,
+            in_flight: 0,
+        }
+    }
+}
+
+/// The loop's whole state. Only ever touched by the one thread that runs it.
+struct EventLoop<'a> {
+    shared: &'a Shared,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    udp: Vec<UdpSocket>,
+    connections: Slab<Connection<'a>>,
+    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    timer_seq: u64,
+    helpers: Option<Helpers>,
+    /// One read buffer for every connection: data is handed to the session at once.
+    scratch: Vec<u8>,
+    next_id: u64,
+    stopping: bool,
+    drained: bool,
+    accept_paused: bool,
+    /// Datagram replies waiting on a timer or a helper.
+    datagrams_pending: usize,
+}
+
+impl<'a> EventLoop<'a> {
+    fn new(
+        poll: Poll,
+        listeners: Listeners,
+        helpers: Option<Helpers>,
+        shared: &'a Shared,
+    ) -> io::Result<Self> {
+        let (mut tcp, mut udp) = (Vec::new(), Vec::new());
+        match listeners {
+            Listeners::Tcp(list) => tcp = list.into_iter().map(TcpListener::from_std).collect(),
+            Listeners::Udp(list) => udp = list.into_iter().map(UdpSocket::from_std).collect(),
+        }
+        for (i, listener) in tcp.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(i), Interest::READABLE)?;
+        }
+        for (i, socket) in udp.iter_mut().enumerate() {
+            poll.registry()
+                .register(socket, Token(i), Interest::READABLE)?;
+        }
+        let wake_fd: RawFd = shared.shutdown.wake_fd().as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&wake_fd), SHUTDOWN, Interest::READABLE)?;
+        Ok(EventLoop {
+            shared,
+            poll,
+            listeners: tcp,
+            udp,
+            connections: Slab::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            helpers,
+            scratch: vec![0; 64 * 1024],
+            next_id: 0,
+            stopping: false,
+            drained: false,
+            accept_paused: false,
+            datagrams_pending: 0,
+        })
+    }
+
+    fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        if self.shared.shutdown.is_requested() {
+            self.begin_stop();
+        }
+        loop {
+            let in_flight = self.helpers.as_ref().map_or(0, |h| h.in_flight);
+            if self.stopping
+                && self.connections.is_empty()
+                && in_flight == 0
+                && self.datagrams_pending == 0
+            {
+                return Ok(());
+            }
+            let timeout = self
+                .timers
+                .peek()
+                .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SHUTDOWN => self.begin_stop(),
+                    HELPERS_DONE => self.collect_helper_results(),
+                    Token(i) if i < FIRST_CONNECTION && !self.udp.is_empty() => {
+                        self.receive_datagrams(i)
+                    }
+                    Token(i) if i < FIRST_CONNECTION => self.accept_all(i),
+                    Token(i) => self.advance(i - FIRST_CONNECTION),
+                }
+            }
+            self.fire_due_timers();
+        }
+    }
+
+    fn add_timer(&mut self, at: Instant, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, timer)));
+    }
+
+    /// Accepts every connection waiting on listener `i`.
+    fn accept_all(&mut self, i: usize) {
+        while !self.stopping && !self.accept_paused {
+            let Some(listener) = self.listeners.get(i) else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.add_connection(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    // Usually EMFILE: out of descriptors. Stop accepting for a moment; clients wait in the backlog.
+                    self.shared.stats.error();
+                    warn!(error = %e, "accept failed; pausing accepts");
+                    self.accept_paused = true;
+                    self.add_timer(Instant::now() + ACCEPT_PAUSE, Timer::ResumeAccept);
+                }
+            }
+        }
+    }
+
+    fn add_connection(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let entry = self.connections.vacant_entry();
+        let key = entry.key();
+        let token = Token(FIRST_CONNECTION + key);
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!(%peer, error = %e, "cannot watch a connection");
+            return;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        debug!(%peer, "connection opened");
+        entry.insert(Connection {
+            id,
+            stream,
+            peer,
+            session: protocol::new_session(self.shared.config.proto, &self.shared.config.page),
+            output: Vec::new(),
+            written: 0,
+            working: false,
+            last_input: Instant::now(),
+            _open: self.shared.stats.connection_opened(),
+        });
+        if let Some(idle) = self.shared.config.idle_timeout {
+            self.add_timer(Instant::now() + idle, Timer::IdleCheck { key, id });
+        }
+        if self.stopping {
+            self.connections[key].session.server_stopping();
+        }
+        // Daytime speaks first; others may already have data waiting.
+        self.advance(key);
+    }
+
+    /// Drives connection `key` as far as it goes, then starts its work or closes it as needed.
+    fn advance(&mut self, key: usize) {
+        let shared = self.shared;
+        loop {
+            let Some(connection) = self.connections.get_mut(key) else {
+                return;
+            };
+            if connection.working {
+                return;
+            }
+            match connection.drive(&mut self.scratch, shared) {
+                Drive::Wait => {
+                    if self.drained && connection.is_idle() {
+                        self.close(key, "drain timeout");
+                    }
+                    return;
+                }
+                Drive::Close(why) => return self.close(key, why),
+                Drive::Failed(e) => {
+                    shared.stats.error();
+                    debug!(peer = %connection.peer, error = %e, "connection failed");
+                    return self.close(key, "error");
+                }
+                Drive::Work => {
+                    let id = connection.id;
+                    match shared.config.work {
+                        Work::Sleep(d) => {
+                            return self.add_timer(Instant::now() + d, Timer::WorkDone { key, id });
+                        }
+                        work => match &mut self.helpers {
+                            Some(helpers) => {
+                                helpers.in_flight += 1;
+                                let _ = helpers.jobs.send((work, Job::Connection { key, id }));
+                                return;
+                            }
+                            None => {
+                                // Inline: every other client waits while this runs. That is the lesson.
+                                work.run_blocking();
+                                connection.reply(shared);
+                            }
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    /// The work of connection `key` is over: reply and carry on.
+    fn work_done(&mut self, key: usize, id: u64) {
+        let Some(connection) = self.connections.get_mut(key) else {
+            return;
+        };
+        if connection.id != id {
+            return;
+        }
+        connection.reply(self.shared);
+        self.advance(key);
+    }
+
+    fn close(&mut self, key: usize, why: &'static str) {
+        if self.connections.contains(key) {
+            let mut connection = self.connections.remove(key);
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+            debug!(peer = %connection.peer, why, "connection closed");
+        }
+    }
+
+    /// Reads every datagram waiting on UDP socket `i` and answers each.
+    fn receive_datagrams(&mut self, i: usize) {
+        while !self.stopping {
+            let Some(socket) = self.udp.get(i) else {
+                return;
+            };
+            let (len, peer) = match socket.recv_from(&mut self.scratch) {
+                Ok(received) => received,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!(error = %e, "receive failed");
+                    continue;
+                }
+            };
+            let mut reply = Vec::with_capacity(len);
+            protocol::datagram_reply(self.shared.config.proto, &self.scratch[..len], &mut reply);
+            match (self.shared.config.work, &mut self.helpers) {
+                (Work::None, _) => self.send_datagram(i, peer, &reply),
+                (Work::Sleep(d), _) => {
+                    self.datagrams_pending += 1;
+                    self.add_timer(
+                        Instant::now() + d,
+                        Timer::DatagramDue {
+                            socket: i,
+                            peer,
+                            reply,
+                        },
+                    );
+                }
+                (work, Some(helpers)) => {
+                    self.datagrams_pending += 1;
+                    helpers.in_flight += 1;
+                    let _ = helpers.jobs.send((
+                        work,
+                        Job::Datagram {
+                            socket: i,
+                            peer,
+                            reply,
+                        },
+                    ));
+                }
+                (work, None) => {
+                    work.run_blocking();
+                    self.send_datagram(i, peer, &reply);
+                }
+            }
+        }
+    }
+
+    fn send_datagram(&mut self, socket: usize, peer: SocketAddr, reply: &[u8]) {
+        match self.udp[socket].send_to(reply, peer) {
+            Ok(_) => self.shared.stats.request_served(),
+            Err(e) => {
+                // UDP may drop; a full send buffer drops here rather than blocking the loop.
+                self.shared.stats.error();
+                debug!(%peer, error = %e, "reply not sent");
+            }
+        }
+    }
+
+    fn collect_helper_results(&mut self) {
+        let Some(helpers) = &mut self.helpers else {
+            return;
+        };
+        let finished: Vec<Job> = helpers.done.try_iter().collect();
+        helpers.in_flight -= finished.len();
+        for job in finished {
+            match job {
+                Job::Connection { key, id } => self.work_done(key, id),
+                Job::Datagram {
+                    socket,
+                    peer,
+                    reply,
+                } => {
+                    self.datagrams_pending -= 1;
+                    self.send_datagram(socket, peer, &reply);
+                }
+            }
+        }
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = Instant::now();
+        while self
+            .timers
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= now)
+        {
+            let Some(Reverse((_, _, timer))) = self.timers.pop() else {
+                break;
+            };
+            match timer {
+                Timer::WorkDone { key, id } => self.work_done(key, id),
+                Timer::IdleCheck { key, id } => self.check_idle(key, id, now),
+                Timer::DatagramDue {
+                    socket,
+                    peer,
+                    reply,
+                } => {
+                    self.datagrams_pending -= 1;
+                    self.send_datagram(socket, peer, &reply);
+                }
+                Timer::ResumeAccept => {
+                    self.accept_paused = false;
+                    for i in 0..self.listeners.len() {
+                        self.accept_all(i);
+                    }
+                }
+                Timer::DrainOver => {
+                    self.drained = true;
+                    let idle: Vec<usize> = self
+                        .connections
+                        .iter()
+                        .filter(|(_, c)| c.is_idle())
+                        .map(|(key, _)| key)
+                        .collect();
+                    for key in idle {
+                        self.close(key, "drain timeout");
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_idle(&mut self, key: usize, id: u64, now: Instant) {
+        let (Some(idle), Some(connection)) =
+            (self.shared.config.idle_timeout, self.connections.get(key))
+        else {
+            return;
+        };
+        if connection.id != id {
+            return;
+        }
+        let due = connection.last_input + idle;
+        if due <= now && !connection.working && connection.written == connection.output.len() {
+            self.close(key, "idle timeout");
+        } else {
+            self.add_timer(
+                due.max(now + Duration::from_millis(1)),
+                Timer::IdleCheck { key, id },
+            );
+        }
+    }
+
+    /// A stop was requested: stop listening, close what is idle and may be closed, give the rest the drain time.
+    fn begin_stop(&mut self) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for socket in &mut self.udp {
+            // Kept open to send replies still owed, but no longer read.
+            let _ = self.poll.registry().deregister(socket);
+        }
+        let closable: Vec<usize> = self
+            .connections
+            .iter_mut()
+            .filter_map(|(key, c)| (c.session.server_stopping() && c.is_idle()).then_some(key))
+            .collect();
+        for key in closable {
+            self.close(key, "server stopping");
+        }
+        let deadline = self.shared.shutdown.drain_deadline();
+        self.add_timer(deadline, Timer::DrainOver);
+    }
+}
