@@ -41,8 +41,11 @@ impl ServerProcess {
     /// Starts `serverlab serve ARGS`, adding `--listen 127.0.0.1:0` unless ARGS has a --listen, and waits for
     /// every `listening on` line.
     pub fn start(args: &[&str]) -> ServerProcess {
-        let mut full: Vec<&str> = vec!["serve", "--log-level", "debug"];
+        let mut full: Vec<&str> = vec!["serve"];
         full.extend_from_slice(args);
+        if !args.contains(&"--log-level") {
+            full.extend_from_slice(&["--log-level", "debug"]);
+        }
         let listeners = args.iter().filter(|a| **a == "--listen").count();
         if listeners == 0 {
             full.extend_from_slice(&["--listen", "127.0.0.1:0"]);
