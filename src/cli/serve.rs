@@ -87,8 +87,17 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot read page file {}: {e}", path.display()))?;
         config.page = Arc::from(page);
     }
-    if let Err(e) = crate::net::raise_fd_limit() {
-        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    match crate::net::raise_fd_limit() {
+        // A thread-per-connection server asked for more connections than it may open files.
+        Ok(limit) if config.model == Model::Threads && config.max_conns as u64 + 32 > limit => {
+            tracing::warn!(
+                limit,
+                max_conns = config.max_conns,
+                "the open-file hard limit is too low for --max-conns: accepts will fail with EMFILE before the cap"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
 
     let server = Server::bind(config.clone()).map_err(|e| e.to_string())?;

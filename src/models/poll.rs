@@ -335,7 +335,7 @@ impl<'a> EventLoop<'a> {
                 Err(e) => {
                     // Usually EMFILE: out of descriptors. Stop accepting for a moment; clients wait in the backlog.
                     self.shared.stats.error();
-                    warn!(error = %e, "accept failed; pausing accepts");
+                    warn!(error = %e, "accept failed (out of file descriptors?); pausing accepts for 100 ms");
                     self.accept_paused = true;
                     self.add_timer(Instant::now() + ACCEPT_PAUSE, Timer::ResumeAccept);
                 }
