@@ -9,6 +9,8 @@
 //! - [`server`] — binding, running and stopping a server; [`shutdown`] is the one place a stop is decided.
 //! - [`stats`] — what a server counts about itself and reports at exit.
 //! - [`config`], [`net`], [`logging`] — settings, socket setup, log output.
+//! - [`experiment`] — the matrix of models x clients x work, run, predicted, analysed and reported.
+//! - [`system`] — provenance of results and kernel counters (socket memory, listen overflows).
 //! - [`cli`] — the `serverlab` command: flags in, library calls out.
 //!
 //! The library is usable without the CLI:
@@ -31,6 +33,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod experiment;
 pub mod logging;
 pub mod models;
 pub mod net;
@@ -38,4 +41,5 @@ pub mod protocol;
 pub mod server;
 pub mod shutdown;
 pub mod stats;
+pub mod system;
 pub mod work;

@@ -1,0 +1,6 @@
+//! `serverlab experiment`: the classroom experiment as one command — every model, hit by growing numbers of
+//! clients, for I/O-bound and CPU-bound work — measured, predicted, explained and drawn.
+
+pub mod predict;
+pub mod results;
+pub mod server_process;

@@ -1,0 +1,185 @@
+//! The experiment's data: one [`Cell`] per (work, model, clients, repeat), and the [`Results`] file that holds
+//! them with their provenance. Everything the report, the CSV and the analysis say is computed from these.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::predict::Prediction;
+use super::server_process::ServerSample;
+use crate::config::{Model, Proto};
+use crate::system::Provenance;
+
+/// Latency percentiles of one cell, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub min_ms: f64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// What one cell measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Requests answered correctly.
+    pub requests: u64,
+    /// Failed requests by kind (refused, reset, timeout, bad reply, ...).
+    pub errors: BTreeMap<String, u64>,
+    pub duration_s: f64,
+    pub throughput_rps: f64,
+    pub latency: Latency,
+    /// The latency histogram in HdrHistogram's V2 format, base64: results can be merged or re-analysed.
+    pub histogram: String,
+    /// Fewest and most requests completed by a single client: a starved client shows up as 0.
+    pub fewest_per_client: u64,
+    pub most_per_client: u64,
+    /// Requests sent but not answered when the cell ended, and the age of the oldest.
+    pub unfinished: u64,
+    pub oldest_unfinished_ms: f64,
+    pub server: ServerSample,
+    /// Server CPU as cores used on average (1.0 = one core busy all the time).
+    pub server_cpu_cores: f64,
+    pub voluntary_context_switches: i64,
+    pub involuntary_context_switches: i64,
+    /// The load generator's own CPU, as cores used: a saturated generator is visible here.
+    pub generator_cpu_cores: f64,
+    /// Kernel TCP socket memory at the end of the cell, in KiB.
+    pub socket_memory_kib: Option<u64>,
+    /// Listen-queue overflows during the cell (machine-wide counter).
+    pub listen_overflows: Option<u64>,
+}
+
+impl Measurement {
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// One cell of the matrix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// The work spec, e.g. `sleep:50ms`.
+    pub work: String,
+    pub model: Model,
+    pub clients: usize,
+    /// Which run of this cell (0-based) when `--repeat` is above 1.
+    pub repeat: usize,
+    pub prediction: Prediction,
+    /// `None` when the cell failed; the reason is in `failure`.
+    pub measurement: Option<Measurement>,
+    pub failure: Option<String>,
+}
+
+/// A whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub provenance: Provenance,
+    pub proto: Proto,
+    pub models: Vec<Model>,
+    pub clients: Vec<usize>,
+    pub works: Vec<String>,
+    pub cell_seconds: f64,
+    pub repeat: usize,
+    pub keep_alive: bool,
+    pub cells: Vec<Cell>,
+    /// Set when the run was stopped before every cell was measured.
+    pub interrupted: bool,
+}
+
+impl Results {
+    /// The runs of one (work, model, clients) cell that succeeded.
+    pub fn runs<'a>(
+        &'a self,
+        work: &'a str,
+        model: Model,
+        clients: usize,
+    ) -> impl Iterator<Item = &'a Measurement> {
+        self.cells
+            .iter()
+            .filter(move |c| c.work == work && c.model == model && c.clients == clients)
+            .filter_map(|c| c.measurement.as_ref())
+    }
+
+    /// Median throughput over the repeats of a cell, with the spread (max - min) between them.
+    pub fn throughput(&self, work: &str, model: Model, clients: usize) -> Option<(f64, f64)> {
+        median_and_spread(
+            self.runs(work, model, clients)
+                .map(|m| m.throughput_rps)
+                .collect(),
+        )
+    }
+
+    /// Median p99 latency over the repeats of a cell, in ms.
+    pub fn p99(&self, work: &str, model: Model, clients: usize) -> Option<f64> {
+        median_and_spread(
+            self.runs(work, model, clients)
+                .map(|m| m.latency.p99_ms)
+                .collect(),
+        )
+        .map(|(m, _)| m)
+    }
+
+    /// The representative run of a cell: the one with the median throughput.
+    pub fn median_run<'a>(
+        &'a self,
+        work: &'a str,
+        model: Model,
+        clients: usize,
+    ) -> Option<&'a Measurement> {
+        let mut runs: Vec<&Measurement> = self.runs(work, model, clients).collect();
+        runs.sort_by(|a, b| a.throughput_rps.total_cmp(&b.throughput_rps));
+        runs.get(runs.len() / 2).copied()
+    }
+
+    /// The failure of a cell, if no run of it succeeded.
+    pub fn failure(&self, work: &str, model: Model, clients: usize) -> Option<&str> {
+        let cells: Vec<&Cell> = self
+            .cells
+            .iter()
+            .filter(|c| c.work == work && c.model == model && c.clients == clients)
+            .collect();
+        if cells.iter().any(|c| c.measurement.is_some()) {
+            return None;
+        }
+        cells.iter().find_map(|c| c.failure.as_deref())
+    }
+
+    pub fn prediction(&self, work: &str, model: Model, clients: usize) -> Option<Prediction> {
+        self.cells
+            .iter()
+            .find(|c| c.work == work && c.model == model && c.clients == clients)
+            .map(|c| c.prediction)
+    }
+}
+
+/// Median and spread (max - min) of some numbers; `None` when there are none.
+pub fn median_and_spread(mut values: Vec<f64>) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let median = if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    };
+    Some((median, values[n - 1] - values[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_spread_of_repeats() {
+        assert_eq!(median_and_spread(vec![]), None);
+        assert_eq!(median_and_spread(vec![3.0]), Some((3.0, 0.0)));
+        assert_eq!(median_and_spread(vec![5.0, 1.0, 3.0]), Some((3.0, 4.0)));
+        assert_eq!(median_and_spread(vec![4.0, 2.0]), Some((3.0, 2.0)));
+    }
+}

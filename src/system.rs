@@ -1,0 +1,128 @@
+//! What the machine says about itself: provenance for results, and kernel counters an experiment samples.
+//!
+//! A number without the machine it came from cannot be compared with anything, so every result file carries a
+//! [`Provenance`]. The kernel counters are read from `/proc`: socket memory from `/proc/net/sockstat`, listen-queue
+//! overflows (SYNs or handshakes dropped because `accept` was not keeping up) from `/proc/net/netstat`.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a result came from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Provenance {
+    pub serverlab_version: String,
+    pub commit: String,
+    /// `release` or `debug`; a debug build's timings mean little.
+    pub build_profile: String,
+    pub cpu_model: String,
+    pub cores: usize,
+    pub kernel: String,
+    /// `net.core.somaxconn`: the kernel's cap on any listen backlog.
+    pub somaxconn: Option<u64>,
+    pub fd_soft_limit: Option<u64>,
+    pub fd_hard_limit: Option<u64>,
+    /// The command line that produced the result.
+    pub command: Vec<String>,
+}
+
+impl Provenance {
+    /// Reads everything now, for this process.
+    pub fn collect() -> Provenance {
+        let limits =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok();
+        Provenance {
+            serverlab_version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: env!("SERVERLAB_COMMIT").to_string(),
+            build_profile: build_profile().to_string(),
+            cpu_model: cpu_model().unwrap_or_else(|| "unknown".into()),
+            cores: crate::config::cpus(),
+            kernel: nix::sys::utsname::uname()
+                .map(|u| {
+                    format!(
+                        "{} {}",
+                        u.sysname().to_string_lossy(),
+                        u.release().to_string_lossy()
+                    )
+                })
+                .unwrap_or_else(|_| "unknown".into()),
+            somaxconn: read_number("/proc/sys/net/core/somaxconn"),
+            fd_soft_limit: limits.map(|l| l.0),
+            fd_hard_limit: limits.map(|l| l.1),
+            command: std::env::args().collect(),
+        }
+    }
+
+    pub fn is_debug(&self) -> bool {
+        self.build_profile == "debug"
+    }
+}
+
+/// The profile this binary was compiled in.
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+fn read_number(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Memory the kernel holds for TCP sockets, in KiB (`/proc/net/sockstat`, `TCP: ... mem N` in pages).
+pub fn tcp_socket_memory_kib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let pages: u64 = fields
+        .iter()
+        .position(|f| *f == "mem")
+        .and_then(|i| fields.get(i + 1))?
+        .parse()
+        .ok()?;
+    let page_kib = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64
+        / 1024;
+    Some(pages * page_kib)
+}
+
+/// Times a listen queue overflowed since boot (`TcpExt: ListenOverflows`), machine-wide.
+pub fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let index = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(index)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_describes_this_machine() {
+        let p = Provenance::collect();
+        assert!(p.cores >= 1);
+        assert!(p.kernel.starts_with("Linux"), "{}", p.kernel);
+        assert_eq!(p.build_profile, "debug", "tests run in the debug profile");
+        assert!(!p.commit.is_empty());
+    }
+
+    #[test]
+    fn kernel_counters_are_readable() {
+        assert!(tcp_socket_memory_kib().is_some());
+        assert!(listen_overflows().is_some());
+    }
+}
