@@ -1,6 +1,8 @@
 //! `serverlab experiment`: the classroom experiment as one command — every model, hit by growing numbers of
 //! clients, for I/O-bound and CPU-bound work — measured, predicted, explained and drawn.
 
+pub mod analysis;
+pub mod catalog;
 pub mod predict;
 pub mod results;
 pub mod server_process;

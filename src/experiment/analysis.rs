@@ -1,0 +1,663 @@
+//! The written analysis: rules over the measured numbers, each producing a finding that quotes them.
+//!
+//! Nothing here is a canned paragraph. Each rule looks at one model's series (its cells as clients grow) or at
+//! all models under one work, decides whether its pattern is there — throughput scaling or levelling off, the
+//! CPU or the load generator saturated, the listen queue overflowing, clients starving — and, if so, says it
+//! with the figures that show it. Different results therefore read differently. Findings are data (a catalog
+//! key and arguments); [`super::catalog`] turns them into English or Portuguese.
+
+use super::catalog::{Arg, Lang, text};
+use super::predict::{implied_clients, is_off};
+use super::results::{Measurement, Results};
+use crate::config::Model;
+use crate::work::Work;
+
+/// One statement of the analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+impl Finding {
+    fn new(key: &'static str, args: Vec<(&'static str, Arg)>) -> Finding {
+        Finding { key, args }
+    }
+
+    pub fn render(&self, lang: Lang) -> String {
+        text(lang, self.key, &self.args)
+    }
+}
+
+/// What was found about one model under one work.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelFindings {
+    pub model: Model,
+    pub findings: Vec<Finding>,
+}
+
+/// What was found under one work: per model, then comparing models.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkFindings {
+    pub work: String,
+    pub models: Vec<ModelFindings>,
+    pub comparison: Vec<Finding>,
+}
+
+/// The whole analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    pub works: Vec<WorkFindings>,
+    pub conclusion: Vec<Finding>,
+}
+
+impl Analysis {
+    /// Every finding key, in order: what tests compare.
+    pub fn keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        for work in &self.works {
+            for model in &work.models {
+                keys.extend(model.findings.iter().map(|f| f.key));
+            }
+            keys.extend(work.comparison.iter().map(|f| f.key));
+        }
+        keys.extend(self.conclusion.iter().map(|f| f.key));
+        keys
+    }
+}
+
+/// A measured point of a model's series.
+struct Point<'a> {
+    clients: usize,
+    rps: f64,
+    spread: f64,
+    run: &'a Measurement,
+}
+
+fn rps(x: f64) -> Arg {
+    Arg::Num(x, if x < 10.0 { 1 } else { 0 })
+}
+
+fn ms(x: f64) -> Arg {
+    Arg::Num(x, if x < 10.0 { 2 } else { 1 })
+}
+
+fn duration(work: Work) -> Arg {
+    Arg::Text(humantime::format_duration(work.duration()).to_string())
+}
+
+fn series<'a>(results: &'a Results, work: &'a str, model: Model) -> Vec<Point<'a>> {
+    let mut points = Vec::new();
+    for &clients in &results.clients {
+        let (Some((rps, spread)), Some(run)) = (
+            results.throughput(work, model, clients),
+            results.median_run(work, model, clients),
+        ) else {
+            continue;
+        };
+        points.push(Point {
+            clients,
+            rps,
+            spread,
+            run,
+        });
+    }
+    points
+}
+
+/// Analyses every work and model of `results`.
+pub fn analyse(results: &Results) -> Analysis {
+    let cores = results.provenance.cores;
+    let mut works = Vec::new();
+    let mut conclusion = Vec::new();
+    for work_spec in &results.works {
+        let work: Work = work_spec.parse().unwrap_or_default();
+        let models = results
+            .models
+            .iter()
+            .map(|&model| ModelFindings {
+                model,
+                findings: model_findings(results, work_spec, work, model, cores),
+            })
+            .collect();
+        let (comparison, choice) = compare(results, work_spec, work, cores);
+        works.push(WorkFindings {
+            work: work_spec.clone(),
+            models,
+            comparison,
+        });
+        conclusion.extend(choice);
+    }
+    Analysis { works, conclusion }
+}
+
+fn model_findings(
+    results: &Results,
+    work_spec: &str,
+    work: Work,
+    model: Model,
+    cores: usize,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for &clients in &results.clients {
+        if let Some(why) = results.failure(work_spec, model, clients) {
+            findings.push(Finding::new(
+                "cell_failed",
+                vec![
+                    ("c", Arg::Int(clients as u64)),
+                    ("why", Arg::Text(why.into())),
+                ],
+            ));
+        }
+    }
+    let points = series(results, work_spec, model);
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return findings;
+    };
+
+    // Shape of the throughput curve.
+    if points.len() >= 2 {
+        let growth = last.rps / first.rps.max(1e-9);
+        let client_growth = last.clients as f64 / first.clients as f64;
+        if growth >= 0.6 * client_growth {
+            findings.push(Finding::new(
+                "scales",
+                vec![
+                    ("r1", rps(first.rps)),
+                    ("c1", Arg::Int(first.clients as u64)),
+                    ("r2", rps(last.rps)),
+                    ("c2", Arg::Int(last.clients as u64)),
+                    ("x", Arg::Num(growth, 1)),
+                    ("cx", Arg::Num(client_growth, 0)),
+                ],
+            ));
+        } else if growth < 1.3 {
+            findings.push(Finding::new(
+                "flat",
+                vec![
+                    ("r", rps(last.rps)),
+                    ("c1", Arg::Int(first.clients as u64)),
+                    ("c2", Arg::Int(last.clients as u64)),
+                ],
+            ));
+        } else {
+            // The first point after which throughput grew less than 20%.
+            let knee = points
+                .windows(2)
+                .find(|w| w[1].rps < 1.2 * w[0].rps)
+                .map_or(last, |w| &w[0]);
+            findings.push(Finding::new(
+                "plateau",
+                vec![("c", Arg::Int(knee.clients as u64)), ("r", rps(last.rps))],
+            ));
+        }
+    }
+
+    // Why it levelled where it did.
+    let prediction = results.prediction(work_spec, model, last.clients);
+    let d = duration(work);
+    if let Some(p) = prediction.and_then(|p| p.throughput_rps.map(|rps| (p.concurrency, rps))) {
+        let (k, bound) = p;
+        let near_bound = last.rps >= 0.7 * bound && last.rps <= 1.3 * bound;
+        let cpu_bound =
+            matches!(work, Work::Cpu(_)) && k.is_none_or(|k| k.min(last.clients) >= cores);
+        if near_bound && k == Some(1) && model.is_event_driven() && matches!(work, Work::Block(_)) {
+            findings.push(Finding::new(
+                "blocking_loop",
+                vec![("d", d.clone()), ("p", rps(bound))],
+            ));
+        } else if near_bound && k == Some(1) {
+            findings.push(Finding::new(
+                "serialised",
+                vec![("d", d.clone()), ("p", rps(bound))],
+            ));
+        } else if near_bound && cpu_bound {
+            findings.push(Finding::new(
+                "bound_cores",
+                vec![
+                    ("u", Arg::Num(last.run.server_cpu_cores, 2)),
+                    ("n", Arg::Int(cores as u64)),
+                    ("d", d.clone()),
+                    ("p", rps(bound)),
+                ],
+            ));
+        } else if near_bound && k.is_some_and(|k| k < last.clients) {
+            findings.push(Finding::new(
+                "bound_concurrency",
+                vec![
+                    ("k", Arg::Int(k.unwrap_or(0) as u64)),
+                    ("d", d.clone()),
+                    ("p", rps(bound)),
+                ],
+            ));
+        }
+    }
+    if let Some(busy) = points.iter().find(|p| p.run.generator_cpu_cores >= 0.85) {
+        findings.push(Finding::new(
+            "bound_generator",
+            vec![
+                ("g", Arg::Num(busy.run.generator_cpu_cores, 2)),
+                ("c", Arg::Int(busy.clients as u64)),
+            ],
+        ));
+    }
+
+    // Latency.
+    if points.len() >= 2 {
+        let (l1, l2) = (first.run.latency.p99_ms, last.run.latency.p99_ms);
+        if l2 > 3.0 * l1.max(0.001) {
+            findings.push(Finding::new(
+                "latency_queue",
+                vec![
+                    ("l1", ms(l1)),
+                    ("c1", Arg::Int(first.clients as u64)),
+                    ("l2", ms(l2)),
+                    ("c2", Arg::Int(last.clients as u64)),
+                ],
+            ));
+        } else {
+            let lo = points
+                .iter()
+                .map(|p| p.run.latency.p99_ms)
+                .fold(f64::INFINITY, f64::min);
+            let hi = points
+                .iter()
+                .map(|p| p.run.latency.p99_ms)
+                .fold(0.0, f64::max);
+            findings.push(Finding::new(
+                "latency_steady",
+                vec![("l1", ms(lo)), ("l2", ms(hi))],
+            ));
+        }
+    }
+
+    // Little's law on the most loaded point (closed loop: clients = throughput x latency).
+    let implied = implied_clients(last.rps, last.run.latency.mean_ms);
+    let law_args = vec![
+        ("c", Arg::Int(last.clients as u64)),
+        ("r", rps(last.rps)),
+        ("l", ms(last.run.latency.mean_ms)),
+        ("i", Arg::Num(implied, 1)),
+    ];
+    let off = (implied - last.clients as f64).abs() > 0.25 * last.clients as f64;
+    findings.push(Finding::new(
+        if off {
+            "littles_law_off"
+        } else {
+            "littles_law_ok"
+        },
+        law_args,
+    ));
+
+    // Trouble: errors, overflows, starvation, unfinished requests.
+    for point in &points {
+        let errors = point.run.error_count();
+        if errors > 0 {
+            let kinds: Vec<String> = point
+                .run
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
+            findings.push(Finding::new(
+                "errors",
+                vec![
+                    ("c", Arg::Int(point.clients as u64)),
+                    ("n", Arg::Int(errors)),
+                    ("kinds", Arg::Text(kinds.join(", "))),
+                ],
+            ));
+        }
+        if let Some(overflows) = point.run.listen_overflows.filter(|n| *n > 0) {
+            findings.push(Finding::new(
+                "listen_overflow",
+                vec![
+                    ("c", Arg::Int(point.clients as u64)),
+                    ("n", Arg::Int(overflows)),
+                ],
+            ));
+        }
+    }
+    if let Some(starved) = points.iter().find(|p| {
+        p.clients > 1
+            && (p.run.fewest_per_client == 0
+                || p.run.most_per_client > 3 * p.run.fewest_per_client.max(1))
+    }) {
+        findings.push(Finding::new(
+            "starvation",
+            vec![
+                ("c", Arg::Int(starved.clients as u64)),
+                ("min", Arg::Int(starved.run.fewest_per_client)),
+                ("max", Arg::Int(starved.run.most_per_client)),
+            ],
+        ));
+    }
+    if let Some(waiting) = points
+        .iter()
+        .filter(|p| p.run.unfinished > 0)
+        .max_by_key(|p| p.run.unfinished)
+    {
+        findings.push(Finding::new(
+            "unfinished",
+            vec![
+                ("c", Arg::Int(waiting.clients as u64)),
+                ("n", Arg::Int(waiting.run.unfinished)),
+                ("age", ms(waiting.run.oldest_unfinished_ms)),
+            ],
+        ));
+    }
+
+    // What it cost.
+    findings.push(Finding::new(
+        "resources",
+        vec![
+            ("c", Arg::Int(last.clients as u64)),
+            ("t", Arg::Int(last.run.server.peak_threads)),
+            ("p", Arg::Int(last.run.server.peak_processes.max(1))),
+            (
+                "m",
+                Arg::Num(last.run.server.peak_pss_kib as f64 / 1024.0, 1),
+            ),
+            ("u", Arg::Num(last.run.server_cpu_cores, 2)),
+        ],
+    ));
+
+    // Cells off their prediction.
+    let off: Vec<String> = points
+        .iter()
+        .filter(|p| {
+            results
+                .prediction(work_spec, model, p.clients)
+                .and_then(|pr| pr.throughput_rps)
+                .is_some_and(|pred| is_off(p.rps, pred, p.spread))
+        })
+        .map(|p| p.clients.to_string())
+        .collect();
+    if !off.is_empty() {
+        findings.push(Finding::new(
+            "off_prediction",
+            vec![
+                ("n", Arg::Int(off.len() as u64)),
+                ("cells", Arg::Text(off.join(", "))),
+            ],
+        ));
+    }
+    findings
+}
+
+/// Compares the models under one work at the largest client count they all reached; returns the comparison and
+/// the conclusion's line for this work.
+fn compare(
+    results: &Results,
+    work_spec: &str,
+    work: Work,
+    cores: usize,
+) -> (Vec<Finding>, Vec<Finding>) {
+    let mut comparison = Vec::new();
+    let Some(&clients) = results.clients.iter().rev().find(|&&c| {
+        results
+            .models
+            .iter()
+            .filter(|&&m| results.throughput(work_spec, m, c).is_some())
+            .count()
+            >= 1
+    }) else {
+        return (comparison, Vec::new());
+    };
+    let mut ranked: Vec<(Model, f64)> = results
+        .models
+        .iter()
+        .filter_map(|&m| {
+            results
+                .throughput(work_spec, m, clients)
+                .map(|(r, _)| (m, r))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (best, best_rps) = ranked[0];
+    let (worst, worst_rps) = ranked[ranked.len() - 1];
+    let c = Arg::Int(clients as u64);
+    if ranked.len() >= 2 {
+        comparison.push(Finding::new(
+            "best",
+            vec![
+                ("c", c.clone()),
+                ("model", Arg::Text(best.to_string())),
+                ("r", rps(best_rps)),
+                ("worst", Arg::Text(worst.to_string())),
+                ("rw", rps(worst_rps)),
+            ],
+        ));
+        let lightest = ranked
+            .iter()
+            .filter(|(_, r)| *r >= 0.9 * best_rps)
+            .filter_map(|(m, _)| {
+                results
+                    .median_run(work_spec, *m, clients)
+                    .map(|run| (*m, run))
+            })
+            .min_by_key(|(_, run)| (run.server.peak_threads, run.server.peak_pss_kib));
+        if let Some((model, run)) = lightest {
+            comparison.push(Finding::new(
+                "lightest",
+                vec![
+                    ("model", Arg::Text(model.to_string())),
+                    ("t", Arg::Int(run.server.peak_threads)),
+                    ("m", Arg::Num(run.server.peak_pss_kib as f64 / 1024.0, 1)),
+                ],
+            ));
+        }
+    }
+    let cpu_ceiling = cores as f64 / work.duration().as_secs_f64().max(1e-9);
+    let d = duration(work);
+    if let (Some((seq, _)), Some((thr, _))) = (
+        results.throughput(work_spec, Model::Sequential, clients),
+        results.throughput(work_spec, Model::Threads, clients),
+    ) {
+        let ratio = thr / seq.max(1e-9);
+        let args = vec![("ratio", Arg::Num(ratio, 1)), ("c", c.clone())];
+        if ratio >= 1.5 {
+            comparison.push(Finding::new("threads_helped", args));
+        } else if matches!(work, Work::Cpu(_)) {
+            let mut args = args;
+            args.extend([("n", Arg::Int(cores as u64)), ("p", rps(cpu_ceiling))]);
+            comparison.push(Finding::new("threads_no_help_cpu", args));
+        } else if clients > 1 {
+            comparison.push(Finding::new("threads_no_help", args));
+        }
+        if best != Model::Sequential && best_rps > 1.5 * seq {
+            comparison.push(Finding::new(
+                "sequential_lesson",
+                vec![
+                    ("r", rps(seq)),
+                    ("c", c.clone()),
+                    ("model", Arg::Text(best.to_string())),
+                    ("rb", rps(best_rps)),
+                ],
+            ));
+        }
+    }
+    if matches!(work, Work::Cpu(_)) {
+        comparison.push(Finding::new(
+            "cpu_ceiling",
+            vec![
+                ("p", rps(cpu_ceiling)),
+                ("n", Arg::Int(cores as u64)),
+                ("d", d.clone()),
+                ("r", rps(best_rps)),
+            ],
+        ));
+    }
+    let work_arg = Arg::Text(work_spec.to_string());
+    let model_arg = Arg::Text(best.to_string());
+    let choice = match work {
+        Work::Sleep(_) => Finding::new(
+            "choose_io",
+            vec![
+                ("work", work_arg),
+                ("model", model_arg),
+                ("r", rps(best_rps)),
+                ("c", c),
+            ],
+        ),
+        Work::Cpu(_) => Finding::new(
+            "choose_cpu",
+            vec![
+                ("work", work_arg),
+                ("model", model_arg),
+                ("r", rps(best_rps)),
+                ("p", rps(cpu_ceiling)),
+            ],
+        ),
+        Work::Block(_) => Finding::new(
+            "choose_block",
+            vec![
+                ("work", work_arg),
+                ("model", model_arg),
+                ("r", rps(best_rps)),
+            ],
+        ),
+        Work::None => Finding::new(
+            "choose_none",
+            vec![
+                ("work", work_arg),
+                ("model", model_arg),
+                ("r", rps(best_rps)),
+                ("c", c),
+            ],
+        ),
+    };
+    (comparison, vec![choice])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Proto;
+    use crate::experiment::predict::{ModelLimits, predict};
+    use crate::experiment::results::{Cell, Latency};
+    use crate::experiment::server_process::ServerSample;
+    use crate::system::Provenance;
+
+    const LIMITS: ModelLimits = ModelLimits {
+        workers: 8,
+        max_conns: 1024,
+        offload: None,
+    };
+
+    fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
+        let mean_ms = clients as f64 / rps * 1000.0;
+        Measurement {
+            requests: (rps * 2.0) as u64,
+            errors: Default::default(),
+            duration_s: 2.0,
+            throughput_rps: rps,
+            latency: Latency {
+                min_ms: mean_ms / 2.0,
+                mean_ms,
+                p50_ms: mean_ms,
+                p90_ms: mean_ms,
+                p99_ms: mean_ms * 1.2,
+                p999_ms: mean_ms * 1.3,
+                max_ms: mean_ms * 1.5,
+            },
+            histogram: String::new(),
+            fewest_per_client: fewest,
+            most_per_client: fewest.max(1) * 2,
+            unfinished: 0,
+            oldest_unfinished_ms: 0.0,
+            server: ServerSample {
+                cpu_s: 0.1,
+                peak_threads: 1 + clients as u64,
+                peak_rss_kib: 8000,
+                peak_pss_kib: 6000,
+                peak_processes: 1,
+                readings: 10,
+            },
+            server_cpu_cores: 0.05,
+            voluntary_context_switches: 100,
+            involuntary_context_switches: 1,
+            generator_cpu_cores: 0.1,
+            socket_memory_kib: Some(100),
+            listen_overflows: Some(0),
+        }
+    }
+
+    /// Sequential and threads under sleep:50ms; `threads_rps(clients)` says what threads achieved.
+    fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
+        let work = Work::Sleep(std::time::Duration::from_millis(50));
+        let mut cells = Vec::new();
+        for clients in [1, 2, 5, 10] {
+            for (model, rps, fewest) in [
+                (Model::Sequential, 19.5, if clients > 1 { 0 } else { 39 }),
+                (Model::Threads, threads_rps(clients), 30),
+            ] {
+                cells.push(Cell {
+                    work: "sleep:50ms".into(),
+                    model,
+                    clients,
+                    repeat: 0,
+                    prediction: predict(model, LIMITS, work, clients, 2),
+                    measurement: Some(measurement(clients, rps, fewest)),
+                    failure: None,
+                });
+            }
+        }
+        Results {
+            provenance: Provenance::collect(),
+            proto: Proto::Echo,
+            models: vec![Model::Sequential, Model::Threads],
+            clients: vec![1, 2, 5, 10],
+            works: vec!["sleep:50ms".into()],
+            cell_seconds: 2.0,
+            repeat: 1,
+            keep_alive: false,
+            cells,
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn opposite_results_lead_to_opposite_conclusions() {
+        let overlapping = analyse(&results(|clients| 19.5 * clients as f64));
+        let stalled = analyse(&results(|_| 19.0));
+        let (a, b) = (overlapping.keys(), stalled.keys());
+        assert!(
+            a.contains(&"scales") && a.contains(&"threads_helped"),
+            "{a:?}"
+        );
+        assert!(
+            b.contains(&"flat") && b.contains(&"threads_no_help"),
+            "{b:?}"
+        );
+        assert!(!b.contains(&"threads_helped"));
+        // The sequential server is recognised as serving one request at a time, and its starving clients seen.
+        assert!(
+            a.contains(&"serialised") && a.contains(&"starvation"),
+            "{a:?}"
+        );
+        // The same rule quotes different numbers.
+        let best = |analysis: &Analysis| analysis.conclusion[0].render(Lang::En);
+        assert_ne!(best(&overlapping), best(&stalled));
+        assert!(
+            best(&overlapping).contains("threads"),
+            "{}",
+            best(&overlapping)
+        );
+    }
+
+    #[test]
+    fn findings_render_in_both_languages() {
+        let analysis = analyse(&results(|clients| 19.5 * clients as f64));
+        for work in &analysis.works {
+            for finding in work.models.iter().flat_map(|m| &m.findings) {
+                let (en, pt) = (finding.render(Lang::En), finding.render(Lang::Pt));
+                assert!(
+                    !en.contains('{') && !pt.contains('{'),
+                    "unfilled placeholder: {en} / {pt}"
+                );
+                assert_ne!(en, pt);
+            }
+        }
+    }
+}
