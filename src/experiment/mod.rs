@@ -4,5 +4,6 @@
 pub mod analysis;
 pub mod catalog;
 pub mod predict;
+pub mod report;
 pub mod results;
 pub mod server_process;

@@ -1,0 +1,87 @@
+//! `results.csv`: one row per cell run, for spreadsheets and pandas.
+
+use super::super::results::Results;
+
+const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,failure";
+
+pub fn render(results: &Results) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    for cell in &results.cells {
+        let predicted = cell
+            .prediction
+            .throughput_rps
+            .map(|p| format!("{p:.3}"))
+            .unwrap_or_default();
+        let concurrency = cell
+            .prediction
+            .concurrency
+            .map(|k| k.to_string())
+            .unwrap_or_default();
+        let mut fields = vec![
+            quote(&cell.work),
+            cell.model.to_string(),
+            cell.clients.to_string(),
+            cell.repeat.to_string(),
+        ];
+        match &cell.measurement {
+            Some(m) => fields.extend([
+                "ok".to_string(),
+                m.requests.to_string(),
+                m.error_count().to_string(),
+                format!("{:.3}", m.duration_s),
+                format!("{:.3}", m.throughput_rps),
+                predicted,
+                concurrency,
+                format!("{:.3}", m.latency.mean_ms),
+                format!("{:.3}", m.latency.p50_ms),
+                format!("{:.3}", m.latency.p90_ms),
+                format!("{:.3}", m.latency.p99_ms),
+                format!("{:.3}", m.latency.max_ms),
+                m.fewest_per_client.to_string(),
+                m.most_per_client.to_string(),
+                m.unfinished.to_string(),
+                format!("{:.3}", m.server_cpu_cores),
+                m.server.peak_threads.to_string(),
+                m.server.peak_processes.to_string(),
+                m.server.peak_rss_kib.to_string(),
+                m.server.peak_pss_kib.to_string(),
+                m.voluntary_context_switches.to_string(),
+                m.involuntary_context_switches.to_string(),
+                format!("{:.3}", m.generator_cpu_cores),
+                m.socket_memory_kib
+                    .map(|k| k.to_string())
+                    .unwrap_or_default(),
+                m.listen_overflows
+                    .map(|k| k.to_string())
+                    .unwrap_or_default(),
+                String::new(),
+            ]),
+            None => {
+                fields.push("failed".into());
+                fields.extend(std::iter::repeat_n(String::new(), 3));
+                fields.push(String::new());
+                fields.extend([predicted, concurrency]);
+                fields.extend(std::iter::repeat_n(String::new(), 22));
+                fields.push(quote(cell.failure.as_deref().unwrap_or("")));
+            }
+        }
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// RFC 4180 quoting where needed.
+fn quote(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// How many columns every row has.
+pub fn columns() -> usize {
+    HEADER.split(',').count()
+}

@@ -1,0 +1,236 @@
+//! `report.html`: one self-contained page — inline CSS and SVG, nothing fetched — that a teacher can project.
+
+use std::fmt::Write;
+
+use super::super::analysis::{Analysis, analyse};
+use super::super::catalog::{Arg, Lang, label, text};
+use super::super::results::Results;
+use super::charts::charts_for_work;
+use super::tables::{Table, prediction_table, throughput_table};
+use crate::work::Work;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.7em}h2{margin-top:2em;border-bottom:2px solid #ddd;padding-bottom:.2em}h3{margin-bottom:.3em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th:first-child,td:first-child{text-align:left}thead th{background:#f2f2f2}td.flagged{background:#ffe3c2}
+.warning{background:#fff3cd;border:1px solid #e0b84b;padding:.6em 1em;font-weight:600}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:12px}
+figure.chart{margin:0;border:1px solid #e3e3e3}figure.chart svg{width:100%;height:auto;display:block}
+ul.findings li{margin:.25em 0}.meta td{text-align:left}";
+
+/// Renders the whole page.
+pub fn render(results: &Results, lang: Lang) -> String {
+    let analysis = analyse(results);
+    let mut page = String::new();
+    let lang_code = match lang {
+        Lang::En => "en",
+        Lang::Pt => "pt-BR",
+    };
+    let title = label(lang, "title");
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"{lang_code}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape(title),
+        escape(title)
+    );
+    if results.provenance.is_debug() {
+        let _ = writeln!(
+            page,
+            "<p class=\"warning\">{}</p>",
+            escape(label(lang, "debug_warning"))
+        );
+    }
+    if results.interrupted {
+        let _ = writeln!(
+            page,
+            "<p class=\"warning\">{}</p>",
+            escape(label(lang, "interrupted"))
+        );
+    }
+    let _ = writeln!(page, "<p>{}</p>", escape(label(lang, "intro")));
+    setup_section(&mut page, results, lang);
+    for work in &results.works {
+        work_section(&mut page, results, &analysis, work, lang);
+    }
+    let _ = writeln!(
+        page,
+        "<h2>{}</h2>\n<ul class=\"findings conclusion\">",
+        escape(label(lang, "conclusion"))
+    );
+    for finding in &analysis.conclusion {
+        let _ = writeln!(page, "<li>{}</li>", escape(&finding.render(lang)));
+    }
+    page.push_str("</ul>\n");
+    provenance_section(&mut page, results, lang);
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+fn setup_section(page: &mut String, results: &Results, lang: Lang) {
+    let behaviour = if results.keep_alive {
+        "keep_alive"
+    } else {
+        "connect_per_request"
+    };
+    let rows = [
+        (label(lang, "protocol"), results.proto.to_string()),
+        (
+            label(lang, "client_behaviour"),
+            label(lang, behaviour).to_string(),
+        ),
+        (
+            label(lang, "cell_time"),
+            format!("{:.1} s", results.cell_seconds),
+        ),
+        (label(lang, "repeats"), results.repeat.to_string()),
+    ];
+    let _ = writeln!(
+        page,
+        "<h2>{}</h2>\n<table class=\"meta\">",
+        escape(label(lang, "setup"))
+    );
+    for (name, value) in rows {
+        let _ = writeln!(
+            page,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(name),
+            escape(&value)
+        );
+    }
+    page.push_str("</table>\n");
+}
+
+fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work: &str, lang: Lang) {
+    let _ = writeln!(
+        page,
+        "<section class=\"work\" data-work=\"{}\">\n<h2>{}</h2>\n<p>{}</p>",
+        escape(work),
+        escape(&text(
+            lang,
+            "work_section",
+            &[("work", Arg::Text(work.to_string()))]
+        )),
+        escape(&describe_work(work, lang))
+    );
+    table_html(page, &throughput_table(results, work, lang), "throughput");
+    table_html(page, &prediction_table(results, work, lang), "prediction");
+    page.push_str("<div class=\"charts\">\n");
+    for (kind, svg) in charts_for_work(results, work, lang) {
+        let _ = writeln!(
+            page,
+            "<figure class=\"chart\" data-chart=\"{kind}\">{svg}</figure>"
+        );
+    }
+    page.push_str("</div>\n");
+    if let Some(found) = analysis.works.iter().find(|w| w.work == work) {
+        let _ = writeln!(page, "<h3>{}</h3>", escape(label(lang, "analysis")));
+        for model in &found.models {
+            let _ = writeln!(
+                page,
+                "<h4>{}</h4>\n<ul class=\"findings\">",
+                escape(&model.model.to_string())
+            );
+            for finding in &model.findings {
+                let _ = writeln!(page, "<li>{}</li>", escape(&finding.render(lang)));
+            }
+            page.push_str("</ul>\n");
+        }
+        page.push_str("<ul class=\"findings comparison\">\n");
+        for finding in &found.comparison {
+            let _ = writeln!(page, "<li>{}</li>", escape(&finding.render(lang)));
+        }
+        page.push_str("</ul>\n");
+    }
+    page.push_str("</section>\n");
+}
+
+fn describe_work(work: &str, lang: Lang) -> String {
+    let parsed: Work = work.parse().unwrap_or_default();
+    let d = Arg::Text(humantime::format_duration(parsed.duration()).to_string());
+    let key = match parsed {
+        Work::None => "work_none",
+        Work::Sleep(_) => "work_sleep",
+        Work::Cpu(_) => "work_cpu",
+        Work::Block(_) => "work_block",
+    };
+    text(lang, key, &[("d", d)])
+}
+
+fn table_html(page: &mut String, table: &Table, kind: &str) {
+    let _ = writeln!(
+        page,
+        "<table class=\"results\" data-kind=\"{kind}\">\n<caption>{}</caption>\n<thead><tr>",
+        escape(&table.title)
+    );
+    for cell in &table.header {
+        let _ = write!(page, "<th>{}</th>", escape(cell));
+    }
+    page.push_str("</tr></thead>\n<tbody>\n");
+    for (r, row) in table.rows.iter().enumerate() {
+        page.push_str("<tr>");
+        for (c, cell) in row.iter().enumerate() {
+            let class = if table.flagged.contains(&(r, c)) {
+                " class=\"flagged\""
+            } else {
+                ""
+            };
+            let tag = if c == 0 { "th" } else { "td" };
+            let _ = write!(page, "<{tag}{class}>{}</{tag}>", escape(cell));
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</tbody>\n</table>\n");
+}
+
+fn provenance_section(page: &mut String, results: &Results, lang: Lang) {
+    let p = &results.provenance;
+    let or_unknown = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    let rows = [
+        (
+            "serverlab",
+            format!("{} ({})", p.serverlab_version, p.commit),
+        ),
+        ("build", p.build_profile.clone()),
+        ("CPU", format!("{} × {}", p.cpu_model, p.cores)),
+        ("kernel", p.kernel.clone()),
+        ("somaxconn", or_unknown(p.somaxconn)),
+        (
+            "RLIMIT_NOFILE",
+            format!(
+                "{} / {}",
+                or_unknown(p.fd_soft_limit),
+                or_unknown(p.fd_hard_limit)
+            ),
+        ),
+        ("command", p.command.join(" ")),
+    ];
+    let _ = writeln!(
+        page,
+        "<h2>{}</h2>\n<table class=\"meta\">",
+        escape(label(lang, "provenance"))
+    );
+    for (name, value) in rows {
+        let _ = writeln!(
+            page,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(name),
+            escape(&value)
+        );
+    }
+    page.push_str("</table>\n");
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
