@@ -9,6 +9,8 @@
 //! - [`server`] — binding, running and stopping a server; [`shutdown`] is the one place a stop is decided.
 //! - [`stats`] — what a server counts about itself and reports at exit.
 //! - [`config`], [`net`], [`logging`] — settings, socket setup, log output.
+//! - [`load`] — the client side: a load generator for every protocol (one event loop per thread, open and closed
+//!   loop, HdrHistogram latencies, errors by kind, fairness), usable in-process through [`load::run`].
 //! - [`cli`] — the `serverlab` command: flags in, library calls out.
 //!
 //! The library is usable without the CLI:
@@ -31,6 +33,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod load;
 pub mod logging;
 pub mod models;
 pub mod net;
