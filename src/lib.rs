@@ -11,6 +11,8 @@
 //! - [`config`], [`net`], [`logging`] — settings, socket setup, log output.
 //! - [`experiment`] — the matrix of models x clients x work, run, predicted, analysed and reported.
 //! - [`system`] — provenance of results and kernel counters (socket memory, listen overflows).
+//! - [`load`] — the client side: a load generator for every protocol (one event loop per thread, open and closed
+//!   loop, HdrHistogram latencies, errors by kind, fairness), usable in-process through [`load::run`].
 //! - [`cli`] — the `serverlab` command: flags in, library calls out.
 //!
 //! The library is usable without the CLI:
@@ -34,6 +36,7 @@
 pub mod cli;
 pub mod config;
 pub mod experiment;
+pub mod load;
 pub mod logging;
 pub mod models;
 pub mod net;

@@ -4,6 +4,7 @@
 //! Errors end the process with one line on stderr and a non-zero status: 2 for bad usage, 1 for anything that
 //! went wrong while running. Nothing here panics on bad input.
 
+mod load;
 mod serve;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -26,6 +27,10 @@ struct Cli {
 enum Command {
     /// Run a server for one protocol in one concurrency model.
     Serve(serve::ServeArgs),
+    /// Drive a server with many clients and report throughput, latency, errors and fairness.
+    Load(load::LoadArgs),
+    /// Merge `load --json` results (from several machines) into one summary.
+    Merge(load::MergeArgs),
 }
 
 /// Runs the command line of this process and returns its exit status.
@@ -36,6 +41,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Load(args) => return load::main(args),
+        Command::Merge(args) => return load::merge_main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,253 @@
+//! `serverlab load`: drive a server with many clients and report what it did; `serverlab merge`: add up results.
+//!
+//! Exit status: 0 when the run completed (errors are results, reported in the summary), 1 when not one request
+//! succeeded (with the commonest error in one line on stderr), 2 on bad usage.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::parse_addr;
+use crate::config::{Proto, parse_duration};
+use crate::load::merge::{ResultFile, merge};
+use crate::load::provenance::{Provenance, build_profile};
+use crate::load::{Control, LoadConfig, LoadReport, Payload, print};
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Server to load, like 127.0.0.1:5000 (any server: ours, nginx, a classroom script).
+    #[arg(long, value_name = "ADDR")]
+    target: String,
+    /// Protocol to speak.
+    #[arg(long, value_enum, default_value_t = Proto::Echo)]
+    proto: Proto,
+    /// Concurrent connections (udp-echo: concurrent senders).
+    #[arg(long, default_value_t = 10)]
+    clients: usize,
+    /// Total requests, shared by the clients.
+    #[arg(long, value_name = "M", conflicts_with = "duration")]
+    requests: Option<u64>,
+    /// How long to run [default: 10s unless --requests].
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Open loop: this many requests per second in total, on a fixed timetable (latency counted from the
+    /// scheduled time). Without it: closed loop.
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Event-loop threads [default: CPUs].
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Echo payload size in bytes (udp-echo: the 8-byte sequence number included).
+    #[arg(long, value_name = "BYTES", conflicts_with = "message")]
+    size: Option<usize>,
+    /// Echo payload text.
+    #[arg(long, value_name = "TEXT")]
+    message: Option<String>,
+    /// HTTP path to GET.
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// Open a new connection for each request (the classroom client that connects, asks, and closes).
+    #[arg(long)]
+    connect_per_request: bool,
+    /// A request without its whole reply after this long is a timeout.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "5s")]
+    timeout: Duration,
+    /// Load sent first and not measured.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "0s")]
+    warmup: Duration,
+    /// Also write the result, its provenance and its histograms as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Result files written by `serverlab load --json`.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write the merged result as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("serverlab: {message}");
+    ExitCode::from(code)
+}
+
+pub fn main(args: LoadArgs) -> ExitCode {
+    let target: SocketAddr = match parse_addr(&args.target) {
+        Ok(a) => a,
+        Err(e) => return fail(2, &e),
+    };
+    let mut config = LoadConfig::new(args.proto, target);
+    config.clients = args.clients;
+    config.threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    config.requests = args.requests;
+    config.duration = match (args.requests, args.duration) {
+        (None, None) => Some(Duration::from_secs(10)),
+        (_, d) => d,
+    };
+    config.rate = args.rate;
+    config.payload = match (args.size, args.message) {
+        (_, Some(m)) => Payload::Message(m),
+        (Some(n), None) => Payload::Size(n),
+        (None, None) => Payload::default(),
+    };
+    config.path = args.path;
+    config.host = Some(args.target.clone());
+    config.connect_per_request = args.connect_per_request;
+    config.timeout = args.timeout;
+    config.warmup = args.warmup;
+    if let Err(e) = config.validate() {
+        return fail(2, &e.to_string());
+    }
+
+    let control = Control::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C exits at once; the first one stops the run and still prints the summary.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, control.stop_flag());
+        let _ = signal_hook::flag::register(signal, control.stop_flag());
+    }
+    let provenance = Provenance::here(std::env::args().collect());
+    let show_progress =
+        !args.no_progress && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        if show_progress {
+            let (control, done, config) = (&control, &done, &config);
+            scope.spawn(move || progress(control, done, config));
+        }
+        let result = crate::load::run(&config, &control);
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(1, &e.to_string()),
+    };
+
+    let mut stdout = std::io::stdout().lock();
+    if build_profile() == "debug" {
+        let _ = writeln!(
+            stdout,
+            "WARNING: DEBUG BUILD: the generator is many times slower; build with --release to measure"
+        );
+    }
+    let _ = write!(stdout, "{}", print::summary(&report));
+    let _ = stdout.flush();
+    if let Some(path) = &args.json {
+        let file = ResultFile::new(provenance, config, report.clone());
+        if let Err(e) = file.write(path) {
+            return fail(1, &e);
+        }
+    }
+    verdict(&report)
+}
+
+/// 0 when anything succeeded; otherwise 1 and the commonest error in one line.
+fn verdict(report: &LoadReport) -> ExitCode {
+    if report.successes > 0 {
+        return ExitCode::SUCCESS;
+    }
+    let message = match report.errors.commonest() {
+        Some((kind, n)) => {
+            let example = report
+                .error_examples
+                .get(&kind)
+                .map(|e| format!(", first: {e}"))
+                .unwrap_or_default();
+            format!(
+                "no request succeeded against {}: {kind} ({n} of {} requests{example})",
+                report.target, report.requests
+            )
+        }
+        None => format!(
+            "no request finished against {} (none completed in time)",
+            report.target
+        ),
+    };
+    fail(1, &message)
+}
+
+/// A progress bar on stderr, shown only for runs that last more than a second.
+fn progress(control: &Control, done: &AtomicBool, config: &LoadConfig) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        if done.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let total_time = config.warmup + config.duration.unwrap_or(Duration::MAX / 4);
+    let bar = match config.requests {
+        Some(m) if config.duration.is_none() || config.warmup.is_zero() => {
+            let bar = indicatif::ProgressBar::new(m);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} requests, {msg} [{elapsed}]",
+                )
+                .expect("valid template"),
+            );
+            bar
+        }
+        _ => {
+            let bar = indicatif::ProgressBar::new(total_time.as_secs().max(1));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} s, {msg}")
+                    .expect("valid template"),
+            );
+            bar
+        }
+    };
+    let by_requests = config.requests.is_some() && bar.length() == config.requests;
+    let mut last = (Instant::now(), control.completed());
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = Instant::now();
+        let completed = control.completed();
+        let rate = (completed - last.1) as f64 / (now - last.0).as_secs_f64();
+        last = (now, completed);
+        bar.set_message(format!("{rate:.0} req/s, {} errors", control.errors()));
+        if by_requests {
+            bar.set_position(completed);
+        } else {
+            bar.set_position(start.elapsed().as_secs());
+        }
+    }
+    bar.finish_and_clear();
+}
+
+pub fn merge_main(args: MergeArgs) -> ExitCode {
+    let mut files = Vec::new();
+    for path in &args.files {
+        match ResultFile::read(path) {
+            Ok(f) => files.push(f),
+            Err(e) => return fail(1, &e),
+        }
+    }
+    let merged = match merge(&files) {
+        Ok(m) => m,
+        Err(e) => return fail(1, &e),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(stdout, "{}", print::summary(&merged.report));
+    let _ = stdout.flush();
+    if let Some(path) = &args.json
+        && let Err(e) = merged.write(path)
+    {
+        return fail(1, &e);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,172 @@
+//! What a load run is asked to do. The CLI turns flags into a [`LoadConfig`]; the experiment builds one directly.
+//! Everything is validated here, once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, Proto};
+
+/// What each echo or udp-echo request carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Payload {
+    /// This many bytes of a fixed printable pattern (udp-echo: the 8-byte sequence number included).
+    Size(usize),
+    /// This text, as given.
+    Message(String),
+}
+
+impl Default for Payload {
+    fn default() -> Payload {
+        Payload::Size(64)
+    }
+}
+
+impl Payload {
+    /// The bytes of an echo request (for udp-echo, the part after the sequence number).
+    pub fn bytes(&self, proto: Proto) -> Vec<u8> {
+        match self {
+            Payload::Message(text) => text.as_bytes().to_vec(),
+            Payload::Size(n) => {
+                let n = if proto == Proto::UdpEcho {
+                    n.saturating_sub(super::protocol::SEQ_LEN)
+                } else {
+                    *n
+                };
+                let pattern = b"serverlab-load:0123456789abcdefghijklmnopqrstuvwxyz\n";
+                pattern.iter().copied().cycle().take(n).collect()
+            }
+        }
+    }
+}
+
+/// A load run: whom to hit, how hard, and for how long.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadConfig {
+    pub target: SocketAddr,
+    pub proto: Proto,
+    /// Concurrent connections (udp-echo: concurrent senders, one socket each).
+    pub clients: usize,
+    /// Event-loop threads; clients are split evenly across them. Capped at `clients`.
+    pub threads: usize,
+    /// Total requests, shared by the clients. With `duration` too, whichever comes first ends the run.
+    pub requests: Option<u64>,
+    /// How long to run after the warm-up.
+    pub duration: Option<Duration>,
+    /// Open loop: this many requests per second in total, on a fixed timetable. `None`: closed loop.
+    pub rate: Option<f64>,
+    pub payload: Payload,
+    /// HTTP path requested.
+    pub path: String,
+    /// HTTP `Host` header; the target address when `None`.
+    pub host: Option<String>,
+    /// Open a new connection for each request and close it after the reply.
+    pub connect_per_request: bool,
+    /// A request without its whole reply after this long is a timeout.
+    pub timeout: Duration,
+    /// Load sent before measuring starts; nothing from it is counted.
+    pub warmup: Duration,
+    /// Once `duration` is over, go on until every client has finished this many requests...
+    pub min_per_client: u64,
+    /// ...but never run (after the warm-up) longer than this.
+    pub max_duration: Option<Duration>,
+    /// Most connections being opened at once, in total: connections open in batches no larger than a typical
+    /// listen backlog, so that a burst does not overflow the server's accept queue by itself.
+    pub connect_batch: usize,
+}
+
+impl LoadConfig {
+    /// A closed-loop run of 1 client and 1 thread for 1 s, with the CLI's other defaults.
+    pub fn new(proto: Proto, target: SocketAddr) -> LoadConfig {
+        LoadConfig {
+            target,
+            proto,
+            clients: 1,
+            threads: 1,
+            requests: None,
+            duration: Some(Duration::from_secs(1)),
+            rate: None,
+            payload: Payload::default(),
+            path: "/".into(),
+            host: None,
+            connect_per_request: false,
+            timeout: Duration::from_secs(5),
+            warmup: Duration::ZERO,
+            min_per_client: 0,
+            max_duration: None,
+            connect_batch: 128,
+        }
+    }
+
+    /// Threads actually used.
+    pub fn effective_threads(&self) -> usize {
+        self.threads.clamp(1, self.clients.max(1))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError::new(m));
+        if self.clients == 0 {
+            return fail("--clients must be at least 1");
+        }
+        if self.threads == 0 {
+            return fail("--threads must be at least 1");
+        }
+        if self.requests.is_none() && self.duration.is_none() && self.max_duration.is_none() {
+            return fail("give --requests or --duration");
+        }
+        if self.requests == Some(0) {
+            return fail("--requests must be at least 1");
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return fail("--rate must be a positive number of requests per second");
+        }
+        if self.timeout.is_zero() {
+            return fail("--timeout must be longer than 0");
+        }
+        if self.connect_batch == 0 {
+            return fail("the connect batch must be at least 1");
+        }
+        match (&self.payload, self.proto) {
+            (Payload::Size(0), Proto::Echo) => return fail("--size must be at least 1 for echo"),
+            (Payload::Size(n), Proto::UdpEcho) if *n < super::protocol::SEQ_LEN => {
+                return fail("--size must be at least 8 for udp-echo (the sequence number)");
+            }
+            (Payload::Size(n), _) if *n > 60_000 => return fail("--size must be at most 60000"),
+            (Payload::Message(m), Proto::Echo) if m.is_empty() => {
+                return fail("--message must not be empty");
+            }
+            _ => {}
+        }
+        if self.proto == Proto::Http && !self.path.starts_with('/') {
+            return fail("--path must start with /");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_mistakes_do_not() {
+        let addr = "127.0.0.1:7".parse().unwrap();
+        let mut c = LoadConfig::new(Proto::Echo, addr);
+        assert!(c.validate().is_ok());
+        c.rate = Some(0.0);
+        assert!(c.validate().is_err());
+        c.rate = None;
+        c.duration = None;
+        assert!(c.validate().is_err());
+        c.requests = Some(10);
+        assert!(c.validate().is_ok());
+        c.payload = Payload::Size(0);
+        assert!(c.validate().is_err());
+        assert_eq!(Payload::Size(20).bytes(Proto::UdpEcho).len(), 12);
+        assert_eq!(Payload::Size(100).bytes(Proto::Echo).len(), 100);
+    }
+}

@@ -1,0 +1,245 @@
+//! The load generator: many clients against one server, latency measured without lying.
+//!
+//! - [`config`] — what a run is asked to do ([`LoadConfig`]).
+//! - [`protocol`] — the client side of each protocol, sans-IO: the request encoded once, replies checked.
+//! - [`engine`] (private) — one `mio` event loop per thread, a state machine per client.
+//! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
+//! - [`merge`] — results as JSON files, and merging runs made on several machines.
+//! - [`print`] — the human summary.
+//! - [`provenance`] — where a result came from (version, build, CPU, kernel) for `--json`.
+//!
+//! The engine is a library call, so an experiment can drive it in-process:
+//! ```
+//! use serverlab::config::{Model, Proto, ServerConfig};
+//! use serverlab::load::{Control, LoadConfig};
+//! use serverlab::server::Server;
+//!
+//! let config = ServerConfig::new(Proto::Echo, Model::Threads, "127.0.0.1:0".parse().unwrap());
+//! let server = Server::bind(config).unwrap().spawn().unwrap();
+//! let mut load = LoadConfig::new(Proto::Echo, server.addr());
+//! load.clients = 2;
+//! load.requests = Some(100);
+//! load.duration = None;
+//! let report = serverlab::load::run(&load, &Control::new()).unwrap();
+//! assert_eq!(report.successes, 100);
+//! assert_eq!(report.requests, report.successes + report.errors.total());
+//! server.stop().unwrap();
+//! ```
+
+pub mod config;
+mod engine;
+pub mod merge;
+pub mod print;
+pub mod protocol;
+pub mod provenance;
+pub mod report;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+pub use config::{LoadConfig, Payload};
+pub use report::{ErrorKind, LoadReport};
+
+use crate::config::ConfigError;
+use engine::{Plan, run_thread};
+use protocol::Request;
+
+/// The caller's handle on a running load: stop it from any thread, and watch its progress.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    /// Requests finished so far, successes and errors, warm-up included (flushed once per loop turn).
+    completed: AtomicU64,
+    /// Of which errors.
+    errors: AtomicU64,
+}
+
+impl Control {
+    pub fn new() -> Control {
+        Control::default()
+    }
+
+    /// Ends the run soon (within a few tens of milliseconds); the report still comes, marked `stopped_early`.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The flag behind [`Control::stop`], for signal handlers (`signal_hook::flag::register`).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Requests finished so far (successes and errors, warm-up included): sample it to show a live rate.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// Failed requests so far (warm-up included).
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a run could not be made at all (failed requests are results, not errors).
+#[derive(Debug)]
+pub enum LoadError {
+    Config(ConfigError),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Config(e) => write!(f, "{e}"),
+            LoadError::Io(e) => write!(f, "load generator failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Runs a load as `config` says until it is over or `control` stops it, on `config.threads` threads of its own;
+/// returns what it found.
+pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
+    config.validate().map_err(LoadError::Config)?;
+    // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
+    let _ = crate::net::raise_fd_limit();
+    let threads = config.effective_threads();
+    let n = config.clients;
+    let host = config
+        .host
+        .clone()
+        .unwrap_or_else(|| config.target.to_string());
+    let message = config.payload.bytes(config.proto);
+    let request = Request::new(
+        config.proto,
+        &message,
+        &config.path,
+        &host,
+        config.connect_per_request,
+    );
+    let ns = |d: std::time::Duration| d.as_nanos().min(u128::from(u64::MAX / 4)) as u64;
+    let warm_ns = ns(config.warmup);
+    let end_ns = config.duration.map_or(u64::MAX, |d| warm_ns + ns(d));
+    let hard_end_ns = config.max_duration.map_or(u64::MAX, |d| warm_ns + ns(d));
+    let first_measured = match config.rate {
+        Some(rate) => first_index_at(warm_ns, rate),
+        None => 0,
+    };
+    let plan = Plan {
+        config,
+        request,
+        control,
+        unsatisfied: AtomicUsize::new(if config.min_per_client > 0 { n } else { 0 }),
+        t0: Instant::now(),
+        warm_ns,
+        end_ns,
+        hard_end_ns,
+        first_measured,
+    };
+    let max_connecting = (config.connect_batch / threads).max(1);
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let first = t * n / threads;
+                let end = (t + 1) * n / threads;
+                let tickets = config.requests.map(|m| {
+                    let share = |c: usize| (u128::from(m) * c as u128 / n as u128) as u64;
+                    share(end) - share(first)
+                });
+                let plan = &plan;
+                std::thread::Builder::new()
+                    .name(format!("load-{t}"))
+                    .spawn_scoped(scope, move || {
+                        run_thread(plan, first, end - first, tickets, max_connecting)
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a load thread panicked"))),
+                Err(e) => Err(e),
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut report = LoadReport {
+        proto: config.proto,
+        target: config.target.to_string(),
+        clients: n,
+        threads,
+        target_rate: config.rate,
+        connect_per_request: config.connect_per_request,
+        runs: 1,
+        duration_us: 0,
+        requests: 0,
+        successes: 0,
+        errors: Default::default(),
+        error_examples: Default::default(),
+        sent: 0,
+        missed_sends: 0,
+        late_replies: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        connections: 0,
+        per_client: Vec::with_capacity(n),
+        unfinished: Vec::new(),
+        latency: Default::default(),
+        service_time: Default::default(),
+        cpu: Default::default(),
+        stopped_early: control.stop_requested(),
+    };
+    let mut end = 0;
+    for result in results {
+        let r = result.map_err(LoadError::Io)?;
+        end = end.max(r.end_ns);
+        report.successes += r.successes;
+        report.errors.merge(&r.errors);
+        for (kind, example) in r.examples {
+            report.error_examples.entry(kind).or_insert(example);
+        }
+        report.sent += r.sent;
+        report.late_replies += r.late;
+        report.bytes_sent += r.bytes_sent;
+        report.bytes_received += r.bytes_received;
+        report.connections += r.connections;
+        report.per_client.extend(r.per_client);
+        report.unfinished.extend(r.unfinished);
+        report.latency.add(&r.latency);
+        report.service_time.add(&r.service);
+        report.cpu.add(&r.cpu);
+    }
+    report.requests = report.successes + report.errors.total();
+    report.duration_us = end.saturating_sub(warm_ns) / 1_000;
+    if let Some(rate) = config.rate {
+        // Sends the timetable called for between the end of the warm-up and the end of the run.
+        let mut due_by_end = first_index_at(end, rate).max(first_measured);
+        if let Some(m) = config.requests {
+            due_by_end = due_by_end.min(first_measured + m);
+        }
+        let expected = due_by_end - first_measured;
+        report.missed_sends = expected.saturating_sub(report.sent);
+    }
+    Ok(report)
+}
+
+/// The first request of the open-loop timetable due at or after `t_ns`.
+fn first_index_at(t_ns: u64, rate: f64) -> u64 {
+    let mut j = (t_ns as f64 * rate / 1e9).ceil() as u64;
+    let due = |j: u64| (j as f64 * 1e9 / rate) as u64;
+    while j > 0 && due(j - 1) >= t_ns {
+        j -= 1;
+    }
+    while due(j) < t_ns {
+        j += 1;
+    }
+    j
+}

@@ -1,0 +1,180 @@
+//! The human summary of a [`LoadReport`], written for people reading a terminal.
+
+use std::fmt::Write as _;
+
+use super::report::{ErrorKind, Latency, LoadReport};
+
+/// The summary, several lines ending in a newline.
+pub fn summary(report: &LoadReport) -> String {
+    let mut out = String::new();
+    let mode = match report.target_rate {
+        Some(rate) => format!("open loop at {} requests/s", number(rate)),
+        None => "closed loop".into(),
+    };
+    let connections = if report.proto.is_datagram() {
+        ""
+    } else if report.connect_per_request {
+        ", a new connection per request"
+    } else {
+        ", keep-alive"
+    };
+    let runs = if report.runs > 1 {
+        format!(" ({} runs merged)", report.runs)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "{} to {}: {} clients on {} threads, {mode}{connections}{runs}",
+        report.proto, report.target, report.clients, report.threads
+    );
+    let _ = writeln!(
+        out,
+        "  requests   {} in {:.2} s: {} ok, {} errors",
+        report.requests,
+        report.duration().as_secs_f64(),
+        report.successes,
+        report.errors.total()
+    );
+    let _ = writeln!(
+        out,
+        "  throughput {} requests/s, {}/s",
+        number(report.requests_per_sec()),
+        bytes(report.bytes_per_sec())
+    );
+    if let Some(rate) = report.target_rate {
+        let verdict = if report.rate_reached() == Some(true) {
+            "reached".to_string()
+        } else {
+            format!(
+                "NOT REACHED: {} sends missed (the clients were waiting for replies)",
+                report.missed_sends
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  rate       asked {} requests/s, sent {} requests/s: {verdict}",
+            number(rate),
+            number(report.send_rate())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  latency    {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "min", "mean", "p50", "p90", "p99", "p99.9", "max"
+    );
+    if report.target_rate.is_some() {
+        latency_line(&mut out, "corrected", &report.latency);
+        latency_line(&mut out, "service", &report.service_time);
+        let _ = writeln!(
+            out,
+            "             (corrected: from the scheduled send time; service: from the actual send)"
+        );
+    } else {
+        latency_line(&mut out, "", &report.latency);
+    }
+    if report.errors.total() > 0 {
+        let _ = writeln!(out, "  errors");
+        for kind in ErrorKind::ALL {
+            let n = report.errors.get(kind);
+            if n > 0 {
+                let example = report
+                    .error_examples
+                    .get(&kind)
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "    {:<28} {n}{example}", kind.describe());
+            }
+        }
+    }
+    if report.late_replies > 0 {
+        let _ = writeln!(
+            out,
+            "  late       {} replies came after their request had timed out",
+            report.late_replies
+        );
+    }
+    if let Some((fewest, most)) = report.fairness() {
+        let _ = writeln!(
+            out,
+            "  fairness   fewest {fewest}, most {most} requests completed by one client"
+        );
+    }
+    if !report.unfinished.is_empty() {
+        let oldest = report
+            .unfinished
+            .iter()
+            .map(|u| u.age_us)
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  unfinished {} requests still waiting at the end, the oldest for {}",
+            report.unfinished.len(),
+            micros(oldest)
+        );
+    }
+    let per_1000 = report
+        .cpu_per_1000()
+        .map(|c| format!(", {c:.4} CPU-s per 1,000 requests"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  generator  {:.2} CPU-s (user {:.2}, system {:.2}){per_1000}",
+        report.cpu.total().as_secs_f64(),
+        report.cpu.user_us as f64 / 1e6,
+        report.cpu.system_us as f64 / 1e6
+    );
+    if report.stopped_early {
+        let _ = writeln!(out, "  stopped early (interrupted)");
+    }
+    out
+}
+
+fn latency_line(out: &mut String, label: &str, latency: &Latency) {
+    let s = latency.summary();
+    if s.count == 0 {
+        let _ = writeln!(out, "  {label:<10} (no successful request)");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {label:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        micros(s.min),
+        micros(s.mean as u64),
+        micros(s.p50),
+        micros(s.p90),
+        micros(s.p99),
+        micros(s.p999),
+        micros(s.max)
+    );
+}
+
+/// A duration in microseconds, in the unit that reads best.
+pub fn micros(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}us")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+fn number(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn bytes(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.1} MB", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} kB", x / 1e3)
+    } else {
+        format!("{x:.0} B")
+    }
+}

@@ -1,0 +1,645 @@
+//! The client side of each protocol, sans-IO: the request encoded once, and a checker that is fed the reply's
+//! bytes as they arrive and says when the reply is complete, or why it is wrong. No sockets, no clocks.
+//!
+//! Checking is minimal but strict, in the manner of wrk: echo compares every byte with what was sent; HTTP parses
+//! the head once (`httparse`), then counts the body by `Content-Length` or walks the chunked framing without
+//! keeping it; daytime wants a non-empty first line before the server closes; udp-echo matches a sequence number.
+
+use crate::config::Proto;
+
+/// Bytes a udp-echo datagram starts with: the request's sequence number, big-endian.
+pub const SEQ_LEN: usize = 8;
+
+/// Most bytes of a reply head (HTTP) or of a daytime reply accepted before the reply is called bad.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Most header fields of an HTTP reply.
+const MAX_HEADERS: usize = 64;
+
+/// What feeding bytes to a checker found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// The reply is not complete yet.
+    More,
+    /// The reply is complete after `used` bytes of this chunk; `keep_alive` says whether the connection can
+    /// carry the next request.
+    Done { used: usize, keep_alive: bool },
+    /// The reply is wrong; the reason is for people.
+    Bad(String),
+}
+
+/// What the request looks like on the wire, built once per run and shared by every client.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub proto: Proto,
+    /// The bytes sent (for udp-echo: the datagram without its sequence number).
+    pub bytes: Vec<u8>,
+}
+
+impl Request {
+    /// Encodes the request. `message` is the echo/udp-echo payload; `path` and `host` are for HTTP;
+    /// `close` asks an HTTP server to close after replying (connect-per-request), so that the server, not the
+    /// generator, keeps the TIME_WAIT.
+    pub fn new(proto: Proto, message: &[u8], path: &str, host: &str, close: bool) -> Request {
+        let bytes = match proto {
+            Proto::Echo | Proto::UdpEcho => message.to_vec(),
+            Proto::Daytime => Vec::new(),
+            Proto::Http => {
+                let connection = if close { "Connection: close\r\n" } else { "" };
+                format!(
+                    "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: serverlab-load\r\n{connection}\r\n"
+                )
+                .into_bytes()
+            }
+        };
+        Request { proto, bytes }
+    }
+
+    /// Writes the datagram for request number `seq` into `out` (udp-echo).
+    pub fn datagram(&self, seq: u64, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&self.bytes);
+    }
+}
+
+/// What a udp-echo reply is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datagram {
+    /// The reply to the request awaited.
+    Reply,
+    /// A reply to an earlier request, already counted as timed out.
+    Late,
+    /// Not an echo of anything sent.
+    Bad(&'static str),
+}
+
+/// Classifies a udp-echo reply while request `awaited` is outstanding (`None`: nothing is).
+pub fn check_datagram(request: &Request, awaited: Option<u64>, reply: &[u8]) -> Datagram {
+    if reply.len() != SEQ_LEN + request.bytes.len() {
+        return Datagram::Bad("datagram of the wrong length");
+    }
+    if reply[SEQ_LEN..] != request.bytes[..] {
+        return Datagram::Bad("datagram content differs from what was sent");
+    }
+    let seq = u64::from_be_bytes(reply[..SEQ_LEN].try_into().expect("8 bytes"));
+    match awaited {
+        Some(a) if seq == a => Datagram::Reply,
+        Some(a) if seq < a => Datagram::Late,
+        None => Datagram::Late,
+        Some(_) => Datagram::Bad("sequence number never sent"),
+    }
+}
+
+/// The reply checker of one connection. Reset between requests with [`Checker::reset`]; keeps its allocation.
+#[derive(Debug)]
+pub enum Checker {
+    Echo { got: usize },
+    Daytime(Daytime),
+    Http(HttpReply),
+}
+
+impl Checker {
+    pub fn new(proto: Proto) -> Checker {
+        match proto {
+            Proto::Echo | Proto::UdpEcho => Checker::Echo { got: 0 },
+            Proto::Daytime => Checker::Daytime(Daytime::default()),
+            Proto::Http => Checker::Http(HttpReply::default()),
+        }
+    }
+
+    /// Prepares for the next reply.
+    pub fn reset(&mut self) {
+        match self {
+            Checker::Echo { got } => *got = 0,
+            Checker::Daytime(d) => *d = Daytime::default(),
+            Checker::Http(h) => h.reset(),
+        }
+    }
+
+    /// Whether any byte of the current reply has arrived.
+    pub fn started(&self) -> bool {
+        match self {
+            Checker::Echo { got } => *got > 0,
+            Checker::Daytime(d) => d.len > 0,
+            Checker::Http(h) => h.started,
+        }
+    }
+
+    /// Whether the reply ends only when the server closes (daytime, HTTP without a length): then the socket must
+    /// be read to its end, since a short read says nothing about a close already queued behind the data.
+    pub fn needs_eof(&self) -> bool {
+        match self {
+            Checker::Echo { .. } => false,
+            Checker::Daytime(_) => true,
+            Checker::Http(h) => h.body == Body::UntilClose,
+        }
+    }
+
+    /// Feeds bytes of the reply to the request `request`.
+    pub fn feed(&mut self, request: &Request, data: &[u8]) -> Feed {
+        match self {
+            Checker::Echo { got } => {
+                let expected = &request.bytes[*got..];
+                let take = expected.len().min(data.len());
+                if data[..take] != expected[..take] {
+                    return Feed::Bad(format!(
+                        "echo differs from what was sent at byte {}",
+                        *got + first_difference(&data[..take], &expected[..take])
+                    ));
+                }
+                *got += take;
+                if *got == request.bytes.len() {
+                    Feed::Done {
+                        used: take,
+                        keep_alive: true,
+                    }
+                } else {
+                    Feed::More
+                }
+            }
+            Checker::Daytime(d) => d.feed(data),
+            Checker::Http(h) => h.feed(data),
+        }
+    }
+
+    /// The server closed its side: the end of a daytime reply or of an HTTP body delimited by the close;
+    /// anything else is a reply cut short (`None`).
+    pub fn feed_eof(&mut self) -> Option<Feed> {
+        match self {
+            Checker::Echo { .. } => None,
+            Checker::Daytime(d) => Some(d.finish()),
+            Checker::Http(h) => h.feed_eof(),
+        }
+    }
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// A daytime reply: everything until the server closes; it must start with a non-empty line.
+#[derive(Debug, Default)]
+pub struct Daytime {
+    len: usize,
+    /// The first line is over (a newline was seen).
+    line_over: bool,
+    /// The first line has a character that is not white space.
+    visible: bool,
+}
+
+impl Daytime {
+    fn feed(&mut self, data: &[u8]) -> Feed {
+        self.len += data.len();
+        if self.len > MAX_HEAD {
+            return Feed::Bad(format!("daytime reply longer than {MAX_HEAD} bytes"));
+        }
+        for &b in data {
+            if self.line_over {
+                break;
+            }
+            if b == b'\n' {
+                self.line_over = true;
+            } else if !b.is_ascii_whitespace() {
+                self.visible = true;
+            }
+        }
+        Feed::More
+    }
+
+    fn finish(&mut self) -> Feed {
+        if self.visible {
+            Feed::Done {
+                used: 0,
+                keep_alive: false,
+            }
+        } else if self.len == 0 {
+            Feed::Bad("daytime server closed without a reply".into())
+        } else {
+            Feed::Bad("daytime reply has an empty first line".into())
+        }
+    }
+}
+
+/// How an HTTP body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Still reading the head.
+    Head,
+    /// This many bytes are still to come.
+    Length(u64),
+    /// Chunked framing.
+    Chunked(Chunk),
+    /// Until the server closes (no length given).
+    UntilClose,
+}
+
+/// Where the walk through a chunked body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size { value: u64, digits: u32, ext: bool },
+    Data(u64),
+    DataEnd,
+    Trailer { line: usize },
+}
+
+/// An HTTP/1.x reply being read: the head is parsed once it is complete, the body is only counted.
+#[derive(Debug)]
+pub struct HttpReply {
+    /// Head bytes, kept only when the head arrives in more than one read.
+    head: Vec<u8>,
+    body: Body,
+    keep_alive: bool,
+    started: bool,
+}
+
+impl Default for HttpReply {
+    fn default() -> HttpReply {
+        HttpReply {
+            head: Vec::new(),
+            body: Body::Head,
+            keep_alive: true,
+            started: false,
+        }
+    }
+}
+
+impl HttpReply {
+    fn reset(&mut self) {
+        self.head.clear();
+        self.body = Body::Head;
+        self.keep_alive = true;
+        self.started = false;
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Feed {
+        if !data.is_empty() {
+            self.started = true;
+        }
+        let mut used = 0;
+        if self.body == Body::Head {
+            match self.head_end(data) {
+                Err(bad) => return Feed::Bad(bad),
+                Ok(None) => return Feed::More,
+                Ok(Some(n)) => used = n,
+            }
+        }
+        self.feed_body(data, used)
+    }
+
+    /// Finds the end of the head; parses it when complete and returns how many bytes of `data` it took.
+    fn head_end(&mut self, data: &[u8]) -> Result<Option<usize>, String> {
+        if self.head.is_empty() {
+            // The usual case: the whole head in one read, parsed in place.
+            if let Some(end) = find_head_end(data, 0) {
+                self.parse_head_bytes(&data[..end])?;
+                return Ok(Some(end));
+            }
+            self.head.extend_from_slice(data);
+        } else {
+            let before = self.head.len();
+            // Search from a little before the new bytes: the blank line may straddle two reads.
+            let from = before.saturating_sub(3);
+            self.head.extend_from_slice(data);
+            if let Some(end) = find_head_end(&self.head, from) {
+                let head = std::mem::take(&mut self.head);
+                let result = self.parse_head_bytes(&head[..end]);
+                self.head = head;
+                self.head.clear();
+                result?;
+                return Ok(Some(end - before));
+            }
+        }
+        if self.head.len() > MAX_HEAD {
+            return Err(format!("HTTP reply head longer than {MAX_HEAD} bytes"));
+        }
+        Ok(None)
+    }
+
+    fn parse_head_bytes(&mut self, head: &[u8]) -> Result<(), String> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err("HTTP reply head is incomplete".into()),
+            Err(e) => return Err(format!("HTTP reply is not HTTP ({e})")),
+        }
+        let code = response.code.unwrap_or(0);
+        if !(200..300).contains(&code) {
+            return Err(format!("HTTP status {code}"));
+        }
+        let http10 = response.version == Some(0);
+        let mut keep_alive = !http10;
+        let mut length = None;
+        let mut chunked = false;
+        for h in response.headers.iter() {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let text = std::str::from_utf8(h.value).unwrap_or("").trim();
+                length = Some(
+                    text.parse::<u64>()
+                        .map_err(|_| format!("bad Content-Length {text:?}"))?,
+                );
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                let value = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+                chunked = value.trim_end().ends_with("chunked");
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                let value = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+                if value.contains("close") {
+                    keep_alive = false;
+                } else if value.contains("keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+        self.keep_alive = keep_alive;
+        self.body = if chunked {
+            Body::Chunked(Chunk::Size {
+                value: 0,
+                digits: 0,
+                ext: false,
+            })
+        } else if let Some(n) = length {
+            Body::Length(n)
+        } else {
+            self.keep_alive = false;
+            Body::UntilClose
+        };
+        Ok(())
+    }
+
+    fn feed_body(&mut self, data: &[u8], mut at: usize) -> Feed {
+        loop {
+            match &mut self.body {
+                Body::Head => unreachable!("the head is parsed first"),
+                Body::UntilClose => return Feed::More,
+                Body::Length(left) => {
+                    let take = (*left).min((data.len() - at) as u64);
+                    *left -= take;
+                    at += take as usize;
+                    return if *left == 0 {
+                        Feed::Done {
+                            used: at,
+                            keep_alive: self.keep_alive,
+                        }
+                    } else {
+                        Feed::More
+                    };
+                }
+                Body::Chunked(chunk) => {
+                    if at == data.len() {
+                        return Feed::More;
+                    }
+                    if let Chunk::Data(left) = chunk {
+                        let take = (*left).min((data.len() - at) as u64);
+                        *left -= take;
+                        at += take as usize;
+                        if *left == 0 {
+                            *chunk = Chunk::DataEnd;
+                        }
+                        continue;
+                    }
+                    let b = data[at];
+                    at += 1;
+                    match step_chunk(chunk, b) {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            return Feed::Done {
+                                used: at,
+                                keep_alive: self.keep_alive,
+                            };
+                        }
+                        Err(bad) => return Feed::Bad(bad.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    fn feed_eof(&mut self) -> Option<Feed> {
+        match self.body {
+            Body::UntilClose => Some(Feed::Done {
+                used: 0,
+                keep_alive: false,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One framing byte of a chunked body (data bytes are taken in bulk elsewhere). True when the body is over.
+fn step_chunk(chunk: &mut Chunk, b: u8) -> Result<bool, &'static str> {
+    match chunk {
+        Chunk::Size { value, digits, ext } => match b {
+            b'\n' => {
+                if *digits == 0 {
+                    return Err("chunk size line without a size");
+                }
+                *chunk = if *value == 0 {
+                    Chunk::Trailer { line: 0 }
+                } else {
+                    Chunk::Data(*value)
+                };
+            }
+            b'\r' => {}
+            _ if *ext => {}
+            b';' => *ext = true,
+            b' ' | b'\t' => {}
+            _ => {
+                let d = (b as char).to_digit(16).ok_or("bad chunk size")?;
+                if *digits >= 15 {
+                    return Err("chunk size too large");
+                }
+                *value = *value * 16 + u64::from(d);
+                *digits += 1;
+            }
+        },
+        Chunk::DataEnd => match b {
+            b'\r' => {}
+            b'\n' => {
+                *chunk = Chunk::Size {
+                    value: 0,
+                    digits: 0,
+                    ext: false,
+                }
+            }
+            _ => return Err("chunk data longer than its size"),
+        },
+        Chunk::Trailer { line } => match b {
+            b'\r' => {}
+            b'\n' if *line == 0 => return Ok(true),
+            b'\n' => *line = 0,
+            _ => *line += 1,
+        },
+        Chunk::Data(_) => unreachable!("data is taken in bulk"),
+    }
+    Ok(false)
+}
+
+/// The end of an HTTP head (just past the blank line), searching from `from`.
+fn find_head_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut p = from.min(bytes.len());
+    while let Some(off) = bytes[p..].iter().position(|&b| b == b'\n') {
+        let q = p + off;
+        if q >= 1 && bytes[q - 1] == b'\n' {
+            return Some(q + 1);
+        }
+        if q >= 2 && bytes[q - 1] == b'\r' && bytes[q - 2] == b'\n' {
+            return Some(q + 1);
+        }
+        p = q + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http() -> (Request, Checker) {
+        (
+            Request::new(Proto::Http, b"", "/", "localhost", false),
+            Checker::new(Proto::Http),
+        )
+    }
+
+    /// Feeds `reply` in pieces of `step` bytes; returns the final answer and bytes used in the last piece.
+    fn feed_in_pieces(checker: &mut Checker, request: &Request, reply: &[u8], step: usize) -> Feed {
+        let mut last = Feed::More;
+        for piece in reply.chunks(step) {
+            last = checker.feed(request, piece);
+            if last != Feed::More {
+                break;
+            }
+        }
+        last
+    }
+
+    #[test]
+    fn echo_must_match_byte_for_byte() {
+        let request = Request::new(Proto::Echo, b"hello", "", "", false);
+        let mut c = Checker::new(Proto::Echo);
+        assert_eq!(c.feed(&request, b"he"), Feed::More);
+        assert_eq!(
+            c.feed(&request, b"llo"),
+            Feed::Done {
+                used: 3,
+                keep_alive: true
+            }
+        );
+        c.reset();
+        assert!(matches!(c.feed(&request, b"hEllo"), Feed::Bad(m) if m.contains("byte 1")));
+        c.reset();
+        assert_eq!(c.feed(&request, b"hel"), Feed::More);
+        assert_eq!(c.feed_eof(), None, "a cut echo is not a reply");
+    }
+
+    #[test]
+    fn http_content_length_in_any_split() {
+        let (request, mut c) = http();
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello";
+        for step in 1..reply.len() + 1 {
+            c.reset();
+            assert_eq!(
+                feed_in_pieces(&mut c, &request, reply, step),
+                Feed::Done {
+                    used: (reply.len() - 1) % step + 1,
+                    keep_alive: true
+                },
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn http_chunked_and_close() {
+        let (request, mut c) = http();
+        let reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n";
+        for step in [1, 2, 7, reply.len()] {
+            c.reset();
+            let feed = feed_in_pieces(&mut c, &request, reply, step);
+            assert!(
+                matches!(
+                    feed,
+                    Feed::Done {
+                        keep_alive: false,
+                        ..
+                    }
+                ),
+                "step {step}: {feed:?}"
+            );
+        }
+        c.reset();
+        let mut extra = reply.to_vec();
+        extra.extend_from_slice(b"junk");
+        assert_eq!(
+            c.feed(&request, &extra),
+            Feed::Done {
+                used: reply.len(),
+                keep_alive: false
+            }
+        );
+    }
+
+    #[test]
+    fn http_errors_and_until_close() {
+        let (request, mut c) = http();
+        let feed = c.feed(
+            &request,
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert!(matches!(feed, Feed::Bad(m) if m.contains("404")));
+        c.reset();
+        assert!(matches!(
+            c.feed(&request, b"SSH-2.0-OpenSSH\r\n\r\n"),
+            Feed::Bad(_)
+        ));
+        c.reset();
+        assert_eq!(c.feed(&request, b"HTTP/1.0 200 OK\r\n\r\nbody"), Feed::More);
+        assert_eq!(
+            c.feed_eof(),
+            Some(Feed::Done {
+                used: 0,
+                keep_alive: false
+            })
+        );
+        c.reset();
+        assert_eq!(
+            c.feed(&request, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhel"),
+            Feed::More
+        );
+        assert_eq!(c.feed_eof(), None, "a short body is cut");
+    }
+
+    #[test]
+    fn daytime_needs_a_visible_line() {
+        let request = Request::new(Proto::Daytime, b"", "", "", false);
+        let mut c = Checker::new(Proto::Daytime);
+        assert_eq!(c.feed(&request, b"Tue Dec  1 "), Feed::More);
+        assert_eq!(c.feed(&request, b"13:16:57 2026\r\n"), Feed::More);
+        assert!(matches!(c.feed_eof(), Some(Feed::Done { .. })));
+        c.reset();
+        assert!(matches!(c.feed_eof(), Some(Feed::Bad(_))));
+        c.reset();
+        c.feed(&request, b"  \r\nlater");
+        assert!(matches!(c.feed_eof(), Some(Feed::Bad(_))));
+    }
+
+    #[test]
+    fn datagrams_carry_their_sequence() {
+        let request = Request::new(Proto::UdpEcho, b"ping", "", "", false);
+        let mut d = Vec::new();
+        request.datagram(7, &mut d);
+        assert_eq!(check_datagram(&request, Some(7), &d), Datagram::Reply);
+        assert_eq!(check_datagram(&request, Some(9), &d), Datagram::Late);
+        assert_eq!(check_datagram(&request, None, &d), Datagram::Late);
+        assert!(matches!(
+            check_datagram(&request, Some(3), &d),
+            Datagram::Bad(_)
+        ));
+        d[9] = b'x';
+        assert!(matches!(
+            check_datagram(&request, Some(7), &d),
+            Datagram::Bad(_)
+        ));
+    }
+}

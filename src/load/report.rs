@@ -1,0 +1,456 @@
+//! What a load run found, as data: counts, errors by kind, per-client fairness, and the latency histograms.
+//!
+//! Latencies are kept in HdrHistograms (microseconds, 3 significant digits), never as a list of samples: memory
+//! stays bounded and nothing is dropped. In JSON a histogram is written in HdrHistogram's V2 format (deflated,
+//! base64: the `HISTFAAA...` strings other HdrHistogram tools read), with a plain summary beside it for people.
+//! Histograms of the same layout add exactly, so runs made on different machines merge after the fact.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Proto;
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The connection was refused (nothing listens there, or the backlog turned it away); for udp-echo, an
+    /// ICMP port-unreachable.
+    Refused,
+    /// The connection was reset.
+    Reset,
+    /// The server closed the connection before the reply was complete.
+    Closed,
+    /// No complete reply within `--timeout`.
+    Timeout,
+    /// A reply came, but it was wrong.
+    BadReply,
+    /// No local port was free to connect from (EADDRNOTAVAIL): TIME_WAIT piled up.
+    PortsExhausted,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Refused,
+        ErrorKind::Reset,
+        ErrorKind::Closed,
+        ErrorKind::Timeout,
+        ErrorKind::BadReply,
+        ErrorKind::PortsExhausted,
+        ErrorKind::Other,
+    ];
+
+    /// Words for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "connection refused",
+            ErrorKind::Reset => "connection reset",
+            ErrorKind::Closed => "closed before the reply was complete",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::BadReply => "bad reply",
+            ErrorKind::PortsExhausted => "local ports exhausted",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// Sorts an I/O error into a kind.
+    pub fn of(error: &std::io::Error) -> ErrorKind {
+        match error.raw_os_error() {
+            Some(libc::ECONNREFUSED) => ErrorKind::Refused,
+            Some(libc::ECONNRESET | libc::EPIPE | libc::ECONNABORTED) => ErrorKind::Reset,
+            Some(libc::EADDRNOTAVAIL) => ErrorKind::PortsExhausted,
+            Some(libc::ETIMEDOUT) => ErrorKind::Timeout,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Failed requests, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub refused: u64,
+    pub reset: u64,
+    pub closed: u64,
+    pub timeout: u64,
+    pub bad_reply: u64,
+    pub ports_exhausted: u64,
+    pub other: u64,
+}
+
+impl ErrorCounts {
+    fn slot(&mut self, kind: ErrorKind) -> &mut u64 {
+        match kind {
+            ErrorKind::Refused => &mut self.refused,
+            ErrorKind::Reset => &mut self.reset,
+            ErrorKind::Closed => &mut self.closed,
+            ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::BadReply => &mut self.bad_reply,
+            ErrorKind::PortsExhausted => &mut self.ports_exhausted,
+            ErrorKind::Other => &mut self.other,
+        }
+    }
+
+    pub fn add(&mut self, kind: ErrorKind, n: u64) {
+        *self.slot(kind) += n;
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        match kind {
+            ErrorKind::Refused => self.refused,
+            ErrorKind::Reset => self.reset,
+            ErrorKind::Closed => self.closed,
+            ErrorKind::Timeout => self.timeout,
+            ErrorKind::BadReply => self.bad_reply,
+            ErrorKind::PortsExhausted => self.ports_exhausted,
+            ErrorKind::Other => self.other,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        ErrorKind::ALL.iter().map(|k| self.get(*k)).sum()
+    }
+
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        for kind in ErrorKind::ALL {
+            self.add(kind, other.get(kind));
+        }
+    }
+
+    /// The kind seen most often, if any.
+    pub fn commonest(&self) -> Option<(ErrorKind, u64)> {
+        ErrorKind::ALL
+            .iter()
+            .map(|k| (*k, self.get(*k)))
+            .filter(|(_, n)| *n > 0)
+            .max_by_key(|(_, n)| *n)
+    }
+}
+
+/// A latency distribution in microseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Latency(pub Histogram<u64>);
+
+/// Highest latency recorded exactly: one hour, in microseconds. Longer ones are recorded as one hour.
+const MAX_US: u64 = 3_600_000_000;
+
+impl Default for Latency {
+    fn default() -> Latency {
+        Latency(Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds"))
+    }
+}
+
+impl Latency {
+    /// Records one latency (never dropped: beyond the range it is clamped).
+    #[inline]
+    pub fn record(&mut self, micros: u64) {
+        self.0.saturating_record(micros.min(MAX_US));
+    }
+
+    pub fn add(&mut self, other: &Latency) {
+        // Same bounds everywhere, so this cannot fail; auto-resize covers histograms read from elsewhere.
+        self.0.auto(true);
+        let _ = self.0.add(&other.0);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        let h = &self.0;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            min: h.min(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+
+    /// HdrHistogram V2, deflated, base64.
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .expect("serializing to memory cannot fail");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    pub fn decode(text: &str) -> Result<Latency, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("histogram is not base64: {e}"))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
+        Ok(Latency(h))
+    }
+}
+
+/// A histogram's headline numbers, in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub min: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LatencyJson {
+    unit: String,
+    summary: LatencySummary,
+    /// HdrHistogram V2 deflate, base64.
+    hdr_histogram: String,
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LatencyJson {
+            unit: "us".into(),
+            summary: self.summary(),
+            hdr_histogram: self.encode(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Latency, D::Error> {
+        let json = LatencyJson::deserialize(d)?;
+        if json.unit != "us" {
+            return Err(serde::de::Error::custom("histogram unit must be us"));
+        }
+        Latency::decode(&json.hdr_histogram).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What one client got done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCount {
+    pub ok: u64,
+    pub errors: u64,
+}
+
+/// A request still waiting for its reply when the run ended: neither a success nor an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unfinished {
+    pub client: usize,
+    /// Microseconds since the request was due (open loop) or started (closed loop).
+    pub age_us: u64,
+}
+
+/// CPU time the generator's own threads used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuTime {
+    pub user_us: u64,
+    pub system_us: u64,
+}
+
+impl CpuTime {
+    pub fn total(&self) -> Duration {
+        Duration::from_micros(self.user_us + self.system_us)
+    }
+
+    pub fn add(&mut self, other: &CpuTime) {
+        self.user_us += other.user_us;
+        self.system_us += other.system_us;
+    }
+}
+
+/// The result of a load run (or of several, merged).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub proto: Proto,
+    /// The target(s), as given.
+    pub target: String,
+    pub clients: usize,
+    pub threads: usize,
+    /// Open loop: the rate asked for, in requests per second (summed over merged runs).
+    pub target_rate: Option<f64>,
+    pub connect_per_request: bool,
+    /// How many runs this report is made of (1 unless merged).
+    pub runs: u32,
+    /// The measured period (after the warm-up), in microseconds; the longest of merged runs.
+    pub duration_us: u64,
+    /// Requests finished: `successes + errors.total()`. Requests still in flight at the end are in `unfinished`.
+    pub requests: u64,
+    pub successes: u64,
+    pub errors: ErrorCounts,
+    /// The first message seen for each error kind.
+    pub error_examples: BTreeMap<ErrorKind, String>,
+    /// Open loop: requests sent (including those not yet answered at the end).
+    pub sent: u64,
+    /// Open loop: sends the timetable called for that were never made, because the clients were still waiting
+    /// for earlier replies.
+    pub missed_sends: u64,
+    /// udp-echo replies that arrived after their request had timed out.
+    pub late_replies: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Connections opened (including the warm-up's).
+    pub connections: u64,
+    /// Per client, in client order (merged runs: one run's clients after another's).
+    pub per_client: Vec<ClientCount>,
+    pub unfinished: Vec<Unfinished>,
+    /// Latency of successful requests. Open loop: from the *scheduled* send time (coordinated omission
+    /// corrected); closed loop: from the actual start, connection included when one had to be opened.
+    pub latency: Latency,
+    /// From the actual start of each request to its reply (the raw service time). Same as `latency` in a closed
+    /// loop.
+    pub service_time: Latency,
+    /// CPU time of the generator's threads.
+    pub cpu: CpuTime,
+    /// The run was stopped early (Ctrl-C or the caller's stop flag).
+    pub stopped_early: bool,
+}
+
+impl LoadReport {
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(self.duration_us)
+    }
+
+    fn per_second(&self, n: u64) -> f64 {
+        if self.duration_us == 0 {
+            0.0
+        } else {
+            n as f64 * 1e6 / self.duration_us as f64
+        }
+    }
+
+    /// Successful requests per second.
+    pub fn requests_per_sec(&self) -> f64 {
+        self.per_second(self.successes)
+    }
+
+    /// Bytes (sent and received) per second.
+    pub fn bytes_per_sec(&self) -> f64 {
+        self.per_second(self.bytes_sent + self.bytes_received)
+    }
+
+    /// Open loop: requests sent per second.
+    pub fn send_rate(&self) -> f64 {
+        self.per_second(self.sent)
+    }
+
+    /// Open loop: whether the rate asked for was reached (within 2%).
+    pub fn rate_reached(&self) -> Option<bool> {
+        self.target_rate
+            .map(|r| self.missed_sends == 0 || self.send_rate() >= 0.98 * r)
+    }
+
+    /// Fewest and most successful requests of one client.
+    pub fn fairness(&self) -> Option<(u64, u64)> {
+        let min = self.per_client.iter().map(|c| c.ok).min()?;
+        let max = self.per_client.iter().map(|c| c.ok).max()?;
+        Some((min, max))
+    }
+
+    /// Generator CPU seconds per 1,000 finished requests.
+    pub fn cpu_per_1000(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.cpu.total().as_secs_f64() * 1000.0 / self.requests as f64)
+    }
+
+    /// Adds `other` to this report: counts and histograms add; the duration is the longest (runs on several
+    /// machines at once); clients are listed one run after another.
+    pub fn merge(&mut self, other: &LoadReport) {
+        if self.target != other.target {
+            self.target = format!("{}, {}", self.target, other.target);
+        }
+        self.clients += other.clients;
+        self.threads += other.threads;
+        self.target_rate = match (self.target_rate, other.target_rate) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.runs += other.runs;
+        self.duration_us = self.duration_us.max(other.duration_us);
+        self.requests += other.requests;
+        self.successes += other.successes;
+        self.errors.merge(&other.errors);
+        for (kind, example) in &other.error_examples {
+            self.error_examples
+                .entry(*kind)
+                .or_insert_with(|| example.clone());
+        }
+        self.sent += other.sent;
+        self.missed_sends += other.missed_sends;
+        self.late_replies += other.late_replies;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.connections += other.connections;
+        let offset = self.per_client.len();
+        self.per_client.extend_from_slice(&other.per_client);
+        self.unfinished
+            .extend(other.unfinished.iter().map(|u| Unfinished {
+                client: u.client + offset,
+                age_us: u.age_us,
+            }));
+        self.latency.add(&other.latency);
+        self.service_time.add(&other.service_time);
+        self.cpu.add(&other.cpu);
+        self.stopped_early |= other.stopped_early;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_survive_json_and_add_exactly() {
+        let mut a = Latency::default();
+        let mut b = Latency::default();
+        for v in [1, 50, 900, 12_000, 3_000_000] {
+            a.record(v);
+        }
+        for v in [7, 7, 40_000] {
+            b.record(v);
+        }
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Latency = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+        let mut both = back;
+        both.add(&b);
+        assert_eq!(both.count(), 8);
+        assert_eq!(both.summary().min, 1);
+        assert!(both.summary().max >= 3_000_000);
+    }
+
+    #[test]
+    fn error_kinds_from_os_errors() {
+        let e = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(ErrorKind::of(&e), ErrorKind::Refused);
+        let e = std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL);
+        assert_eq!(ErrorKind::of(&e), ErrorKind::PortsExhausted);
+        let mut c = ErrorCounts::default();
+        c.add(ErrorKind::Timeout, 2);
+        c.add(ErrorKind::Reset, 1);
+        assert_eq!(c.total(), 3);
+        assert_eq!(c.commonest(), Some((ErrorKind::Timeout, 2)));
+    }
+}

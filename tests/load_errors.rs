@@ -1,0 +1,140 @@
+//! Failed requests are counted by kind, never as successes; a run where nothing succeeded exits 1 with one line.
+
+mod common;
+mod load_support;
+
+use std::time::Duration;
+
+use common::run_cli;
+use load_support::{
+    assert_consistent, closed_port, config, failing_http, run, shouting_echo, tiny_tcp_server,
+    udp_echo_with_one_late_reply,
+};
+use serverlab::config::Proto;
+use serverlab::load::ErrorKind;
+
+#[test]
+fn a_wrong_echo_is_a_bad_reply() {
+    let addr = tiny_tcp_server(shouting_echo);
+    let mut c = config(Proto::Echo, addr, 2);
+    c.requests = Some(20);
+    c.payload = serverlab::load::Payload::Message("hello".into());
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.successes, 0);
+    assert_eq!(r.errors.bad_reply, 20, "{r:#?}");
+    assert!(r.error_examples[&ErrorKind::BadReply].contains("byte 0"));
+
+    // Digits and punctuation survive upper-casing: the same server then answers right.
+    c.payload = serverlab::load::Payload::Message("12345!".into());
+    assert_eq!(run(&c).successes, 20);
+}
+
+#[test]
+fn an_http_error_status_is_a_bad_reply() {
+    let addr = tiny_tcp_server(failing_http);
+    let mut c = config(Proto::Http, addr, 2);
+    c.requests = Some(10);
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.errors.bad_reply, 10);
+    assert!(r.error_examples[&ErrorKind::BadReply].contains("500"));
+}
+
+#[test]
+fn a_closed_port_is_refused_and_exits_1_with_one_line() {
+    let addr = closed_port();
+    let mut c = config(Proto::Echo, addr, 3);
+    c.requests = Some(30);
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.errors.refused, 30);
+
+    let target = addr.to_string();
+    let out = run_cli(&[
+        "load",
+        "--target",
+        &target,
+        "--requests",
+        "10",
+        "--no-progress",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(stderr.contains("no request succeeded"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("connection refused"),
+        "the summary too: {stdout}"
+    );
+}
+
+#[test]
+fn udp_timeouts_and_late_replies_are_told_apart() {
+    // The 3rd datagram is answered 600 ms late; the timeout is 200 ms.
+    let addr = udp_echo_with_one_late_reply(3, Duration::from_millis(600));
+    let mut c = config(Proto::UdpEcho, addr, 1);
+    c.threads = 1;
+    c.timeout = Duration::from_millis(200);
+    c.duration = Some(Duration::from_millis(1000));
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.errors.timeout, 1, "{r:#?}");
+    assert_eq!(r.errors.bad_reply, 0, "a late reply is not a bad one");
+    assert_eq!(r.late_replies, 1, "{r:#?}");
+    assert!(r.successes > 10);
+}
+
+#[test]
+fn nothing_listening_for_udp_is_refused() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    drop(socket);
+    let mut c = config(Proto::UdpEcho, addr, 1);
+    c.requests = Some(5);
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.errors.refused, 5, "{r:#?}");
+}
+
+#[test]
+fn timeouts_are_counted_when_the_server_never_answers() {
+    fn silent(stream: std::net::TcpStream) {
+        std::thread::sleep(Duration::from_secs(3));
+        drop(stream);
+    }
+    let addr = tiny_tcp_server(silent);
+    let mut c = config(Proto::Echo, addr, 2);
+    c.requests = Some(2);
+    c.timeout = Duration::from_millis(200);
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.errors.timeout, 2, "{r:#?}");
+    assert!(r.duration() < Duration::from_secs(1));
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line() {
+    let closed = closed_port().to_string();
+    for (args, needle) in [
+        (vec!["--clients", "0"], "--clients"),
+        (vec!["--requests", "5", "--duration", "1s"], "--duration"),
+        (vec!["--rate", "0"], "--rate"),
+        (vec!["--proto", "gopher"], "gopher"),
+        (vec!["--size", "10", "--message", "x"], "--message"),
+        (vec!["--proto", "http", "--path", "nope"], "--path"),
+        (vec!["--timeout", "soon"], "soon"),
+    ] {
+        let mut full = vec!["load", "--target", &closed, "--no-progress"];
+        full.extend(args.iter().copied());
+        let out = run_cli(&full);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    let out = run_cli(&["load", "--target", "nowhere", "--requests", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+}

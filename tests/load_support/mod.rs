@@ -1,0 +1,122 @@
+//! Test support for the load generator: servers of our own started in-process, and tiny misbehaving servers.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use serverlab::config::{Model, Proto, ServerConfig};
+use serverlab::load::{Control, LoadConfig, LoadReport};
+use serverlab::server::{RunningServer, Server};
+
+/// One of our servers on 127.0.0.1, port 0, in this process. Dropping it stops it.
+pub fn our_server(proto: Proto, model: Model) -> RunningServer {
+    let config = ServerConfig::new(proto, model, "127.0.0.1:0".parse().unwrap());
+    Server::bind(config).unwrap().spawn().unwrap()
+}
+
+/// A load config with bounded time: `requests` in total or 5 s at most.
+pub fn config(proto: Proto, target: SocketAddr, clients: usize) -> LoadConfig {
+    let mut c = LoadConfig::new(proto, target);
+    c.clients = clients;
+    c.threads = 2;
+    c.duration = None;
+    c.max_duration = Some(Duration::from_secs(5));
+    c.timeout = Duration::from_secs(2);
+    c
+}
+
+pub fn run(config: &LoadConfig) -> LoadReport {
+    serverlab::load::run(config, &Control::new()).unwrap()
+}
+
+/// The invariants every report keeps.
+pub fn assert_consistent(r: &LoadReport) {
+    assert_eq!(r.requests, r.successes + r.errors.total(), "{r:#?}");
+    let per_client: u64 = r.per_client.iter().map(|c| c.ok + c.errors).sum();
+    assert_eq!(per_client, r.requests, "per-client counts add up");
+    assert_eq!(
+        r.latency.count(),
+        r.successes,
+        "one latency sample per success"
+    );
+    assert_eq!(r.service_time.count(), r.successes);
+}
+
+/// A TCP server on 127.0.0.1:0 that runs `handle` on each connection in a thread of its own. The accept thread
+/// lives as long as the test process.
+pub fn tiny_tcp_server(handle: fn(TcpStream)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || handle(stream));
+        }
+    });
+    addr
+}
+
+/// Echoes every read, upper-cased: a wrong echo.
+pub fn shouting_echo(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        let reply = buf[..n].to_ascii_uppercase();
+        if stream.write_all(&reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers every HTTP request head with a 500.
+pub fn failing_http(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            seen.drain(..end + 4);
+            let reply = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops";
+            if stream.write_all(reply).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A udp-echo server that holds back the reply to the datagram number `late` (counting from 1) for `delay`,
+/// echoing everything else at once.
+pub fn udp_echo_with_one_late_reply(late: usize, delay: Duration) -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        let mut count = 0;
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            count += 1;
+            if count == late {
+                let reply = buf[..n].to_vec();
+                let socket = socket.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let _ = socket.send_to(&reply, from);
+                });
+            } else {
+                let _ = socket.send_to(&buf[..n], from);
+            }
+        }
+    });
+    addr
+}
