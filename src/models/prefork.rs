@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use tracing::{info, warn};
@@ -80,16 +80,41 @@ struct Supervisor<'a> {
 impl Supervisor<'_> {
     fn start_child(&mut self, slot: usize) -> io::Result<()> {
         let parent = getpid();
+        // Hold SIGINT/SIGTERM back across the fork: until the child has replaced the handlers it inherits with
+        // its own, a stop aimed at it would land on the parent's handlers and be lost. Once unblocked, a signal
+        // that arrived meanwhile is delivered to the right handler.
+        let mut stop_signals = SigSet::empty();
+        stop_signals.add(Signal::SIGINT);
+        stop_signals.add(Signal::SIGTERM);
+        let mut previous = SigSet::empty();
+        sigprocmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&stop_signals),
+            Some(&mut previous),
+        )?;
         // SAFETY: the process has one thread (checked in `serve`), so the child starts from a consistent state.
-        match unsafe { fork() }? {
-            ForkResult::Parent { child } => {
+        let forked = unsafe { fork() };
+        match forked {
+            Ok(ForkResult::Parent { child }) => {
+                sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None)?;
                 self.children.insert(child, (slot, Instant::now()));
                 self.shared.stats.thread_entered();
                 Ok(())
             }
-            ForkResult::Child => {
-                let code = run_child(slot, parent, self.listeners, self.shared, &self.reports_out);
+            Ok(ForkResult::Child) => {
+                let code = run_child(
+                    slot,
+                    parent,
+                    self.listeners,
+                    self.shared,
+                    &self.reports_out,
+                    &previous,
+                );
                 std::process::exit(code)
+            }
+            Err(e) => {
+                sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None)?;
+                Err(e.into())
             }
         }
     }
@@ -162,6 +187,7 @@ fn run_child(
     listeners: &Listeners,
     shared: &Shared,
     reports: &OwnedFd,
+    signal_mask: &SigSet,
 ) -> i32 {
     // Die with the parent; if it is already gone, the request came too late, so leave now.
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
@@ -172,7 +198,9 @@ fn run_child(
     let Ok(shutdown) = Shutdown::new(shared.config.drain_timeout) else {
         return 1;
     };
-    if shutdown.install_signal_handlers().is_err() {
+    if shutdown.install_signal_handlers().is_err()
+        || sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None).is_err()
+    {
         return 1;
     }
     let child = Shared {
