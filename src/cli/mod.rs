@@ -4,6 +4,7 @@
 //! Errors end the process with one line on stderr and a non-zero status: 2 for bad usage, 1 for anything that
 //! went wrong while running. Nothing here panics on bad input.
 
+mod experiment;
 mod load;
 mod serve;
 
@@ -31,6 +32,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Merge `load --json` results (from several machines) into one summary.
     Merge(load::MergeArgs),
+    /// Run every model against growing numbers of clients; print tables, write results and an HTML report.
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Runs the command line of this process and returns its exit status.
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Load(args) => return load::main(args),
         Command::Merge(args) => return load::merge_main(args),
+        Command::Experiment(args) => experiment::run_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -568,6 +568,7 @@ mod tests {
             oldest_unfinished_ms: 0.0,
             server: ServerSample {
                 cpu_s: 0.1,
+                wall_s: 2.0,
                 peak_threads: 1 + clients as u64,
                 peak_rss_kib: 8000,
                 peak_pss_kib: 6000,

@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod predict;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod server_process;

@@ -229,8 +229,10 @@ fn kib_field(text: &str, name: &str) -> u64 {
 /// What sampling a server during a cell found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerSample {
-    /// CPU seconds the server tree used between the first and the last reading.
+    /// CPU seconds the server tree used between the first and the last reading...
     pub cpu_s: f64,
+    /// ...and the wall-clock seconds between them.
+    pub wall_s: f64,
     pub peak_threads: u64,
     pub peak_rss_kib: u64,
     pub peak_pss_kib: u64,
@@ -250,11 +252,13 @@ impl Sampler {
         let flag = Arc::clone(&running);
         let thread = std::thread::spawn(move || {
             let mut sample = ServerSample::default();
-            let mut first_cpu = None;
+            let mut first = None;
             loop {
                 if let Some(reading) = read_tree(pid) {
-                    let first = *first_cpu.get_or_insert(reading.cpu_s);
-                    sample.cpu_s = reading.cpu_s - first;
+                    let (first_cpu, started) =
+                        *first.get_or_insert((reading.cpu_s, Instant::now()));
+                    sample.cpu_s = reading.cpu_s - first_cpu;
+                    sample.wall_s = started.elapsed().as_secs_f64();
                     sample.peak_threads = sample.peak_threads.max(reading.threads);
                     sample.peak_rss_kib = sample.peak_rss_kib.max(reading.rss_kib);
                     sample.peak_pss_kib = sample.peak_pss_kib.max(reading.pss_kib);

@@ -7,6 +7,18 @@ use super::super::catalog::{Lang, label};
 use super::super::results::Results;
 use crate::config::Model;
 
+/// One colour per model, distinct on a projector and for the common colour-vision deficiencies (Okabe-Ito).
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+    RGBColor(240, 228, 66),
+];
+
 /// One line of a chart.
 pub struct Series {
     pub name: String,
@@ -117,22 +129,24 @@ fn draw(
         .y_label_area_size(60)
         .build_cartesian_2d((x_min..x_max).log_scale(), 0f64..y_max)
         .map_err(|e| err(&e))?;
+    let decimals = if y_max >= 100.0 {
+        0
+    } else if y_max >= 5.0 {
+        1
+    } else {
+        2
+    };
     chart
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .light_line_style(TRANSPARENT)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| {
-            if *y >= 100.0 {
-                format!("{y:.0}")
-            } else {
-                format!("{y:.1}")
-            }
-        })
+        .y_label_formatter(&|y| format!("{y:.decimals$}"))
         .draw()
         .map_err(|e| err(&e))?;
     for (i, line) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+        let color = COLORS[i % COLORS.len()];
         chart
             .draw_series(LineSeries::new(line.points.clone(), color.stroke_width(2)))
             .map_err(|e| err(&e))?

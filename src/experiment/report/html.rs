@@ -12,7 +12,7 @@ use crate::work::Work;
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.7em}h2{margin-top:2em;border-bottom:2px solid #ddd;padding-bottom:.2em}h3{margin-bottom:.3em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th:first-child,td:first-child{text-align:left}thead th{background:#f2f2f2}td.flagged{background:#ffe3c2}
+th:first-child,td:first-child{text-align:left}thead th{background:#f2f2f2}td.flagged{background:#ffe3c2}caption{text-align:left;white-space:nowrap;padding:.2em 0;font-weight:600}
 .warning{background:#fff3cd;border:1px solid #e0b84b;padding:.6em 1em;font-weight:600}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:12px}
 figure.chart{margin:0;border:1px solid #e3e3e3}figure.chart svg{width:100%;height:auto;display:block}

@@ -15,7 +15,6 @@ use super::results::Results;
 
 /// Writes `results.json`, `results.csv` and `report.html` into `dir`, creating it.
 pub fn write_all(results: &Results, dir: &Path, lang: Lang) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     write_data(results, dir)?;
     let page = html::render(results, lang);
     write(dir, "report.html", &page)
@@ -30,6 +29,7 @@ pub fn write_data(results: &Results, dir: &Path) -> Result<(), String> {
 
 /// Writes through a temporary file and a rename, so a reader never sees half a file.
 fn write(dir: &Path, name: &str, contents: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(name);
     let partial = dir.join(format!(".{name}.partial"));
     std::fs::write(&partial, contents)

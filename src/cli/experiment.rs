@@ -1,0 +1,292 @@
+//! `serverlab experiment`: run the matrix, print the tables, write results and the report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::config::{Model, Proto, parse_duration};
+use crate::experiment::catalog::Lang;
+use crate::experiment::report::{self, tables};
+use crate::experiment::results::{Cell, Results};
+use crate::experiment::run::{ExperimentConfig, Progress, run};
+use crate::work::Work;
+
+#[derive(Args, Debug)]
+pub struct ExperimentArgs {
+    /// Protocol of every server [default: echo].
+    #[arg(long, value_enum)]
+    proto: Option<Proto>,
+    /// Models to compare, comma-separated [default: all six].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    models: Option<Vec<Model>>,
+    /// Numbers of simultaneous clients, comma-separated [default: 1,2,5,10,20,50].
+    #[arg(long, value_delimiter = ',')]
+    clients: Option<Vec<usize>>,
+    /// Kinds of per-request work, comma-separated [default: sleep:50ms,cpu:10ms].
+    #[arg(long, value_delimiter = ',')]
+    work: Option<Vec<Work>>,
+    /// How long each cell measures (at least until every client finished 2 requests; at most 10 s).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    cell: Option<Duration>,
+    /// Runs of each cell, to show the spread.
+    #[arg(long)]
+    repeat: Option<usize>,
+    /// Each client keeps one connection instead of connecting for every request.
+    #[arg(long)]
+    keep_alive: bool,
+    /// A classic lesson's flags; flags given beside it win.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// poll and async: hand cpu:/block: work to N helper threads.
+    #[arg(long, value_name = "N")]
+    offload: Option<usize>,
+    /// Directory for results.json, results.csv and report.html.
+    #[arg(long, value_name = "DIR", default_value = "serverlab-report")]
+    out: PathBuf,
+    /// Language of the report and tables.
+    #[arg(long, value_enum, default_value = "en")]
+    lang: Lang,
+    /// serverlab binary that runs the servers [default: this one].
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
+    /// Run even from a debug build (its numbers are marked as unrepresentative).
+    #[arg(long)]
+    allow_debug: bool,
+}
+
+/// The classic lessons, each a set of flags.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// HTTP, sequential vs threads, 1, 2, 5 and 10 clients: the exercise as taught.
+    Classroom,
+    /// Waiting vs computing, the models that differ most.
+    IoVsCpu,
+    /// A blocking call inside poll and async, beside a sleep that is done right, and threads for contrast.
+    BlockingInEventLoop,
+    /// Many mostly idle keep-alive connections: what each model pays per connection.
+    C10k,
+}
+
+/// What a preset sets; `None` leaves the default.
+#[derive(Default)]
+struct PresetValues {
+    proto: Option<Proto>,
+    models: Option<Vec<Model>>,
+    clients: Option<Vec<usize>>,
+    works: Option<Vec<&'static str>>,
+    cell: Option<Duration>,
+    keep_alive: bool,
+}
+
+impl Preset {
+    fn values(self) -> PresetValues {
+        match self {
+            Preset::Classroom => PresetValues {
+                proto: Some(Proto::Http),
+                models: Some(vec![Model::Sequential, Model::Threads]),
+                clients: Some(vec![1, 2, 5, 10]),
+                ..PresetValues::default()
+            },
+            Preset::IoVsCpu => PresetValues {
+                models: Some(vec![
+                    Model::Sequential,
+                    Model::Threads,
+                    Model::Poll,
+                    Model::Async,
+                ]),
+                clients: Some(vec![1, 2, 5, 10, 20]),
+                works: Some(vec!["sleep:50ms", "cpu:10ms"]),
+                ..PresetValues::default()
+            },
+            Preset::BlockingInEventLoop => PresetValues {
+                models: Some(vec![Model::Threads, Model::Poll, Model::Async]),
+                clients: Some(vec![1, 2, 5, 10, 20]),
+                works: Some(vec!["sleep:50ms", "block:50ms"]),
+                ..PresetValues::default()
+            },
+            Preset::C10k => PresetValues {
+                clients: Some(vec![100, 1000, 5000]),
+                works: Some(vec!["sleep:1s"]),
+                cell: Some(Duration::from_secs(3)),
+                keep_alive: true,
+                ..PresetValues::default()
+            },
+        }
+    }
+}
+
+pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
+    if crate::system::build_profile() == "debug" && !args.allow_debug {
+        return Err("this is a debug build, whose timings mean little: build with --release, or pass --allow-debug".into());
+    }
+    let server_bin = match args.server_bin {
+        Some(path) => path,
+        None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?,
+    };
+    let preset = args.preset.map(Preset::values).unwrap_or_default();
+    let mut config = ExperimentConfig::new(server_bin);
+    config.proto = args.proto.or(preset.proto).unwrap_or(config.proto);
+    config.models = args.models.or(preset.models).unwrap_or(config.models);
+    config.clients = args.clients.or(preset.clients).unwrap_or(config.clients);
+    if let Some(works) = args.work {
+        config.works = works;
+    } else if let Some(works) = preset.works {
+        config.works = works.iter().map(|w| w.parse()).collect::<Result<_, _>>()?;
+    }
+    config.cell = args.cell.or(preset.cell).unwrap_or(config.cell);
+    config.repeat = args.repeat.unwrap_or(1);
+    config.keep_alive = args.keep_alive || preset.keep_alive;
+    config.offload = args.offload;
+    config.out = Some(args.out.clone());
+    validate(&config)?;
+    if let Err(e) = crate::net::raise_fd_limit() {
+        eprintln!("serverlab: cannot raise the open-file limit: {e}");
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C leaves at once; the first stops after the current cell's load and writes the report.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .map_err(|e| e.to_string())?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "serverlab experiment: {} cells ({} work x {} models x {} client counts x {} repeats), about {} s each",
+        config.cells(),
+        config.works.len(),
+        config.models.len(),
+        config.clients.len(),
+        config.repeat,
+        config.cell.as_secs_f64() + config.warmup.as_secs_f64()
+    );
+    let mut progress = Display::new(std::io::stderr().is_terminal());
+    let results = run(&config, &stop, &mut progress)?;
+    progress.finish();
+
+    print_tables(&results, args.lang);
+    report::write_all(&results, &args.out, args.lang)?;
+    println!(
+        "wrote {0}/report.html, {0}/results.json and {0}/results.csv",
+        args.out.display()
+    );
+    if results.interrupted {
+        println!(
+            "stopped early: the files hold the {} cells measured",
+            results.cells.len()
+        );
+    }
+    Ok(())
+}
+
+fn validate(config: &ExperimentConfig) -> Result<(), String> {
+    if config.models.is_empty() || config.clients.is_empty() || config.works.is_empty() {
+        return Err("--models, --clients and --work each need at least one value".into());
+    }
+    if config.clients.contains(&0) {
+        return Err("--clients must be at least 1".into());
+    }
+    if config.repeat == 0 {
+        return Err("--repeat must be at least 1".into());
+    }
+    if config.proto.is_datagram() && config.keep_alive {
+        return Err("--keep-alive means nothing for udp-echo".into());
+    }
+    Ok(())
+}
+
+fn print_tables(results: &Results, lang: Lang) {
+    for work in &results.works {
+        println!("\n== {work} ==");
+        print!(
+            "{}",
+            tables::to_text(&tables::throughput_table(results, work, lang))
+        );
+    }
+    println!();
+}
+
+/// Progress on stderr: a live bar on a terminal, one line per cell otherwise.
+struct Display {
+    bar: Option<indicatif::ProgressBar>,
+    label: String,
+    started: std::time::Instant,
+    last: (std::time::Instant, u64),
+}
+
+impl Display {
+    fn new(terminal: bool) -> Display {
+        let bar = terminal.then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        });
+        let now = std::time::Instant::now();
+        Display {
+            bar,
+            label: String::new(),
+            started: now,
+            last: (now, 0),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Display {
+    fn cell_started(
+        &mut self,
+        index: usize,
+        total: usize,
+        work: Work,
+        model: Model,
+        clients: usize,
+    ) {
+        self.label = format!("{work} {model} {clients} clients");
+        self.started = std::time::Instant::now();
+        self.last = (self.started, 0);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
+            bar.set_position(index as u64 - 1);
+            bar.set_message(self.label.clone());
+        }
+    }
+
+    fn requests(&mut self, finished: u64) {
+        let now = std::time::Instant::now();
+        let (then, before) = self.last;
+        let seconds = (now - then).as_secs_f64();
+        if let Some(bar) = &self.bar
+            && seconds >= 0.5
+        {
+            let rate = (finished.saturating_sub(before)) as f64 / seconds;
+            bar.set_message(format!("{}: {rate:.0} req/s", self.label));
+            self.last = (now, finished);
+        }
+    }
+
+    fn cell_finished(&mut self, cell: &Cell) {
+        let what = match (&cell.measurement, &cell.failure) {
+            (Some(m), _) => format!(
+                "{:.1} req/s, p99 {:.1} ms",
+                m.throughput_rps, m.latency.p99_ms
+            ),
+            (None, Some(why)) => format!("failed: {why}"),
+            (None, None) => "no result".into(),
+        };
+        match &self.bar {
+            Some(bar) => bar.inc(1),
+            None => eprintln!("  {}: {what}", self.label),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Running the matrix: for every work, model, client count and repeat, start a fresh server process, load it
+//! with the in-process load engine while sampling it, stop it, and record one [`Cell`].
+//!
+//! A fresh server per cell means no cell inherits another's threads, memory or queued connections. Results are
+//! written after every cell, so a crash or Ctrl-C loses nothing measured; a cell that fails (server will not
+//! start, every request errors) is recorded with its reason and the run goes on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::predict::{ModelLimits, Prediction, predict};
+use super::report;
+use super::results::{Cell, Latency, Measurement, Results};
+use super::server_process::ServerProcess;
+use crate::config::{Model, Proto, cpus};
+use crate::load::{self, Control, LoadConfig, LoadReport};
+use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
+use crate::work::Work;
+
+/// Everything an experiment needs to know.
+#[derive(Clone, Debug)]
+pub struct ExperimentConfig {
+    pub proto: Proto,
+    pub models: Vec<Model>,
+    pub clients: Vec<usize>,
+    pub works: Vec<Work>,
+    /// How long a cell measures, at least (it also waits until every client has finished 2 requests).
+    pub cell: Duration,
+    /// A cell never measures longer than this.
+    pub max_cell: Duration,
+    pub warmup: Duration,
+    pub repeat: usize,
+    /// One connection per client for all its requests, instead of one per request.
+    pub keep_alive: bool,
+    /// `serverlab` binary that runs the servers.
+    pub server_bin: PathBuf,
+    /// Extra `serve` flags for every server (e.g. `--max-conns 64`).
+    pub server_flags: Vec<String>,
+    /// `--offload N` for the event-driven models (the others do not take it).
+    pub offload: Option<usize>,
+    /// Where results are written after every cell (`None`: keep them in memory only).
+    pub out: Option<PathBuf>,
+}
+
+impl ExperimentConfig {
+    /// The defaults of `serverlab experiment`.
+    pub fn new(server_bin: PathBuf) -> ExperimentConfig {
+        ExperimentConfig {
+            proto: Proto::Echo,
+            models: Model::ALL.to_vec(),
+            clients: vec![1, 2, 5, 10, 20, 50],
+            works: vec![
+                Work::Sleep(Duration::from_millis(50)),
+                Work::Cpu(Duration::from_millis(10)),
+            ],
+            cell: Duration::from_millis(1500),
+            max_cell: Duration::from_secs(10),
+            warmup: Duration::from_millis(200),
+            repeat: 1,
+            keep_alive: false,
+            server_bin,
+            server_flags: Vec::new(),
+            offload: None,
+            out: None,
+        }
+    }
+
+    pub fn cells(&self) -> usize {
+        self.works.len() * self.models.len() * self.clients.len() * self.repeat
+    }
+
+    /// The limits a model's server runs with, for predictions: its defaults, overridden by `server_flags`.
+    fn limits(&self, model: Model) -> ModelLimits {
+        let flag = |name: &str| {
+            self.server_flags
+                .iter()
+                .position(|f| f == name)
+                .and_then(|i| self.server_flags.get(i + 1)?.parse().ok())
+        };
+        ModelLimits {
+            workers: flag("--workers").unwrap_or_else(|| model.default_workers()),
+            max_conns: flag("--max-conns").unwrap_or(1024),
+            offload: self.offload.filter(|_| model.is_event_driven()),
+        }
+    }
+}
+
+/// What the runner tells whoever watches it.
+pub trait Progress {
+    /// A cell starts: `index` of `total`.
+    fn cell_started(
+        &mut self,
+        index: usize,
+        total: usize,
+        work: Work,
+        model: Model,
+        clients: usize,
+    );
+    /// Requests finished so far in the running cell; called a few times a second.
+    fn requests(&mut self, finished: u64);
+    fn cell_finished(&mut self, cell: &Cell);
+}
+
+/// A watcher that says nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn cell_started(&mut self, _: usize, _: usize, _: Work, _: Model, _: usize) {}
+    fn requests(&mut self, _: u64) {}
+    fn cell_finished(&mut self, _: &Cell) {}
+}
+
+/// Runs every cell of `config` unless `stop` is raised; returns what was measured.
+pub fn run(
+    config: &ExperimentConfig,
+    stop: &Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Result<Results, String> {
+    let mut results = Results {
+        provenance: Provenance::collect(),
+        proto: config.proto,
+        models: config.models.clone(),
+        clients: config.clients.clone(),
+        works: config.works.iter().map(ToString::to_string).collect(),
+        cell_seconds: config.cell.as_secs_f64(),
+        repeat: config.repeat,
+        keep_alive: config.keep_alive,
+        cells: Vec::new(),
+        interrupted: false,
+    };
+    let total = config.cells();
+    let mut index = 0;
+    'matrix: for &work in &config.works {
+        for &model in &config.models {
+            for &clients in &config.clients {
+                for repeat in 0..config.repeat {
+                    if stop.load(Ordering::Relaxed) {
+                        results.interrupted = true;
+                        break 'matrix;
+                    }
+                    index += 1;
+                    progress.cell_started(index, total, work, model, clients);
+                    let prediction = predict(
+                        model,
+                        config.limits(model),
+                        work,
+                        clients,
+                        results.provenance.cores,
+                    );
+                    let cell = run_cell(
+                        config, work, model, clients, repeat, prediction, stop, progress,
+                    );
+                    progress.cell_finished(&cell);
+                    results.cells.push(cell);
+                    if let Some(dir) = &config.out {
+                        report::write_data(&results, dir)?;
+                    }
+                }
+            }
+        }
+    }
+    if stop.load(Ordering::Relaxed) && results.cells.len() < total {
+        results.interrupted = true;
+    }
+    Ok(results)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cell(
+    config: &ExperimentConfig,
+    work: Work,
+    model: Model,
+    clients: usize,
+    repeat: usize,
+    prediction: Prediction,
+    stop: &Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Cell {
+    let outcome = measure(config, work, model, clients, stop, progress);
+    let (measurement, failure) = match outcome {
+        Ok(m) => (Some(m), None),
+        Err(why) => (None, Some(why)),
+    };
+    Cell {
+        work: work.to_string(),
+        model,
+        clients,
+        repeat,
+        prediction,
+        measurement,
+        failure,
+    }
+}
+
+fn measure(
+    config: &ExperimentConfig,
+    work: Work,
+    model: Model,
+    clients: usize,
+    stop: &Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Result<Measurement, String> {
+    let mut args: Vec<String> = [
+        "--proto",
+        config.proto.name(),
+        "--model",
+        model.name(),
+        "--work",
+        &work.to_string(),
+        "--drain-timeout",
+        "1s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(config.server_flags.iter().cloned());
+    if let Some(helpers) = config.offload.filter(|_| model.is_event_driven()) {
+        args.extend(["--offload".to_string(), helpers.to_string()]);
+    }
+    let server = ServerProcess::start(&config.server_bin, &args, Duration::from_secs(10))?;
+
+    let mut load_config = LoadConfig::new(config.proto, server.addr);
+    load_config.clients = clients;
+    load_config.threads = clients.min(cpus());
+    load_config.duration = Some(config.cell);
+    load_config.warmup = config.warmup;
+    load_config.min_per_client = 2;
+    load_config.max_duration = Some(config.max_cell);
+    load_config.connect_per_request = !config.keep_alive && !config.proto.is_datagram();
+    // A slow server may hold a request for long; it counts as unfinished at the end, not as a timeout.
+    load_config.timeout = config.max_cell + config.warmup;
+
+    let overflows_before = listen_overflows();
+    let sampler = server.sampler(Duration::from_millis(100));
+    let control = Control::new();
+    let report = std::thread::scope(|scope| {
+        let running = scope.spawn(|| load::run(&load_config, &control));
+        while !running.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                control.stop();
+            }
+            progress.requests(control.completed());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        running
+            .join()
+            .map_err(|_| "the load generator panicked".to_string())
+    })?;
+    let sample = sampler.finish();
+    let socket_memory_kib = tcp_socket_memory_kib();
+    let overflows = overflows_before
+        .zip(listen_overflows())
+        .map(|(a, b)| b.saturating_sub(a));
+    let exit = server.stop(Duration::from_secs(15));
+    let report = report.map_err(|e| e.to_string())?;
+    if report.successes == 0 {
+        let why = report
+            .errors
+            .commonest()
+            .map_or("no request finished".to_string(), |(kind, n)| {
+                format!("every request failed: {n} x {}", kind.describe())
+            });
+        return Err(why);
+    }
+    let exit = exit?;
+    Ok(measurement(
+        &report,
+        sample,
+        &exit,
+        socket_memory_kib,
+        overflows,
+    ))
+}
+
+fn measurement(
+    report: &LoadReport,
+    server: super::server_process::ServerSample,
+    exit: &crate::stats::ExitReport,
+    socket_memory_kib: Option<u64>,
+    listen_overflows: Option<u64>,
+) -> Measurement {
+    let seconds = report.duration().as_secs_f64().max(1e-9);
+    let summary = report.latency.summary();
+    let ms = |us: u64| us as f64 / 1000.0;
+    let (fewest, most) = report.fairness().unwrap_or((0, 0));
+    let errors = load::ErrorKind::ALL
+        .iter()
+        .map(|&kind| (kind.describe().to_string(), report.errors.get(kind)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let children = exit.rusage_children.unwrap_or_default();
+    Measurement {
+        requests: report.successes,
+        errors,
+        duration_s: seconds,
+        throughput_rps: report.requests_per_sec(),
+        latency: Latency {
+            min_ms: ms(summary.min),
+            mean_ms: summary.mean / 1000.0,
+            p50_ms: ms(summary.p50),
+            p90_ms: ms(summary.p90),
+            p99_ms: ms(summary.p99),
+            p999_ms: ms(summary.p999),
+            max_ms: ms(summary.max),
+        },
+        histogram: report.latency.encode(),
+        fewest_per_client: fewest,
+        most_per_client: most,
+        unfinished: report.unfinished.len() as u64,
+        oldest_unfinished_ms: report
+            .unfinished
+            .iter()
+            .map(|u| ms(u.age_us))
+            .fold(0.0, f64::max),
+        server_cpu_cores: server.cpu_s / server.wall_s.max(1e-9),
+        server,
+        voluntary_context_switches: exit.rusage_self.voluntary_context_switches
+            + children.voluntary_context_switches,
+        involuntary_context_switches: exit.rusage_self.involuntary_context_switches
+            + children.involuntary_context_switches,
+        generator_cpu_cores: report.cpu.total().as_secs_f64() / seconds,
+        socket_memory_kib,
+        listen_overflows,
+    }
+}
