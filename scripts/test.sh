@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs serverlab's whole test suite on a fresh machine: installs what the tests drive (curl, python3) when it is
-# missing, then runs cargo test with the committed Cargo.lock.
+# Runs serverlab's whole test suite on a fresh machine: installs what the tests drive (curl, python3, and
+# chromium for the report's browser test) when it is missing, then runs cargo test with the committed Cargo.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
     echo "installing test tools: ${missing[*]}"
     sudo=""
