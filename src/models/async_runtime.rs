@@ -157,12 +157,7 @@ async fn drive(
             }
             Step::Close => return Ok("done"),
             Step::NeedInput => {
-                let idle_deadline = shared.config.idle_timeout.map(|t| last_input + t);
-                let drain_deadline = stopping.then(|| shared.shutdown.drain_deadline());
-                let deadline = match (idle_deadline, drain_deadline) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let deadline = super::input_deadline(shared, last_input, stopping);
                 let sleep = async {
                     match deadline {
                         Some(at) => tokio::time::sleep_until(at.into()).await,

@@ -218,12 +218,7 @@ fn drive(
             }
             Step::Close => return Ok("done"),
             Step::NeedInput => {
-                let idle_deadline = shared.config.idle_timeout.map(|t| last_input + t);
-                let drain_deadline = stopping.then(|| shared.shutdown.drain_deadline());
-                let deadline = match (idle_deadline, drain_deadline) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let deadline = super::input_deadline(shared, last_input, stopping);
                 match wait(&[stream.as_fd()], 0, shared, !stopping, deadline)? {
                     Wake::Ready(_) => match stream.read(&mut input) {
                         Ok(0) => session.feed_eof(),

@@ -17,6 +17,7 @@ pub mod threads;
 
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::Model;
 use crate::server::{Listeners, Shared};
@@ -33,5 +34,16 @@ pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
         (Model::Poll, listeners) => poll::serve(listeners, shared),
         (Model::Async, listeners) => async_runtime::serve(listeners, shared),
         (Model::Prefork, listeners) => prefork::serve(listeners, shared),
+    }
+}
+
+/// How long a connection waiting for input may wait: until its idle timeout, or once the server is stopping,
+/// until the drain deadline, whichever comes first (`None`: for ever).
+pub fn input_deadline(shared: &Shared, last_input: Instant, stopping: bool) -> Option<Instant> {
+    let idle = shared.config.idle_timeout.map(|t| last_input + t);
+    let drain = stopping.then(|| shared.shutdown.drain_deadline());
+    match (idle, drain) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

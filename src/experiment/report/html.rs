@@ -84,20 +84,7 @@ fn setup_section(page: &mut String, results: &Results, lang: Lang) {
         ),
         (label(lang, "repeats"), results.repeat.to_string()),
     ];
-    let _ = writeln!(
-        page,
-        "<h2>{}</h2>\n<table class=\"meta\">",
-        escape(label(lang, "setup"))
-    );
-    for (name, value) in rows {
-        let _ = writeln!(
-            page,
-            "<tr><th>{}</th><td>{}</td></tr>",
-            escape(name),
-            escape(&value)
-        );
-    }
-    page.push_str("</table>\n");
+    meta_table(page, label(lang, "setup"), &rows);
 }
 
 fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work: &str, lang: Lang) {
@@ -182,6 +169,20 @@ fn table_html(page: &mut String, table: &Table, kind: &str) {
     page.push_str("</tbody>\n</table>\n");
 }
 
+/// A titled two-column table of names and values.
+fn meta_table(page: &mut String, title: &str, rows: &[(&str, String)]) {
+    let _ = writeln!(page, "<h2>{}</h2>\n<table class=\"meta\">", escape(title));
+    for (name, value) in rows {
+        let _ = writeln!(
+            page,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(name),
+            escape(value)
+        );
+    }
+    page.push_str("</table>\n");
+}
+
 fn provenance_section(page: &mut String, results: &Results, lang: Lang) {
     let p = &results.provenance;
     let or_unknown = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
@@ -204,20 +205,7 @@ fn provenance_section(page: &mut String, results: &Results, lang: Lang) {
         ),
         ("command", p.command.join(" ")),
     ];
-    let _ = writeln!(
-        page,
-        "<h2>{}</h2>\n<table class=\"meta\">",
-        escape(label(lang, "provenance"))
-    );
-    for (name, value) in rows {
-        let _ = writeln!(
-            page,
-            "<tr><th>{}</th><td>{}</td></tr>",
-            escape(name),
-            escape(&value)
-        );
-    }
-    page.push_str("</table>\n");
+    meta_table(page, label(lang, "provenance"), &rows);
 }
 
 /// Escapes text for HTML content and attribute values.
