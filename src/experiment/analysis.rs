@@ -293,18 +293,18 @@ fn model_findings(
     for point in &points {
         let errors = point.run.error_count();
         if errors > 0 {
-            let kinds: Vec<String> = point
+            let kinds = point
                 .run
                 .errors
                 .iter()
-                .map(|(k, n)| format!("{k}: {n}"))
+                .map(|(k, n)| (k.clone(), *n))
                 .collect();
             findings.push(Finding::new(
                 "errors",
                 vec![
                     ("c", Arg::Int(point.clients as u64)),
                     ("n", Arg::Int(errors)),
-                    ("kinds", Arg::Text(kinds.join(", "))),
+                    ("kinds", Arg::Counts(kinds)),
                 ],
             ));
         }

@@ -22,6 +22,8 @@ pub enum Arg {
     /// A number with this many decimals.
     Num(f64, usize),
     Text(String),
+    /// Counts by kind, each kind a catalog key: `timeout: 3, connection reset: 1`.
+    Counts(Vec<(String, u64)>),
 }
 
 impl Arg {
@@ -36,6 +38,14 @@ impl Arg {
                 }
             }
             Arg::Text(text) => text.clone(),
+            Arg::Counts(counts) => counts
+                .iter()
+                .map(|(key, n)| {
+                    let name = lookup(lang, key).unwrap_or(key.as_str());
+                    format!("{name}: {}", group_thousands(*n, lang))
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -59,19 +69,23 @@ fn group_thousands(n: u64, lang: Lang) -> String {
     out
 }
 
+/// The template for `key` in `lang`, if the catalog has it.
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    CATALOG
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, en, pt)| match lang {
+            Lang::En => *en,
+            Lang::Pt => *pt,
+        })
+}
+
 /// The template for `key` in `lang`.
 ///
 /// # Panics
 /// On a key missing from the catalog: a programming error, caught by the catalog test.
 pub fn template(lang: Lang, key: &str) -> &'static str {
-    let (_, en, pt) = CATALOG
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .unwrap_or_else(|| panic!("no catalog key {key}"));
-    match lang {
-        Lang::En => en,
-        Lang::Pt => pt,
-    }
+    lookup(lang, key).unwrap_or_else(|| panic!("no catalog key {key}"))
 }
 
 /// The message for `key` in `lang`, placeholders filled from `args`.
@@ -130,6 +144,40 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "De onde vêm estes números",
     ),
     ("setup", "Setup", "Configuração"),
+    (
+        "prov_version",
+        "serverlab version (commit)",
+        "versão do serverlab (commit)",
+    ),
+    ("prov_build", "build", "compilação"),
+    ("prov_cpu", "CPU × cores", "CPU × núcleos"),
+    ("prov_kernel", "kernel", "kernel"),
+    (
+        "prov_somaxconn",
+        "somaxconn (kernel cap on listen backlogs)",
+        "somaxconn (limite do kernel para filas de escuta)",
+    ),
+    (
+        "prov_fd_limits",
+        "open-file limit (soft / hard)",
+        "limite de arquivos abertos (flexível / rígido)",
+    ),
+    ("prov_command", "command", "comando"),
+    ("refused", "connection refused", "conexão recusada"),
+    ("reset", "connection reset", "conexão reiniciada (reset)"),
+    (
+        "closed",
+        "closed before the reply",
+        "fechada antes da resposta",
+    ),
+    ("timeout", "timeout", "tempo esgotado"),
+    ("bad-reply", "wrong reply", "resposta errada"),
+    (
+        "ports-exhausted",
+        "local ports exhausted",
+        "portas locais esgotadas",
+    ),
+    ("other", "other error", "outro erro"),
     ("protocol", "protocol", "protocolo"),
     ("cell_time", "time per cell", "tempo por célula"),
     ("repeats", "repeats", "repetições"),
@@ -397,6 +445,26 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), count, "duplicate keys");
+    }
+
+    #[test]
+    fn every_error_kind_has_words_in_both_languages() {
+        for kind in crate::load::ErrorKind::ALL {
+            let key = crate::experiment::run::error_key(kind);
+            assert!(
+                lookup(Lang::En, key).is_some() && lookup(Lang::Pt, key).is_some(),
+                "{key}"
+            );
+        }
+        let counts = Arg::Counts(vec![("timeout".into(), 1200), ("reset".into(), 1)]);
+        assert_eq!(
+            counts.render(Lang::En),
+            "timeout: 1200, connection reset: 1"
+        );
+        assert_eq!(
+            counts.render(Lang::Pt),
+            "tempo esgotado: 1200, conexão reiniciada (reset): 1"
+        );
     }
 
     #[test]

@@ -287,7 +287,7 @@ fn measurement(
     let (fewest, most) = report.fairness().unwrap_or((0, 0));
     let errors = load::ErrorKind::ALL
         .iter()
-        .map(|&kind| (kind.describe().to_string(), report.errors.get(kind)))
+        .map(|&kind| (error_key(kind).to_string(), report.errors.get(kind)))
         .filter(|(_, n)| *n > 0)
         .collect();
     let children = exit.rusage_children.unwrap_or_default();
@@ -323,5 +323,19 @@ fn measurement(
         generator_cpu_cores: report.cpu.total().as_secs_f64() / seconds,
         socket_memory_kib,
         listen_overflows,
+    }
+}
+
+/// The data name of an error kind, which is also its catalog key (`bad-reply`).
+pub fn error_key(kind: load::ErrorKind) -> &'static str {
+    use load::ErrorKind::*;
+    match kind {
+        Refused => "refused",
+        Reset => "reset",
+        Closed => "closed",
+        Timeout => "timeout",
+        BadReply => "bad-reply",
+        PortsExhausted => "ports-exhausted",
+        Other => "other",
     }
 }

@@ -188,22 +188,25 @@ fn provenance_section(page: &mut String, results: &Results, lang: Lang) {
     let or_unknown = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
     let rows = [
         (
-            "serverlab",
+            label(lang, "prov_version"),
             format!("{} ({})", p.serverlab_version, p.commit),
         ),
-        ("build", p.build_profile.clone()),
-        ("CPU", format!("{} × {}", p.cpu_model, p.cores)),
-        ("kernel", p.kernel.clone()),
-        ("somaxconn", or_unknown(p.somaxconn)),
+        (label(lang, "prov_build"), p.build_profile.clone()),
         (
-            "RLIMIT_NOFILE",
+            label(lang, "prov_cpu"),
+            format!("{} × {}", p.cpu_model, p.cores),
+        ),
+        (label(lang, "prov_kernel"), p.kernel.clone()),
+        (label(lang, "prov_somaxconn"), or_unknown(p.somaxconn)),
+        (
+            label(lang, "prov_fd_limits"),
             format!(
                 "{} / {}",
                 or_unknown(p.fd_soft_limit),
                 or_unknown(p.fd_hard_limit)
             ),
         ),
-        ("command", p.command.join(" ")),
+        (label(lang, "prov_command"), p.command.join(" ")),
     ];
     meta_table(page, label(lang, "provenance"), &rows);
 }
