@@ -398,6 +398,29 @@ impl Session for HttpSession {
     }
 }
 
+/// `now` as an HTTP date (`Tue, 01 Dec 2026 13:13:29 GMT`). Formatting is remembered per thread for the current
+/// second: a busy server answers thousands of requests within one.
+fn http_date(now: SystemTime) -> std::rc::Rc<str> {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<Option<(u64, std::rc::Rc<str>)>> = const { RefCell::new(None) };
+    }
+    let second = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|last| match last {
+        Some((cached, text)) if *cached == second => text.clone(),
+        _ => {
+            let text: std::rc::Rc<str> = DateTime::<Utc>::from(now)
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string()
+                .into();
+            *last = Some((second, text.clone()));
+            text
+        }
+    })
+}
+
 fn write_reply(reply: &PendingReply, page: &[u8], now: SystemTime, out: &mut Vec<u8>) {
     use std::io::Write;
     let error_page;
@@ -412,7 +435,7 @@ fn write_reply(reply: &PendingReply, page: &[u8], now: SystemTime, out: &mut Vec
             error_page.as_bytes()
         }
     };
-    let date = DateTime::<Utc>::from(now).format("%a, %d %b %Y %H:%M:%S GMT");
+    let date = http_date(now);
     // Writing into a Vec cannot fail.
     let _ = write!(
         out,
@@ -580,6 +603,20 @@ mod tests {
         assert!(s.server_stopping());
         let (out, closed) = exchange(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(out.contains("Connection: close\r\n") && closed);
+    }
+
+    #[test]
+    fn http_dates_follow_the_clock() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1796083200);
+        assert_eq!(&*http_date(t), "Tue, 01 Dec 2026 00:00:00 GMT");
+        assert_eq!(
+            &*http_date(t + std::time::Duration::from_millis(999)),
+            "Tue, 01 Dec 2026 00:00:00 GMT"
+        );
+        assert_eq!(
+            &*http_date(t + std::time::Duration::from_secs(61)),
+            "Tue, 01 Dec 2026 00:01:01 GMT"
+        );
     }
 
     #[test]
