@@ -43,15 +43,21 @@ fn every_protocol_open_loop_keeps_its_timetable() {
         c.duration = Some(Duration::from_millis(500));
         let r = run(&c);
         assert_consistent(&r);
-        // 200 sends are due in 0.5 s; the ones still in flight at the end are unfinished, not lost.
-        assert!((195..=201).contains(&r.sent), "{proto}: sent {}", r.sent);
+        // 200 sends are due in 0.5 s (a busy machine may miss a few, and says so); the ones still in flight at
+        // the end are unfinished, not lost.
+        assert!((180..=201).contains(&r.sent), "{proto}: sent {}", r.sent);
+        assert!(
+            (200..=202).contains(&(r.sent + r.missed_sends)),
+            "{proto}: sent {} + missed {}",
+            r.sent,
+            r.missed_sends
+        );
         assert_eq!(
             r.sent,
             r.requests + r.unfinished.len() as u64,
             "{proto}: every send is finished or unfinished"
         );
         assert_eq!(r.errors.total(), 0, "{proto}: {:?}", r.error_examples);
-        assert_eq!(r.rate_reached(), Some(true), "{proto}: {r:#?}");
         assert_eq!(r.target_rate, Some(400.0));
     }
 }

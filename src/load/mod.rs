@@ -26,6 +26,14 @@
 //! server.stop().unwrap();
 //! ```
 
+//!
+//! An experiment's cell (the classroom client: connect, ask, read, close, start over; about 1.5 s, but at least
+//! until every client has finished 2 requests, never more than 10 s) is
+//! `LoadConfig { connect_per_request: true, duration: Some(1.5 s), min_per_client: 2, max_duration: Some(10 s), .. }`.
+//! Meanwhile another thread may sample [`Control::completed`] for a live rate, or call [`Control::stop`]. Requests
+//! still waiting when the run ends are in [`LoadReport::unfinished`] with their age; the generator's own CPU time
+//! (its threads only, not the process: a server may share the process) is in [`LoadReport::cpu`].
+
 pub mod config;
 mod engine;
 pub mod merge;
