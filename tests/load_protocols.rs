@@ -187,3 +187,18 @@ fn a_stop_request_ends_the_run_with_a_report() {
     assert!(report.successes > 0);
     assert!(control.completed() >= report.requests);
 }
+
+#[test]
+fn hundreds_of_clients_connect_in_batches_and_all_get_served() {
+    let server = our_server(Proto::Http, Model::Threads);
+    let mut c = config(Proto::Http, server.addr(), 300);
+    c.requests = Some(3000);
+    c.connect_batch = 32;
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.successes, 3000, "{:?}", r.error_examples);
+    assert_eq!(r.connections, 300);
+    assert_eq!(r.per_client.len(), 300);
+    let report = server.stop().unwrap();
+    assert!(report.counters.peak_open_connections >= 250, "{report:?}");
+}

@@ -352,7 +352,11 @@ impl HttpReply {
             }
         }
         self.keep_alive = keep_alive;
-        self.body = if chunked {
+        // 204 and 304 never have a body, whatever the headers say.
+        let bodiless = code == 204 || code == 304;
+        self.body = if bodiless {
+            Body::Length(0)
+        } else if chunked {
             Body::Chunked(Chunk::Size {
                 value: 0,
                 digits: 0,
@@ -602,6 +606,14 @@ mod tests {
                 keep_alive: false
             })
         );
+        c.reset();
+        assert!(matches!(
+            c.feed(&request, b"HTTP/1.1 204 No Content\r\n\r\n"),
+            Feed::Done {
+                keep_alive: true,
+                ..
+            }
+        ));
         c.reset();
         assert_eq!(
             c.feed(&request, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhel"),
