@@ -138,3 +138,19 @@ fn bad_usage_exits_2_with_one_line() {
     let out = run_cli(&["load", "--target", "nowhere", "--requests", "1"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn more_clients_than_open_files_is_a_usage_error() {
+    let closed = closed_port().to_string();
+    let script = format!(
+        "ulimit -n 200 && exec {} load --target {closed} --clients 500 --requests 5",
+        common::BIN
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("open files"), "{stderr}");
+}

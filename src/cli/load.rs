@@ -16,7 +16,7 @@ use super::parse_addr;
 use crate::config::{Proto, parse_duration};
 use crate::load::merge::{ResultFile, merge};
 use crate::load::provenance::{Provenance, build_profile};
-use crate::load::{Control, LoadConfig, LoadReport, Payload, print};
+use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
@@ -135,6 +135,7 @@ pub fn main(args: LoadArgs) -> ExitCode {
     });
     let report = match result {
         Ok(r) => r,
+        Err(e @ LoadError::Config(_)) => return fail(2, &e.to_string()),
         Err(e) => return fail(1, &e.to_string()),
     };
 

@@ -117,7 +117,16 @@ impl std::error::Error for LoadError {}
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
     // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
-    let _ = crate::net::raise_fd_limit();
+    if let Ok(limit) = crate::net::raise_fd_limit() {
+        let needed = config.clients as u64 + 64;
+        if limit < needed {
+            return Err(LoadError::Config(ConfigError::new(format!(
+                "--clients {} needs about {needed} open files, but this process may have only {limit} \
+                 (raise the hard limit: ulimit -Hn)",
+                config.clients
+            ))));
+        }
+    }
     let threads = config.effective_threads();
     let n = config.clients;
     let host = config
