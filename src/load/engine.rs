@@ -162,6 +162,8 @@ struct Worker<'a> {
     scan_every: u64,
     /// Requests finished since progress was last published to the caller.
     progress: u64,
+    /// Of which errors.
+    progress_errors: u64,
     next_publish: u64,
     out: ThreadResult,
 }
@@ -220,6 +222,7 @@ pub(super) fn run_thread(
         next_scan: 0,
         scan_every: (timeout_ns / 4).clamp(1_000_000, 10_000_000),
         progress: 0,
+        progress_errors: 0,
         next_publish: 0,
         out: ThreadResult::default(),
     };
@@ -297,15 +300,26 @@ impl Worker<'_> {
             // Progress is shared with the caller: published in batches, not per request, so that the threads
             // do not fight over one cache line.
             if self.progress >= 1024 || (self.progress > 0 && now >= self.next_publish) {
-                self.plan
-                    .control
-                    .completed
-                    .fetch_add(self.progress, Ordering::Relaxed);
-                self.progress = 0;
+                self.publish();
                 self.next_publish = now + PUBLISH_EVERY_NS;
             }
         }
         Ok(())
+    }
+
+    /// Tells the caller how many requests finished since last time.
+    fn publish(&mut self) {
+        let control = self.plan.control;
+        control
+            .completed
+            .fetch_add(self.progress, Ordering::Relaxed);
+        if self.progress_errors > 0 {
+            control
+                .errors
+                .fetch_add(self.progress_errors, Ordering::Relaxed);
+        }
+        self.progress = 0;
+        self.progress_errors = 0;
     }
 
     fn should_stop(&self, now: u64) -> bool {
@@ -824,7 +838,7 @@ impl Worker<'_> {
                 .entry(kind)
                 .or_insert_with(|| message.to_string());
         }
-        self.plan.control.errors.fetch_add(1, Ordering::Relaxed);
+        self.progress_errors += 1;
         // A udp socket stays, so that a late reply is still recognized as late.
         if !matches!(c.sock, Sock::Udp(_)) || kind != ErrorKind::Timeout {
             self.close(i);
@@ -883,12 +897,7 @@ impl Worker<'_> {
                 });
             }
         }
-        if self.progress > 0 {
-            self.plan
-                .control
-                .completed
-                .fetch_add(self.progress, Ordering::Relaxed);
-        }
+        self.publish();
         self.out.per_client = self.clients.iter().map(|c| c.count).collect();
         self.out
     }
