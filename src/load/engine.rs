@@ -9,7 +9,9 @@
 //! `j / rate` seconds) and measures latency from that slot, however late the send was.
 //!
 //! Requests never call each other: a finished request puts its client on the `ready` queue (or the timer heap),
-//! which the loop drains between polls, so an error that repeats at once cannot recurse.
+//! which the loop drains between polls, so an error that repeats at once cannot recurse. It also means that every
+//! reply of a round is read (and timed) before the next requests are written, as wrk does: a reply's timestamp is
+//! not padded by the generator's own writes. Each request's start is timed when it is actually written.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
