@@ -202,3 +202,22 @@ fn hundreds_of_clients_connect_in_batches_and_all_get_served() {
     let report = server.stop().unwrap();
     assert_eq!(report.counters.connections, 300, "{report:?}");
 }
+
+#[test]
+fn a_client_with_nothing_left_to_send_hangs_up() {
+    // A sequential server serves one connection to its end: a client that is done must close, or the clients
+    // queued behind it (here in another thread, with requests of their own left) would wait for nothing.
+    let server = our_server(Proto::Echo, Model::Sequential);
+    let mut c = config(Proto::Echo, server.addr(), 4);
+    c.requests = Some(40);
+    c.timeout = Duration::from_secs(3);
+    let started = std::time::Instant::now();
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.successes, 40, "{:?}", r.error_examples);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

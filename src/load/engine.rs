@@ -394,8 +394,7 @@ impl Worker<'_> {
         if self.open {
             let j = c.next_j;
             if j >= self.last_j {
-                c.phase = Phase::Done;
-                return;
+                return self.done(i);
             }
             let due = self.plan.due(j);
             c.sched = due;
@@ -411,6 +410,13 @@ impl Worker<'_> {
         }
     }
 
+    /// Client `i` has nothing left to send: it hangs up, as a real client would (a sequential server is serving
+    /// it to the end, and others wait behind it).
+    fn done(&mut self, i: usize) {
+        self.clients[i].phase = Phase::Done;
+        self.close(i);
+    }
+
     /// Starts client `i`'s next request, if the run and its share allow.
     fn begin(&mut self, i: usize, now: u64) {
         if !self.accepting(now) {
@@ -424,10 +430,7 @@ impl Worker<'_> {
         let measured = sched >= plan.warm_ns;
         if !self.open && measured {
             match &mut self.tickets {
-                Some(0) => {
-                    c.phase = Phase::Done;
-                    return;
-                }
+                Some(0) => return self.done(i),
                 Some(t) => *t -= 1,
                 None => {}
             }
