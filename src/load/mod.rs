@@ -6,6 +6,7 @@
 //! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`] — the human summary.
+//! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //! - [`provenance`] — where a result came from (version, build, CPU, kernel) for `--json`.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -41,6 +42,7 @@ pub mod print;
 pub mod protocol;
 pub mod provenance;
 pub mod report;
+mod sys;
 
 use std::fmt;
 use std::sync::Arc;
