@@ -2,10 +2,10 @@
 //!
 //! - [`config`] — what a run is asked to do ([`LoadConfig`]).
 //! - [`protocol`] — the client side of each protocol, sans-IO: the request encoded once, replies checked.
-//! - [`engine`] (private) — one `mio` event loop per thread, a state machine per client.
+//! - `engine` (private) — one `mio` event loop per thread, a state machine per client.
 //! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
-//! - [`print`] — the human summary.
+//! - [`print`](mod@print) — the human summary.
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //! - [`provenance`] — where a result came from (version, build, CPU, kernel) for `--json`.
 //!
