@@ -263,3 +263,37 @@ fn first_index_at(t_ns: u64, rate: f64) -> u64 {
     }
     j
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timetable_index_at_a_time_is_exact() {
+        // At 3 requests/s, request j is due at j/3 s.
+        assert_eq!(first_index_at(0, 3.0), 0);
+        assert_eq!(first_index_at(1, 3.0), 1);
+        assert_eq!(first_index_at(333_333_333, 3.0), 1);
+        assert_eq!(first_index_at(333_333_334, 3.0), 2);
+        assert_eq!(first_index_at(1_000_000_000, 3.0), 3);
+        for rate in [1.0, 7.0, 200.0, 12_345.6] {
+            for t in [0u64, 1, 999, 1_000_000, 123_456_789, 2_000_000_000] {
+                let j = first_index_at(t, rate);
+                let due = |j: u64| (j as f64 * 1e9 / rate) as u64;
+                assert!(due(j) >= t, "rate {rate} t {t}");
+                assert!(j == 0 || due(j - 1) < t, "rate {rate} t {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_before_anything_runs() {
+        let mut config =
+            LoadConfig::new(crate::config::Proto::Echo, "127.0.0.1:9".parse().unwrap());
+        config.clients = 0;
+        assert!(matches!(
+            run(&config, &Control::new()),
+            Err(LoadError::Config(_))
+        ));
+    }
+}
