@@ -8,20 +8,22 @@ use std::process::Command;
 
 #[test]
 fn exhausted_local_ports_are_reported_as_such() {
+    // Inside the namespace: loopback up, 10 ephemeral ports, no TIME_WAIT reuse.
+    let setup = "ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range='40000 40009' \
+                 && sysctl -qw net.ipv4.tcp_tw_reuse=0";
     let probe = Command::new("unshare")
-        .args(["-n", "true"])
+        .args(["-n", "sh", "-c", setup])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !probe || !common::have("ip") || !common::have("sysctl") {
-        eprintln!("cannot make a network namespace here: skipped");
+    if !probe {
+        eprintln!("cannot make and set up a network namespace here: skipped");
         return;
     }
-    // Inside the namespace: loopback up, 10 ephemeral ports, no TIME_WAIT reuse; one server, one load.
+    // Then one server and one load in it.
     let script = format!(
-        "set -e; ip link set lo up; \
-         sysctl -qw net.ipv4.ip_local_port_range='40000 40009'; sysctl -qw net.ipv4.tcp_tw_reuse=0; \
+        "set -e; {setup}; \
          {bin} serve --listen 127.0.0.1:5000 --log-level warn >/dev/null 2>&1 & server=$!; \
-         trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT; sleep 0.3; \
+         trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM; sleep 1; \
          {bin} load --target 127.0.0.1:5000 --clients 2 --connect-per-request --duration 500ms --no-progress",
         bin = common::BIN
     );
