@@ -23,7 +23,13 @@ fn main() {
         git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]),
         git(&["rev-parse", "--symbolic-full-name", "HEAD"]),
     ) {
-        println!("cargo:rerun-if-changed={common}/{name}");
+        // Only files that exist: cargo takes a missing one as changed, and would rebuild every time. A fresh clone
+        // keeps its refs in packed-refs.
+        for path in [format!("{common}/{name}"), format!("{common}/packed-refs")] {
+            if std::path::Path::new(&path).exists() {
+                println!("cargo:rerun-if-changed={path}");
+            }
+        }
     }
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=Cargo.toml");
