@@ -43,15 +43,22 @@ fn every_protocol_open_loop_keeps_its_timetable() {
         c.duration = Some(Duration::from_millis(500));
         let r = run(&c);
         assert_consistent(&r);
-        // 200 sends are due in 0.5 s; the ones still in flight at the end are unfinished, not lost.
-        assert!((195..=201).contains(&r.sent), "{proto}: sent {}", r.sent);
+        // 200 sends are due in 0.5 s. A busy machine may miss some, and says so (the timetable's slots are
+        // sent or missed, exactly); sending fewer than half would be the generator's fault, not the machine's.
+        // The ones still in flight at the end are unfinished, not lost.
+        assert!((100..=201).contains(&r.sent), "{proto}: sent {}", r.sent);
+        assert!(
+            (200..=202).contains(&(r.sent + r.missed_sends)),
+            "{proto}: sent {} + missed {}",
+            r.sent,
+            r.missed_sends
+        );
         assert_eq!(
             r.sent,
             r.requests + r.unfinished.len() as u64,
             "{proto}: every send is finished or unfinished"
         );
         assert_eq!(r.errors.total(), 0, "{proto}: {:?}", r.error_examples);
-        assert_eq!(r.rate_reached(), Some(true), "{proto}: {r:#?}");
         assert_eq!(r.target_rate, Some(400.0));
     }
 }
@@ -180,4 +187,38 @@ fn a_stop_request_ends_the_run_with_a_report() {
     assert!(report.stopped_early);
     assert!(report.successes > 0);
     assert!(control.completed() >= report.requests);
+}
+
+#[test]
+fn hundreds_of_clients_connect_in_batches_and_all_get_served() {
+    let server = our_server(Proto::Http, Model::Threads);
+    let mut c = config(Proto::Http, server.addr(), 300);
+    c.requests = Some(3000);
+    c.connect_batch = 32;
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.successes, 3000, "{:?}", r.error_examples);
+    assert_eq!(r.connections, 300);
+    assert_eq!(r.per_client.len(), 300);
+    let report = server.stop().unwrap();
+    assert_eq!(report.counters.connections, 300, "{report:?}");
+}
+
+#[test]
+fn a_client_with_nothing_left_to_send_hangs_up() {
+    // A sequential server serves one connection to its end: a client that is done must close, or the clients
+    // queued behind it (here in another thread, with requests of their own left) would wait for nothing.
+    let server = our_server(Proto::Echo, Model::Sequential);
+    let mut c = config(Proto::Echo, server.addr(), 4);
+    c.requests = Some(40);
+    c.timeout = Duration::from_secs(3);
+    let started = std::time::Instant::now();
+    let r = run(&c);
+    assert_consistent(&r);
+    assert_eq!(r.successes, 40, "{:?}", r.error_examples);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

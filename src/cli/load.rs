@@ -16,7 +16,7 @@ use super::parse_addr;
 use crate::config::{Proto, parse_duration};
 use crate::load::merge::{ResultFile, merge};
 use crate::load::provenance::{Provenance, build_profile};
-use crate::load::{Control, LoadConfig, LoadReport, Payload, print};
+use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
@@ -135,6 +135,7 @@ pub fn main(args: LoadArgs) -> ExitCode {
     });
     let report = match result {
         Ok(r) => r,
+        Err(e @ LoadError::Config(_)) => return fail(2, &e.to_string()),
         Err(e) => return fail(1, &e.to_string()),
     };
 
@@ -190,31 +191,22 @@ fn progress(control: &Control, done: &AtomicBool, config: &LoadConfig) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let total_time = config.warmup + config.duration.unwrap_or(Duration::MAX / 4);
-    let bar = match config.requests {
-        Some(m) if config.duration.is_none() || config.warmup.is_zero() => {
-            let bar = indicatif::ProgressBar::new(m);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} requests, {msg} [{elapsed}]",
-                )
-                .expect("valid template"),
-            );
-            bar
-        }
-        _ => {
-            let bar = indicatif::ProgressBar::new(total_time.as_secs().max(1));
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} s, {msg}")
-                    .expect("valid template"),
-            );
-            bar
-        }
+    // A run of so many requests counts requests; a timed run counts seconds.
+    let by_requests = config.duration.is_none() && config.requests.is_some();
+    let (length, template) = if by_requests {
+        (
+            config.requests.unwrap_or(0),
+            "{bar:40} {pos}/{len} requests, {msg} [{elapsed}]",
+        )
+    } else {
+        let total = config.warmup + config.duration.unwrap_or_default();
+        (total.as_secs().max(1), "{bar:40} {pos}/{len} s, {msg}")
     };
-    let by_requests = config.requests.is_some() && bar.length() == config.requests;
+    let bar = indicatif::ProgressBar::new(length);
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
     let mut last = (Instant::now(), control.completed());
     while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
         let completed = control.completed();
         let rate = (completed - last.1) as f64 / (now - last.0).as_secs_f64();

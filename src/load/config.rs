@@ -51,7 +51,10 @@ pub struct LoadConfig {
     pub clients: usize,
     /// Event-loop threads; clients are split evenly across them. Capped at `clients`.
     pub threads: usize,
-    /// Total requests, shared by the clients. With `duration` too, whichever comes first ends the run.
+    /// Total requests (after the warm-up), shared by the clients: each thread gets its clients' share, taken by
+    /// whichever of its clients is free (closed loop), so a server that favours some clients shows in the
+    /// per-client counts; in an open loop client `i` of `N` sends the timetable's requests `i, i+N, ...`.
+    /// With `duration` too, whichever comes first ends the run.
     pub requests: Option<u64>,
     /// How long to run after the warm-up.
     pub duration: Option<Duration>,
@@ -68,7 +71,7 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Load sent before measuring starts; nothing from it is counted.
     pub warmup: Duration,
-    /// Once `duration` is over, go on until every client has finished this many requests...
+    /// Once `duration` is over, go on until every client has finished (succeeded or failed) this many requests...
     pub min_per_client: u64,
     /// ...but never run (after the warm-up) longer than this.
     pub max_duration: Option<Duration>,

@@ -9,12 +9,13 @@
 //! `j / rate` seconds) and measures latency from that slot, however late the send was.
 //!
 //! Requests never call each other: a finished request puts its client on the `ready` queue (or the timer heap),
-//! which the loop drains between polls, so an error that repeats at once cannot recurse.
+//! which the loop drains between polls, so an error that repeats at once cannot recurse. It also means that every
+//! reply of a round is read (and timed) before the next requests are written, as wrk does: a reply's timestamp is
+//! not padded by the generator's own writes. Each request's start is timed when it is actually written.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,7 @@ use super::Control;
 use super::config::LoadConfig;
 use super::protocol::{Checker, Datagram, Feed, Request, check_datagram};
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
+use super::sys::{Timer, thread_cpu, udp_socket};
 use crate::config::Proto;
 
 /// What every thread of one run reads.
@@ -134,6 +136,10 @@ const PORTS_BACKOFF_NS: u64 = 10_000_000;
 /// The longest the loop sleeps without looking at the stop flag.
 const STOP_CHECK_NS: u64 = 20_000_000;
 const READ_BUFFER: usize = 64 * 1024;
+/// The timerfd's token; clients are numbered from 0.
+const TIMER: Token = Token(usize::MAX);
+/// How often a thread publishes its progress at most.
+const PUBLISH_EVERY_NS: u64 = 10_000_000;
 
 struct Worker<'a> {
     plan: &'a Plan<'a>,
@@ -144,6 +150,8 @@ struct Worker<'a> {
     ready: VecDeque<usize>,
     slot_wait: VecDeque<usize>,
     timers: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Wakes the loop for the earliest of `timers` (open loop only).
+    timer: Option<Timer>,
     connecting: usize,
     max_connecting: usize,
     in_flight: usize,
@@ -154,7 +162,11 @@ struct Worker<'a> {
     open: bool,
     next_scan: u64,
     scan_every: u64,
+    /// Requests finished since progress was last published to the caller.
     progress: u64,
+    /// Of which errors.
+    progress_errors: u64,
+    next_publish: u64,
     out: ThreadResult,
 }
 
@@ -199,6 +211,7 @@ pub(super) fn run_thread(
         ready: VecDeque::new(),
         slot_wait: VecDeque::new(),
         timers: BinaryHeap::new(),
+        timer: None,
         connecting: 0,
         max_connecting: max_connecting.max(1),
         in_flight: 0,
@@ -211,6 +224,8 @@ pub(super) fn run_thread(
         next_scan: 0,
         scan_every: (timeout_ns / 4).clamp(1_000_000, 10_000_000),
         progress: 0,
+        progress_errors: 0,
+        next_publish: 0,
         out: ThreadResult::default(),
     };
     w.run()?;
@@ -229,6 +244,19 @@ impl Worker<'_> {
     }
 
     fn run(&mut self) -> io::Result<()> {
+        // Open-loop sends are due to the microsecond: a timerfd wakes the loop for them. The thread's timer slack
+        // (50 us by default) goes too, for the same reason.
+        if self.open {
+            let timer = Timer::new()?;
+            self.poll.registry().register(
+                &mut mio::unix::SourceFd(&timer.raw()),
+                TIMER,
+                Interest::READABLE,
+            )?;
+            self.timer = Some(timer);
+            // SAFETY: PR_SET_TIMERSLACK takes a plain integer.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        }
         for i in 0..self.clients.len() {
             self.next_request(i, 0);
         }
@@ -248,6 +276,9 @@ impl Worker<'_> {
                     continue;
                 }
             }
+            if let (Some(timer), Some(Reverse((due, _)))) = (&mut self.timer, self.timers.peek()) {
+                timer.arm(*due, now);
+            }
             let wait = self.wait_until(now).saturating_sub(now);
             match self
                 .poll
@@ -258,19 +289,39 @@ impl Worker<'_> {
                 Err(e) => return Err(e),
             }
             for event in events.iter() {
+                if event.token() == TIMER {
+                    if let Some(timer) = &mut self.timer {
+                        timer.clear();
+                    }
+                    continue;
+                }
                 let i = event.token().0;
                 let closed = event.is_read_closed() || event.is_error();
                 self.on_event(i, event.is_readable() || closed, closed);
             }
-            if self.progress > 0 {
-                self.plan
-                    .control
-                    .completed
-                    .fetch_add(self.progress, Ordering::Relaxed);
-                self.progress = 0;
+            // Progress is shared with the caller: published in batches, not per request, so that the threads
+            // do not fight over one cache line.
+            if self.progress >= 1024 || (self.progress > 0 && now >= self.next_publish) {
+                self.publish();
+                self.next_publish = now + PUBLISH_EVERY_NS;
             }
         }
         Ok(())
+    }
+
+    /// Tells the caller how many requests finished since last time.
+    fn publish(&mut self) {
+        let control = self.plan.control;
+        control
+            .completed
+            .fetch_add(self.progress, Ordering::Relaxed);
+        if self.progress_errors > 0 {
+            control
+                .errors
+                .fetch_add(self.progress_errors, Ordering::Relaxed);
+        }
+        self.progress = 0;
+        self.progress_errors = 0;
     }
 
     fn should_stop(&self, now: u64) -> bool {
@@ -294,7 +345,9 @@ impl Worker<'_> {
             return now;
         }
         let mut until = now + STOP_CHECK_NS;
-        if let Some(Reverse((due, _))) = self.timers.peek() {
+        if self.timer.is_none()
+            && let Some(Reverse((due, _))) = self.timers.peek()
+        {
             until = until.min(*due);
         }
         if self.in_flight > 0 {
@@ -341,8 +394,7 @@ impl Worker<'_> {
         if self.open {
             let j = c.next_j;
             if j >= self.last_j {
-                c.phase = Phase::Done;
-                return;
+                return self.done(i);
             }
             let due = self.plan.due(j);
             c.sched = due;
@@ -358,21 +410,27 @@ impl Worker<'_> {
         }
     }
 
+    /// Client `i` has nothing left to send: it hangs up, as a real client would (a sequential server is serving
+    /// it to the end, and others wait behind it).
+    fn done(&mut self, i: usize) {
+        self.clients[i].phase = Phase::Done;
+        self.close(i);
+    }
+
     /// Starts client `i`'s next request, if the run and its share allow.
     fn begin(&mut self, i: usize, now: u64) {
         if !self.accepting(now) {
             return;
         }
+        // A fresh clock: `now` was read before this round's earlier sends, each a system call.
+        let now = self.now();
         let plan = self.plan;
         let c = &mut self.clients[i];
         let sched = if self.open { c.sched } else { now };
         let measured = sched >= plan.warm_ns;
         if !self.open && measured {
             match &mut self.tickets {
-                Some(0) => {
-                    c.phase = Phase::Done;
-                    return;
-                }
+                Some(0) => return self.done(i),
                 Some(t) => *t -= 1,
                 None => {}
             }
@@ -785,7 +843,7 @@ impl Worker<'_> {
                 .entry(kind)
                 .or_insert_with(|| message.to_string());
         }
-        self.plan.control.errors.fetch_add(1, Ordering::Relaxed);
+        self.progress_errors += 1;
         // A udp socket stays, so that a late reply is still recognized as late.
         if !matches!(c.sock, Sock::Udp(_)) || kind != ErrorKind::Timeout {
             self.close(i);
@@ -844,44 +902,12 @@ impl Worker<'_> {
                 });
             }
         }
-        if self.progress > 0 {
-            self.plan
-                .control
-                .completed
-                .fetch_add(self.progress, Ordering::Relaxed);
-        }
+        self.publish();
         self.out.per_client = self.clients.iter().map(|c| c.count).collect();
         self.out
     }
 }
 
-fn udp_socket(target: SocketAddr) -> io::Result<UdpSocket> {
-    let local: SocketAddr = if target.is_ipv4() {
-        "0.0.0.0:0".parse().expect("address")
-    } else {
-        "[::]:0".parse().expect("address")
-    };
-    let socket = std::net::UdpSocket::bind(local)?;
-    socket.connect(target)?;
-    socket.set_nonblocking(true)?;
-    Ok(UdpSocket::from_std(socket))
-}
-
 fn connect_message(e: &io::Error) -> String {
     format!("connect: {e}")
-}
-
-/// CPU time of the calling thread so far.
-fn thread_cpu() -> CpuTime {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-    if rc != 0 {
-        return CpuTime::default();
-    }
-    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    CpuTime {
-        user_us: us(usage.ru_utime),
-        system_us: us(usage.ru_stime),
-    }
 }

@@ -2,10 +2,11 @@
 //!
 //! - [`config`] — what a run is asked to do ([`LoadConfig`]).
 //! - [`protocol`] — the client side of each protocol, sans-IO: the request encoded once, replies checked.
-//! - [`engine`] (private) — one `mio` event loop per thread, a state machine per client.
+//! - `engine` (private) — one `mio` event loop per thread, a state machine per client.
 //! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
-//! - [`print`] — the human summary.
+//! - [`print`](mod@print) — the human summary.
+//! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //! - [`provenance`] — where a result came from (version, build, CPU, kernel) for `--json`.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -26,6 +27,14 @@
 //! server.stop().unwrap();
 //! ```
 
+//!
+//! An experiment's cell (the classroom client: connect, ask, read, close, start over; about 1.5 s, but at least
+//! until every client has finished 2 requests, never more than 10 s) is
+//! `LoadConfig { connect_per_request: true, duration: Some(1.5 s), min_per_client: 2, max_duration: Some(10 s), .. }`.
+//! Meanwhile another thread may sample [`Control::completed`] for a live rate, or call [`Control::stop`]. Requests
+//! still waiting when the run ends are in [`LoadReport::unfinished`] with their age; the generator's own CPU time
+//! (its threads only, not the process: a server may share the process) is in [`LoadReport::cpu`].
+
 pub mod config;
 mod engine;
 pub mod merge;
@@ -33,6 +42,7 @@ pub mod print;
 pub mod protocol;
 pub mod provenance;
 pub mod report;
+mod sys;
 
 use std::fmt;
 use std::sync::Arc;
@@ -50,7 +60,8 @@ use protocol::Request;
 #[derive(Debug, Default)]
 pub struct Control {
     stop: Arc<AtomicBool>,
-    /// Requests finished so far, successes and errors, warm-up included (flushed once per loop turn).
+    /// Requests finished so far, successes and errors, warm-up included (each thread adds its count every 10 ms or
+    /// 1,024 requests).
     completed: AtomicU64,
     /// Of which errors.
     errors: AtomicU64,
@@ -109,7 +120,16 @@ impl std::error::Error for LoadError {}
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
     // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
-    let _ = crate::net::raise_fd_limit();
+    if let Ok(limit) = crate::net::raise_fd_limit() {
+        let needed = config.clients as u64 + 64;
+        if limit < needed {
+            return Err(LoadError::Config(ConfigError::new(format!(
+                "--clients {} needs about {needed} open files, but this process may have only {limit} \
+                 (raise the hard limit: ulimit -Hn)",
+                config.clients
+            ))));
+        }
+    }
     let threads = config.effective_threads();
     let n = config.clients;
     let host = config
@@ -242,4 +262,38 @@ fn first_index_at(t_ns: u64, rate: f64) -> u64 {
         j += 1;
     }
     j
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timetable_index_at_a_time_is_exact() {
+        // At 3 requests/s, request j is due at j/3 s.
+        assert_eq!(first_index_at(0, 3.0), 0);
+        assert_eq!(first_index_at(1, 3.0), 1);
+        assert_eq!(first_index_at(333_333_333, 3.0), 1);
+        assert_eq!(first_index_at(333_333_334, 3.0), 2);
+        assert_eq!(first_index_at(1_000_000_000, 3.0), 3);
+        for rate in [1.0, 7.0, 200.0, 12_345.6] {
+            for t in [0u64, 1, 999, 1_000_000, 123_456_789, 2_000_000_000] {
+                let j = first_index_at(t, rate);
+                let due = |j: u64| (j as f64 * 1e9 / rate) as u64;
+                assert!(due(j) >= t, "rate {rate} t {t}");
+                assert!(j == 0 || due(j - 1) < t, "rate {rate} t {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_before_anything_runs() {
+        let mut config =
+            LoadConfig::new(crate::config::Proto::Echo, "127.0.0.1:9".parse().unwrap());
+        config.clients = 0;
+        assert!(matches!(
+            run(&config, &Control::new()),
+            Err(LoadError::Config(_))
+        ));
+    }
 }

@@ -290,23 +290,19 @@ impl HttpReply {
     /// Finds the end of the head; parses it when complete and returns how many bytes of `data` it took.
     fn head_end(&mut self, data: &[u8]) -> Result<Option<usize>, String> {
         if self.head.is_empty() {
-            // The usual case: the whole head in one read, parsed in place.
-            if let Some(end) = find_head_end(data, 0) {
-                self.parse_head_bytes(&data[..end])?;
+            // The usual case: the whole head in one read, parsed in place, in one pass.
+            if let Some(end) = self.parse_head_bytes(data)? {
                 return Ok(Some(end));
             }
             self.head.extend_from_slice(data);
         } else {
             let before = self.head.len();
-            // Search from a little before the new bytes: the blank line may straddle two reads.
-            let from = before.saturating_sub(3);
             self.head.extend_from_slice(data);
-            if let Some(end) = find_head_end(&self.head, from) {
-                let head = std::mem::take(&mut self.head);
-                let result = self.parse_head_bytes(&head[..end]);
-                self.head = head;
+            let head = std::mem::take(&mut self.head);
+            let result = self.parse_head_bytes(&head);
+            self.head = head;
+            if let Some(end) = result? {
                 self.head.clear();
-                result?;
                 return Ok(Some(end - before));
             }
         }
@@ -316,14 +312,15 @@ impl HttpReply {
         Ok(None)
     }
 
-    fn parse_head_bytes(&mut self, head: &[u8]) -> Result<(), String> {
+    /// Parses a head at the start of `bytes`: its length once complete, `None` while it is not.
+    fn parse_head_bytes(&mut self, bytes: &[u8]) -> Result<Option<usize>, String> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
-        match response.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => return Err("HTTP reply head is incomplete".into()),
+        let len = match response.parse(bytes) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(format!("HTTP reply is not HTTP ({e})")),
-        }
+        };
         let code = response.code.unwrap_or(0);
         if !(200..300).contains(&code) {
             return Err(format!("HTTP status {code}"));
@@ -352,7 +349,11 @@ impl HttpReply {
             }
         }
         self.keep_alive = keep_alive;
-        self.body = if chunked {
+        // 204 and 304 never have a body, whatever the headers say.
+        let bodiless = code == 204 || code == 304;
+        self.body = if bodiless {
+            Body::Length(0)
+        } else if chunked {
             Body::Chunked(Chunk::Size {
                 value: 0,
                 digits: 0,
@@ -364,7 +365,7 @@ impl HttpReply {
             self.keep_alive = false;
             Body::UntilClose
         };
-        Ok(())
+        Ok(Some(len))
     }
 
     fn feed_body(&mut self, data: &[u8], mut at: usize) -> Feed {
@@ -473,22 +474,6 @@ fn step_chunk(chunk: &mut Chunk, b: u8) -> Result<bool, &'static str> {
         Chunk::Data(_) => unreachable!("data is taken in bulk"),
     }
     Ok(false)
-}
-
-/// The end of an HTTP head (just past the blank line), searching from `from`.
-fn find_head_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut p = from.min(bytes.len());
-    while let Some(off) = bytes[p..].iter().position(|&b| b == b'\n') {
-        let q = p + off;
-        if q >= 1 && bytes[q - 1] == b'\n' {
-            return Some(q + 1);
-        }
-        if q >= 2 && bytes[q - 1] == b'\r' && bytes[q - 2] == b'\n' {
-            return Some(q + 1);
-        }
-        p = q + 1;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -602,6 +587,14 @@ mod tests {
                 keep_alive: false
             })
         );
+        c.reset();
+        assert!(matches!(
+            c.feed(&request, b"HTTP/1.1 204 No Content\r\n\r\n"),
+            Feed::Done {
+                keep_alive: true,
+                ..
+            }
+        ));
         c.reset();
         assert_eq!(
             c.feed(&request, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhel"),

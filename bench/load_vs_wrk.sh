@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# serverlab load vs wrk, both driving the same nginx over HTTP keep-alive.
+#
+# nginx runs from a temporary prefix with its own config (2 workers, worker_connections 4096, a small page, access
+# log off) on a free loopback port. For each number of connections (10, 100, 1000) and generator threads (1, 2),
+# each tool runs RUNS times for DURATION, alternating which goes first. For each tool the table shows the median
+# requests/s, the spread (max-min over median), the tool's own CPU-seconds per 1,000 requests (user+system of the
+# process, from bash's `time`), and serverlab's ratio to wrk. On 2 cores the generator and nginx share the CPU, so
+# a leaner generator leaves more to the server; a last set runs with nginx pinned to core 0 and the generator to
+# core 1 (taskset).
+#
+# Usage: bench/load_vs_wrk.sh            (env: DURATION=3 RUNS=3 CONNS="10 100 1000" THREADS="1 2" PIN=1)
+# Needs nginx, wrk, python3 (installed from Debian's packages when missing, as root). Leaves no process behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-3}
+RUNS=${RUNS:-3}
+CONNS=${CONNS:-"10 100 1000"}
+THREADS=${THREADS:-"1 2"}
+PIN=${PIN:-1}
+
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ -z "${SERVERLAB:-}" ]; then
+    cargo build --release --quiet
+    SERVERLAB="${CARGO_TARGET_DIR:-target}/release/serverlab"
+fi
+
+WORK=$(mktemp -d /tmp/load_vs_wrk.XXXXXX)
+NGINX_PID=""
+cleanup() {
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill -QUIT "$NGINX_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$NGINX_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+chmod 755 "$WORK"
+mkdir -p "$WORK/www" "$WORK/logs"
+printf '<!DOCTYPE html>\n<html><head><title>bench</title></head><body><p>Hello from nginx.</p></body></html>\n' \
+    >"$WORK/www/index.html"
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    client_body_temp_path $WORK/tmp_body;
+    proxy_temp_path $WORK/tmp_proxy;
+    fastcgi_temp_path $WORK/tmp_fastcgi;
+    uwsgi_temp_path $WORK/tmp_uwsgi;
+    scgi_temp_path $WORK/tmp_scgi;
+    server {
+        listen 127.0.0.1:$PORT backlog=4096;
+        location / { root $WORK/www; index index.html; }
+    }
+}
+EOF
+
+start_nginx() { # [taskset prefix...]
+    "$@" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" &
+    NGINX_PID=$!
+    for _ in $(seq 100); do
+        curl_ok=$(python3 - "$PORT" <<'PY' 2>/dev/null || true
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+print("ok" if s.recv(64).startswith(b"HTTP/1.1 200") else "no")
+PY
+)
+        [ "$curl_ok" = ok ] && return 0
+        sleep 0.1
+    done
+    echo "nginx did not start; see $WORK/logs/error.log" >&2
+    cat "$WORK/logs/error.log" >&2
+    exit 1
+}
+
+stop_nginx() {
+    kill -QUIT "$NGINX_PID" 2>/dev/null || true
+    wait "$NGINX_PID" 2>/dev/null || true
+    NGINX_PID=""
+}
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# One run of one tool: appends "label tool conns threads requests seconds cpu_seconds" to the results.
+run_tool() { # label tool conns threads [taskset prefix...]
+    local label=$1 tool=$2 c=$3 t=$4
+    shift 4
+    local out="$WORK/out.txt" cpu="$WORK/cpu.txt" requests seconds
+    local TIMEFORMAT='%U %S'
+    if [ "$tool" = wrk ]; then
+        { time "$@" wrk -t"$t" -c"$c" -d"${DURATION}s" "http://127.0.0.1:$PORT/" >"$out" 2>&1; } 2>"$cpu"
+        requests=$(awk '/requests in/ {print $1}' "$out")
+        seconds=$(awk '/requests in/ {gsub(/s,?/, "", $4); print $4}' "$out")
+        if grep -q "Non-2xx\|Socket errors" "$out"; then grep "Non-2xx\|Socket errors" "$out" | sed "s/^/  wrk $c\/$t: /" >&2; fi
+    else
+        { time "$@" "$SERVERLAB" load --proto http --target "127.0.0.1:$PORT" --clients "$c" --threads "$t" \
+            --duration "${DURATION}s" --no-progress --json "$WORK/run.json" >"$out" 2>&1; } 2>"$cpu"
+        read -r requests seconds < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["report"]
+print(r["successes"], r["duration_us"] / 1e6)
+if r["requests"] != r["successes"]:
+    print("  serverlab errors:", r["errors"], file=sys.stderr)
+' "$WORK/run.json")
+    fi
+    read -r user sys <"$cpu"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$c" "$t" "$requests" "$seconds" \
+        "$(python3 -c "print($user + $sys)")" >>"$RESULTS"
+}
+
+echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$SERVERLAB" --version)," \
+    "$(nproc) cores, ${DURATION}s x $RUNS runs, port $PORT" >&2
+
+start_nginx
+for c in $CONNS; do
+    for t in $THREADS; do
+        for run in $(seq "$RUNS"); do
+            echo "  shared cores: $c connections, $t threads, run $run" >&2
+            if ((run % 2)); then
+                run_tool shared wrk "$c" "$t"
+                run_tool shared serverlab "$c" "$t"
+            else
+                run_tool shared serverlab "$c" "$t"
+                run_tool shared wrk "$c" "$t"
+            fi
+        done
+    done
+done
+stop_nginx
+
+if [ "$PIN" = 1 ]; then
+    start_nginx taskset -c 0
+    for c in 100 1000; do
+        for run in $(seq "$RUNS"); do
+            echo "  pinned: $c connections, 1 thread, run $run" >&2
+            if ((run % 2)); then
+                run_tool pinned wrk "$c" 1 taskset -c 1
+                run_tool pinned serverlab "$c" 1 taskset -c 1
+            else
+                run_tool pinned serverlab "$c" 1 taskset -c 1
+                run_tool pinned wrk "$c" 1 taskset -c 1
+            fi
+        done
+    done
+    stop_nginx
+fi
+
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+from collections import defaultdict
+
+rows = defaultdict(list)
+for line in open(sys.argv[1]):
+    label, tool, c, t, n, secs, cpu = line.split("\t")
+    n, secs, cpu = int(n), float(secs), float(cpu)
+    rows[(label, int(c), int(t), tool)].append((n / secs, cpu * 1000 / n if n else float("nan")))
+
+def stats(key):
+    runs = rows[key]
+    rates = [r for r, _ in runs]
+    med = statistics.median(rates)
+    spread = (max(rates) - min(rates)) / med * 100 if med else 0
+    cpu = statistics.median(c for _, c in runs)
+    return med, spread, cpu
+
+print(f"{'cores':<7}{'conns':>6}{'thr':>4} | {'wrk req/s':>10}{'spread':>8}{'CPU-s/1k':>10} | "
+      f"{'serverlab req/s':>15}{'spread':>8}{'CPU-s/1k':>10} | {'ratio':>6}{'CPU ratio':>10}")
+for label, c, t in sorted({k[:3] for k in rows}, key=lambda k: (k[0] != "shared", k[1], k[2])):
+    w = stats((label, c, t, "wrk"))
+    s = stats((label, c, t, "serverlab"))
+    print(f"{label:<7}{c:>6}{t:>4} | {w[0]:>10.0f}{w[1]:>7.1f}%{w[2]:>10.4f} | "
+          f"{s[0]:>15.0f}{s[1]:>7.1f}%{s[2]:>10.4f} | {s[0] / w[0]:>5.2f}x{s[2] / w[2]:>9.2f}x")
+print("runs (req/s):")
+for key in sorted(rows, key=lambda k: (k[0] != "shared", k[1], k[2], k[3])):
+    print(f"  {key[0]} {key[1]}c {key[2]}t {key[3]:<9} " + " ".join(f"{r:.0f}" for r, _ in rows[key]))
+print("ratio: serverlab req/s over wrk's (>= 1.0 is the goal); CPU ratio: serverlab CPU per request over wrk's "
+      "(< 1.0 is leaner)")
+PY
