@@ -10,7 +10,7 @@
 //! - [`stats`] — what a server counts about itself and reports at exit.
 //! - [`config`], [`net`], [`logging`] — settings, socket setup, log output.
 //! - [`experiment`] — the matrix of models x clients x work, run, predicted, analysed and reported.
-//! - [`system`] — provenance of results and kernel counters (socket memory, listen overflows).
+//! - [`system`] — provenance of results (for `load --json` and the experiment) and kernel counters.
 //! - [`load`] — the client side: a load generator for every protocol (one event loop per thread, open and closed
 //!   loop, HdrHistogram latencies, errors by kind, fairness), usable in-process through [`load::run`].
 //! - [`cli`] — the `serverlab` command: flags in, library calls out.

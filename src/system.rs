@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a result came from.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Provenance {
     pub serverlab_version: String,
     pub commit: String,
@@ -16,17 +16,25 @@ pub struct Provenance {
     pub cpu_model: String,
     pub cores: usize,
     pub kernel: String,
+    pub hostname: String,
     /// `net.core.somaxconn`: the kernel's cap on any listen backlog.
     pub somaxconn: Option<u64>,
     pub fd_soft_limit: Option<u64>,
     pub fd_hard_limit: Option<u64>,
     /// The command line that produced the result.
     pub command: Vec<String>,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: String,
 }
 
 impl Provenance {
-    /// Reads everything now, for this process.
+    /// Reads everything now, for this process and its command line.
     pub fn collect() -> Provenance {
+        Provenance::here(std::env::args().collect())
+    }
+
+    /// Reads everything now, for a result made by `command`.
+    pub fn here(command: Vec<String>) -> Provenance {
         let limits =
             nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok();
         Provenance {
@@ -44,10 +52,13 @@ impl Provenance {
                     )
                 })
                 .unwrap_or_else(|_| "unknown".into()),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map_or_else(|_| "unknown".into(), |h| h.trim().to_string()),
             somaxconn: read_number("/proc/sys/net/core/somaxconn"),
             fd_soft_limit: limits.map(|l| l.0),
             fd_hard_limit: limits.map(|l| l.1),
-            command: std::env::args().collect(),
+            command,
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 

@@ -15,8 +15,8 @@ use clap::Args;
 use super::parse_addr;
 use crate::config::{Proto, parse_duration};
 use crate::load::merge::{ResultFile, merge};
-use crate::load::provenance::{Provenance, build_profile};
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
+use crate::system::{Provenance, build_profile};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {

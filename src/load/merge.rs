@@ -9,8 +9,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::config::LoadConfig;
-use super::provenance::Provenance;
 use super::report::LoadReport;
+use crate::system::Provenance;
 
 /// What `--json` writes: the result and where it came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,6 @@
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
-//! - [`provenance`] — where a result came from (version, build, CPU, kernel) for `--json`.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
 //! ```
@@ -40,7 +39,6 @@ mod engine;
 pub mod merge;
 pub mod print;
 pub mod protocol;
-pub mod provenance;
 pub mod report;
 mod sys;
 
