@@ -118,6 +118,12 @@ impl HttpSession {
     /// Throws away body bytes at the front of `input`. Returns false on a chunked body that does not parse.
     fn skip_body(&mut self) -> bool {
         loop {
+            // A chunk-size line or trailer longer than a whole request head is an attack, not a body.
+            if matches!(self.body, BodySkip::ChunkSize | BodySkip::Trailers)
+                && self.input.len() > MAX_HEAD
+            {
+                return false;
+            }
             match self.body {
                 BodySkip::None => return true,
                 BodySkip::Length(left) => {
@@ -556,6 +562,17 @@ mod tests {
         }
         assert_eq!(statuses(&all), ["200", "200"]);
         assert!(!s.has_partial_request());
+    }
+
+    #[test]
+    fn an_endless_chunk_size_line_closes_the_connection() {
+        let mut s = session();
+        let mut input =
+            b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;".to_vec();
+        input.extend(std::iter::repeat_n(b'a', 2 * MAX_HEAD));
+        let (out, closed) = exchange(&mut s, &input);
+        assert_eq!(statuses(&out), ["200"]);
+        assert!(closed, "the buffer does not grow without bound");
     }
 
     #[test]

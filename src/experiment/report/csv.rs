@@ -62,7 +62,7 @@ pub fn render(results: &Results) -> String {
                 fields.extend(std::iter::repeat_n(String::new(), 3));
                 fields.push(String::new());
                 fields.extend([predicted, concurrency]);
-                fields.extend(std::iter::repeat_n(String::new(), 22));
+                fields.extend(std::iter::repeat_n(String::new(), 18));
                 fields.push(quote(cell.failure.as_deref().unwrap_or("")));
             }
         }
@@ -84,4 +84,47 @@ fn quote(text: &str) -> String {
 /// How many columns every row has.
 pub fn columns() -> usize {
     HEADER.split(',').count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Model, Proto};
+    use crate::experiment::predict::Prediction;
+    use crate::experiment::results::{Cell, Results};
+
+    #[test]
+    fn failed_cells_have_every_column_and_the_reason_last() {
+        let results = Results {
+            provenance: crate::system::Provenance::collect(),
+            proto: Proto::Echo,
+            models: vec![Model::Threads],
+            clients: vec![1],
+            works: vec!["none".into()],
+            cell_seconds: 1.0,
+            repeat: 1,
+            keep_alive: false,
+            cells: vec![Cell {
+                work: "none".into(),
+                model: Model::Threads,
+                clients: 1,
+                repeat: 0,
+                prediction: Prediction {
+                    concurrency: Some(1024),
+                    throughput_rps: None,
+                },
+                measurement: None,
+                failure: Some("server did not start: port in use, sorry".into()),
+            }],
+            interrupted: false,
+        };
+        let text = render(&results);
+        let row = text.lines().nth(1).unwrap();
+        assert!(
+            row.ends_with("\"server did not start: port in use, sorry\""),
+            "{row}"
+        );
+        let without_quoted = row.rsplit_once(",\"").unwrap().0;
+        assert_eq!(without_quoted.split(',').count() + 1, columns());
+    }
 }
