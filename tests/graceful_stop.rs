@@ -119,3 +119,42 @@ fn queued_connections_of_the_pool_are_served_before_it_exits() {
     let mut server = server;
     assert!(server.wait_within(Duration::from_secs(10)).status.success());
 }
+
+#[test]
+fn http_requests_already_accepted_are_answered_with_connection_close() {
+    // The pool has one worker, so two of the three connections wait in its queue when the stop arrives.
+    for flags in [
+        &["--model", "pool", "--workers", "1"][..],
+        &["--model", "threads"],
+        &["--model", "poll"],
+        &["--model", "async"],
+    ] {
+        let mut args = vec!["--proto", "http", "--work", "sleep:300ms"];
+        args.extend_from_slice(flags);
+        let server = ServerProcess::start(&args);
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                let mut stream = connect(server.addr());
+                stream
+                    .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                stream
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        server.signal(Signal::SIGTERM);
+        for mut stream in clients {
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).unwrap();
+            assert!(reply.starts_with("HTTP/1.1 200 OK"), "{flags:?}: {reply:?}");
+            assert!(
+                reply.contains("Connection: close\r\n"),
+                "{flags:?}: {reply}"
+            );
+        }
+        let mut server = server;
+        let finished = server.wait_within(Duration::from_secs(10));
+        assert!(finished.status.success());
+        assert_eq!(finished.report()["requests"], 3, "{flags:?}");
+    }
+}

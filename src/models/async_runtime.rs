@@ -127,6 +127,20 @@ async fn serve_connection(
             debug!(%peer, error = %e, "connection failed");
         }
     }
+    let mut unread = UnreadInput(&stream);
+    super::blocking::discard_unread(&mut unread);
+}
+
+/// A write that cannot finish in this long is a client that stopped reading.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads what a tokio stream holds right now, without waiting (for discarding unread input before a close).
+struct UnreadInput<'a>(&'a TcpStream);
+
+impl std::io::Read for UnreadInput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
 }
 
 thread_local! {
@@ -150,8 +164,18 @@ async fn drive(
                 if work {
                     do_work(shared).await;
                 }
+                if !stopping && stop.is_cancelled() {
+                    // Say so in this reply (HTTP: `Connection: close`) rather than close after it unannounced.
+                    stopping = true;
+                    session.server_stopping();
+                }
                 session.respond(SystemTime::now(), &mut output);
-                stream.write_all(&output).await?;
+                // A client that stops reading must not keep the server from stopping.
+                tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&output))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")
+                    })??;
                 output.clear();
                 shared.stats.request_served();
             }
@@ -165,6 +189,8 @@ async fn drive(
                     }
                 };
                 tokio::select! {
+                    // In this order: input that has already arrived is served even when the stop came with it.
+                    biased;
                     ready = stream.readable() => {
                         ready?;
                         let read = SCRATCH.with_borrow_mut(|buf| {

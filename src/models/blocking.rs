@@ -68,14 +68,16 @@ fn wait(
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
-        if watch_stop && polled[fds.len()].any().unwrap_or(false) {
-            return Ok(Wake::Stop);
-        }
+        // A socket with something to read comes first: a request that has already arrived is answered even
+        // when the stop request arrived at the same time.
         for offset in 0..fds.len() {
             let i = (first + offset) % fds.len();
             if polled[i].any().unwrap_or(false) {
                 return Ok(Wake::Ready(i));
             }
+        }
+        if watch_stop && polled[fds.len()].any().unwrap_or(false) {
+            return Ok(Wake::Stop);
         }
     }
 }
@@ -180,21 +182,39 @@ pub fn serve_connection(accepted: Accepted<'_>, shared: &Shared) {
     let Accepted { stream, peer, open } = accepted;
     debug!(%peer, "connection opened");
     let mut session = protocol::new_session(shared.config.proto, &shared.config.page);
-    match drive(stream, session.as_mut(), shared) {
+    let mut stream = stream;
+    match drive(&mut stream, session.as_mut(), shared) {
         Ok(why) => debug!(%peer, why, "connection closed"),
         Err(e) => {
             shared.stats.error();
             debug!(%peer, error = %e, "connection failed");
         }
     }
+    if stream.set_nonblocking(true).is_ok() {
+        discard_unread(&mut stream);
+    }
     drop(open);
+}
+
+/// Reads and throws away what the peer sent that will never be answered (the rest of a refused request, say),
+/// up to 64 KiB and without waiting: `stream` must be non-blocking.
+/// Closing a socket with unread input makes the kernel send a reset, which can destroy the reply the peer has
+/// not read yet; a 431 or 400 would then never arrive.
+pub fn discard_unread(stream: &mut impl Read) {
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
 }
 
 /// A write that cannot finish in this long is a client that stopped reading; give up on it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn drive(
-    mut stream: TcpStream,
+    stream: &mut TcpStream,
     session: &mut dyn Session,
     shared: &Shared,
 ) -> io::Result<&'static str> {
@@ -210,6 +230,11 @@ fn drive(
             Step::Request { work } => {
                 if work {
                     shared.config.work.run_blocking();
+                }
+                if !stopping && shared.shutdown.is_requested() {
+                    // Say so in this reply (HTTP: `Connection: close`) rather than close after it unannounced.
+                    stopping = true;
+                    session.server_stopping();
                 }
                 session.respond(SystemTime::now(), &mut output);
                 stream.write_all(&output)?;
