@@ -66,6 +66,12 @@ impl Stats {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn requests_served(&self, n: u64) {
+        if n > 0 {
+            self.requests.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }

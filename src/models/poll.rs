@@ -70,6 +70,8 @@ struct Connection<'a> {
     /// Reply bytes not yet taken by the socket, from `written` on.
     output: Vec<u8>,
     written: usize,
+    /// Replies in `output` not yet fully sent: a request counts as served once its reply is.
+    owed: u64,
     /// Per-request work is in progress (a timer or a helper thread); the connection waits for it.
     working: bool,
     last_input: Instant,
@@ -101,6 +103,7 @@ impl Connection<'_> {
                     Err(e) => return Drive::Failed(e),
                 }
             }
+            shared.stats.requests_served(std::mem::take(&mut self.owed));
             if self.output.capacity() > KEEP_BUFFER {
                 self.output = Vec::new();
             } else {
@@ -112,7 +115,7 @@ impl Connection<'_> {
                     self.working = true;
                     return Drive::Work;
                 }
-                Step::Request { .. } => self.reply(shared),
+                Step::Request { .. } => self.reply(),
                 Step::Close => return Drive::Close("done"),
                 Step::NeedInput => match self.stream.read(scratch) {
                     Ok(0) => self.session.feed_eof(),
@@ -129,10 +132,10 @@ impl Connection<'_> {
     }
 
     /// Produces the reply to the request whose work is done.
-    fn reply(&mut self, shared: &Shared) {
+    fn reply(&mut self) {
         self.working = false;
         self.session.respond(SystemTime::now(), &mut self.output);
-        shared.stats.request_served();
+        self.owed += 1;
     }
 
     /// Nothing in progress, nothing unsent, no half-received request: closing loses nothing.
@@ -366,6 +369,7 @@ impl<'a> EventLoop<'a> {
             session: protocol::new_session(self.shared.config.proto, &self.shared.config.page),
             output: Vec::new(),
             written: 0,
+            owed: 0,
             working: false,
             last_input: Instant::now(),
             _open: self.shared.stats.connection_opened(),
@@ -392,7 +396,8 @@ impl<'a> EventLoop<'a> {
             }
             match connection.drive(&mut self.scratch, shared) {
                 Drive::Wait => {
-                    if self.drained && connection.is_idle() {
+                    // Past the drain deadline only work in progress is waited for.
+                    if self.drained && !connection.working {
                         self.close(key, "drain timeout");
                     }
                     return;
@@ -418,7 +423,7 @@ impl<'a> EventLoop<'a> {
                             None => {
                                 // Inline: every other client waits while this runs. That is the lesson.
                                 work.run_blocking();
-                                connection.reply(shared);
+                                connection.reply();
                             }
                         },
                     }
@@ -435,7 +440,7 @@ impl<'a> EventLoop<'a> {
         if connection.id != id {
             return;
         }
-        connection.reply(self.shared);
+        connection.reply();
         self.advance(key);
     }
 
@@ -443,6 +448,7 @@ impl<'a> EventLoop<'a> {
         if self.connections.contains(key) {
             let mut connection = self.connections.remove(key);
             let _ = self.poll.registry().deregister(&mut connection.stream);
+            super::blocking::discard_unread(&mut connection.stream);
             debug!(peer = %connection.peer, why, "connection closed");
         }
     }
@@ -556,14 +562,15 @@ impl<'a> EventLoop<'a> {
                     }
                 }
                 Timer::DrainOver => {
+                    // Everything not in the middle of its work is closed; the rest closes when its work ends.
                     self.drained = true;
-                    let idle: Vec<usize> = self
+                    let waiting: Vec<usize> = self
                         .connections
                         .iter()
-                        .filter(|(_, c)| c.is_idle())
+                        .filter(|(_, c)| !c.working)
                         .map(|(key, _)| key)
                         .collect();
-                    for key in idle {
+                    for key in waiting {
                         self.close(key, "drain timeout");
                     }
                 }
@@ -581,13 +588,13 @@ impl<'a> EventLoop<'a> {
             return;
         }
         let due = connection.last_input + idle;
-        if due <= now && !connection.working && connection.written == connection.output.len() {
+        let busy = connection.working || connection.written < connection.output.len();
+        if due <= now && !busy {
             self.close(key, "idle timeout");
         } else {
-            self.add_timer(
-                due.max(now + Duration::from_millis(1)),
-                Timer::IdleCheck { key, id },
-            );
+            // Not idle yet, or busy (working, or waiting for the client to read): look again later.
+            let next = if due > now { due } else { now + idle };
+            self.add_timer(next, Timer::IdleCheck { key, id });
         }
     }
 
@@ -604,13 +611,15 @@ impl<'a> EventLoop<'a> {
             // Kept open to send replies still owed, but no longer read.
             let _ = self.poll.registry().deregister(socket);
         }
-        let closable: Vec<usize> = self
-            .connections
-            .iter_mut()
-            .filter_map(|(key, c)| (c.session.server_stopping() && c.is_idle()).then_some(key))
-            .collect();
-        for key in closable {
-            self.close(key, "server stopping");
+        // Every connection first serves what has already arrived (its next reply says the server is stopping);
+        // then the ones left idle, whose protocol allows it, are closed now and the rest get the drain time.
+        let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            let may_close = self.connections[key].session.server_stopping();
+            self.advance(key);
+            if may_close && self.connections.get(key).is_some_and(Connection::is_idle) {
+                self.close(key, "server stopping");
+            }
         }
         let deadline = self.shared.shutdown.drain_deadline();
         self.add_timer(deadline, Timer::DrainOver);
