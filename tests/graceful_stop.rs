@@ -158,3 +158,53 @@ fn http_requests_already_accepted_are_answered_with_connection_close() {
         assert_eq!(finished.report()["requests"], 3, "{flags:?}");
     }
 }
+
+#[test]
+fn ctrl_c_at_a_terminal_stops_prefork_gracefully() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    // A terminal sends SIGINT to the whole foreground process group; run the server in a group of its own.
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "serve",
+            "--model",
+            "prefork",
+            "--workers",
+            "2",
+            "--work",
+            "sleep:500ms",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    let mut client = connect(addr);
+    client.write_all(b"in flight").unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    nix::sys::signal::kill(group, Signal::SIGINT).unwrap();
+    let mut reply = [0u8; 9];
+    let answered = client.read_exact(&mut reply);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = nix::sys::signal::kill(group, Signal::SIGKILL);
+            panic!("prefork did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    answered.expect("the request in flight is answered");
+    assert!(child.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(
+        rest.contains("\"requests\":1"),
+        "the worker's count reached the parent: {rest}"
+    );
+}

@@ -42,7 +42,10 @@ impl ServerProcess {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Its own process group: Ctrl-C at the terminal stops the experiment, which then stops the server
+            // once the cell's load is over, instead of the server dying in the middle of a measurement.
+            .process_group(0);
         // SAFETY: prctl is async-signal-safe, as a pre_exec hook must be.
         unsafe {
             command.pre_exec(|| {

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -42,7 +42,8 @@ const MIN_CHILD_LIFE: Duration = Duration::from_secs(1);
 
 pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     ensure_single_threaded()?;
-    // Children write their counters here when they exit; the parent reads them at the end.
+    // Children write their counters here when they exit; the parent reads them as they come, so the pipe
+    // never fills however many children come and go.
     let (reports_in, reports_out) = nix::unistd::pipe()?;
     nix::fcntl::fcntl(
         &reports_in,
@@ -57,6 +58,8 @@ pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     let mut supervisor = Supervisor {
         listeners: &listeners,
         shared,
+        reports_in: File::from(reports_in),
+        unread_report: Vec::new(),
         reports_out,
         children: HashMap::new(),
     };
@@ -65,13 +68,16 @@ pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     }
     let result = supervisor.supervise(&child_died);
     signal_hook::low_level::unregister(sigchld);
-    collect_reports(reports_in, shared);
+    supervisor.read_reports();
     result
 }
 
 struct Supervisor<'a> {
     listeners: &'a Listeners,
     shared: &'a Shared,
+    /// Where children's counters arrive (non-blocking), and a line not yet complete.
+    reports_in: File,
+    unread_report: Vec<u8>,
     reports_out: OwnedFd,
     /// Live children: which worker slot each fills and when it started.
     children: HashMap<Pid, (usize, Instant)>,
@@ -124,7 +130,10 @@ impl Supervisor<'_> {
     fn supervise(&mut self, child_died: &UnixStream) -> io::Result<()> {
         let mut stopping = false;
         loop {
-            let mut fds = vec![PollFd::new(child_died.as_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![
+                PollFd::new(child_died.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.reports_in.as_fd(), PollFlags::POLLIN),
+            ];
             if !stopping {
                 fds.push(PollFd::new(
                     self.shared.shutdown.wake_fd(),
@@ -138,6 +147,7 @@ impl Supervisor<'_> {
             }
             let mut drain = [0u8; 64];
             while (&*child_died).read(&mut drain).is_ok_and(|n| n > 0) {}
+            self.read_reports();
 
             if self.shared.shutdown.is_requested() && !stopping {
                 stopping = true;
@@ -149,6 +159,20 @@ impl Supervisor<'_> {
             self.reap(stopping)?;
             if stopping && self.children.is_empty() {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Adds the counters of every child that has reported to the server's.
+    fn read_reports(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = self.reports_in.read(&mut buf) {
+            self.unread_report.extend_from_slice(&buf[..n]);
+        }
+        while let Some(end) = self.unread_report.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.unread_report.drain(..=end).collect();
+            if let Ok(counters) = serde_json::from_slice::<Counters>(&line) {
+                self.shared.stats.absorb(&counters);
             }
         }
     }
@@ -193,6 +217,9 @@ fn run_child(
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
         return 1;
     }
+    // A process group of its own: Ctrl-C in a terminal signals the parent's group only, and the parent passes
+    // the stop on once; a child in the terminal's group would get it twice and take the second as "exit now".
+    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // The parent's handlers would stop the parent's switch, not this process's.
     shared.shutdown.uninstall_signal_handlers();
     let Ok(shutdown) = Shutdown::new(shared.config.drain_timeout) else {
@@ -222,15 +249,6 @@ fn run_child(
             File::from(reports.try_clone().expect("dup report pipe")).write_all(line.as_bytes());
     }
     0
-}
-
-fn collect_reports(reports: OwnedFd, shared: &Shared) {
-    for line in BufReader::new(File::from(reports)).lines() {
-        let Ok(line) = line else { break };
-        if let Ok(counters) = serde_json::from_str::<Counters>(&line) {
-            shared.stats.absorb(&counters);
-        }
-    }
 }
 
 /// Forking is only safe while this process has a single thread.
