@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`protocol`] — *what to say*: echo, daytime and HTTP as sans-IO state machines (bytes in, bytes out, plus
 //!   "do the work now" and "close" signals). No sockets, threads or clocks.
-//! - [`models`] — *how to serve*: one file per concurrency model (sequential, threads, pool), all driving the
-//!   same protocol code.
+//! - [`models`] — *how to serve*: one file per concurrency model (sequential, threads, pool, poll, async,
+//!   prefork), all driving the same protocol code.
 //! - [`work`] — the simulated per-request work: sleeping (I/O wait) or computing (CPU time).
 //! - [`server`] — binding, running and stopping a server; [`shutdown`] is the one place a stop is decided.
 //! - [`stats`] — what a server counts about itself and reports at exit.

@@ -232,7 +232,11 @@ fn model_findings(
             ));
         }
     }
-    if let Some(busy) = points.iter().find(|p| p.run.generator_cpu_cores >= 0.85) {
+    // The generator is the limit when its threads are nearly all busy.
+    if let Some(busy) = points
+        .iter()
+        .find(|p| p.run.generator_cpu_cores >= 0.85 * p.run.generator_threads.max(1) as f64)
+    {
         findings.push(Finding::new(
             "bound_generator",
             vec![
@@ -385,8 +389,8 @@ fn model_findings(
     findings
 }
 
-/// Compares the models under one work at the largest client count they all reached; returns the comparison and
-/// the conclusion's line for this work.
+/// Compares the models under one work at the largest client count every model reached (or, when none did, the
+/// largest any reached); returns the comparison and the conclusion's line for this work.
 fn compare(
     results: &Results,
     work_spec: &str,
@@ -394,14 +398,21 @@ fn compare(
     cores: usize,
 ) -> (Vec<Finding>, Vec<Finding>) {
     let mut comparison = Vec::new();
-    let Some(&clients) = results.clients.iter().rev().find(|&&c| {
+    let reached = |c: usize| {
         results
             .models
             .iter()
             .filter(|&&m| results.throughput(work_spec, m, c).is_some())
             .count()
-            >= 1
-    }) else {
+    };
+    let everyone = results
+        .clients
+        .iter()
+        .rev()
+        .find(|&&c| reached(c) == results.models.len());
+    let Some(&clients) =
+        everyone.or_else(|| results.clients.iter().rev().find(|&&c| reached(c) >= 1))
+    else {
         return (comparison, Vec::new());
     };
     let mut ranked: Vec<(Model, f64)> = results
@@ -579,6 +590,7 @@ mod tests {
             voluntary_context_switches: 100,
             involuntary_context_switches: 1,
             generator_cpu_cores: 0.1,
+            generator_threads: clients.min(2),
             socket_memory_kib: Some(100),
             listen_overflows: Some(0),
         }

@@ -47,6 +47,8 @@ pub struct Measurement {
     pub involuntary_context_switches: i64,
     /// The load generator's own CPU, as cores used: a saturated generator is visible here.
     pub generator_cpu_cores: f64,
+    /// How many threads the load generator ran: `generator_cpu_cores` near this number means it was saturated.
+    pub generator_threads: usize,
     /// Kernel TCP socket memory at the end of the cell, in KiB.
     pub socket_memory_kib: Option<u64>,
     /// Listen-queue overflows during the cell (machine-wide counter).

@@ -267,6 +267,7 @@ fn measure(
     let exit = exit?;
     Ok(measurement(
         &report,
+        &load_config,
         sample,
         &exit,
         socket_memory_kib,
@@ -276,6 +277,7 @@ fn measure(
 
 fn measurement(
     report: &LoadReport,
+    load_config: &LoadConfig,
     server: super::server_process::ServerSample,
     exit: &crate::stats::ExitReport,
     socket_memory_kib: Option<u64>,
@@ -320,7 +322,10 @@ fn measurement(
             + children.voluntary_context_switches,
         involuntary_context_switches: exit.rusage_self.involuntary_context_switches
             + children.involuntary_context_switches,
-        generator_cpu_cores: report.cpu.total().as_secs_f64() / seconds,
+        // The generator's threads ran through the warm-up too: divide their CPU by all the time they ran.
+        generator_cpu_cores: report.cpu.total().as_secs_f64()
+            / (seconds + load_config.warmup.as_secs_f64()),
+        generator_threads: load_config.effective_threads(),
         socket_memory_kib,
         listen_overflows,
     }

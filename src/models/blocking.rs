@@ -2,7 +2,8 @@
 //!
 //! A blocking `accept()` or `read()` cannot be interrupted by a stop request, so every wait here is a `poll` on
 //! the socket(s) *and* the shutdown descriptor: the thread sleeps in the kernel until there is something to do
-//! or the server is stopping, with no periodic wake-ups.
+//! or the server is stopping. (Only an acceptor waiting at its connection cap looks again every 50 ms: a stop
+//! request cannot wake a condition variable.)
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
