@@ -812,12 +812,27 @@ impl Worker<'_> {
         }
     }
 
+    /// Whether a request finishing at `now` counts. A closed loop run for a duration: it completes inside the
+    /// measured window, as in wrk (counting only requests *started* after the warm-up would drop the queue's
+    /// worth of completions that open the window, and understate a busy server's throughput). Open loop: it was
+    /// *scheduled* after the warm-up, as in wrk2, since the timetable defines what was asked. With a request
+    /// budget: it was started after the warm-up, so that exactly the budget is counted.
+    fn counts(&self, i: usize, now: u64) -> bool {
+        self.clients[i].measured || (self.window_counts() && now >= self.plan.warm_ns)
+    }
+
+    /// Closed loop for a duration: what completes in the measured window counts, whenever it started.
+    fn window_counts(&self) -> bool {
+        !self.open && self.tickets.is_none()
+    }
+
     fn complete(&mut self, i: usize, keep_alive: bool) {
         let now = self.now();
+        let counts = self.counts(i, now);
         let c = &mut self.clients[i];
         self.in_flight -= 1;
         self.progress += 1;
-        if c.measured {
+        if counts {
             self.out.latency.record(now.saturating_sub(c.sched) / 1_000);
             self.out.service.record(now.saturating_sub(c.start) / 1_000);
             self.out.successes += 1;
@@ -831,11 +846,12 @@ impl Worker<'_> {
     }
 
     fn fail(&mut self, i: usize, now: u64, kind: ErrorKind, message: &str) {
+        let counts = self.counts(i, now);
         let c = &mut self.clients[i];
         let was_connecting = c.phase == Phase::Connecting;
         self.in_flight -= 1;
         self.progress += 1;
-        if c.measured {
+        if counts {
             self.out.errors.add(kind, 1);
             c.count.errors += 1;
             self.out
@@ -894,8 +910,9 @@ impl Worker<'_> {
 
     fn finish(mut self) -> ThreadResult {
         let end = self.out.end_ns;
+        let window = self.window_counts();
         for c in &self.clients {
-            if c.in_flight() && c.measured {
+            if c.in_flight() && (c.measured || window) {
                 self.out.unfinished.push(Unfinished {
                     client: c.index,
                     age_us: end.saturating_sub(c.sched) / 1_000,
