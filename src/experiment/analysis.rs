@@ -336,10 +336,16 @@ fn model_findings(
             ],
         ));
     }
+    // Requests in flight at the end are normal; one that had waited far longer than almost every answered
+    // request had been left behind.
     if let Some(waiting) = points
         .iter()
-        .filter(|p| p.run.unfinished > 0)
-        .max_by_key(|p| p.run.unfinished)
+        .filter(|p| p.run.unfinished > 0 && p.run.oldest_unfinished_ms > 2.0 * p.run.latency.p99_ms)
+        .max_by(|a, b| {
+            a.run
+                .oldest_unfinished_ms
+                .total_cmp(&b.run.oldest_unfinished_ms)
+        })
     {
         findings.push(Finding::new(
             "unfinished",
@@ -467,7 +473,11 @@ fn compare(
     ) {
         let ratio = thr / seq.max(1e-9);
         let args = vec![("ratio", Arg::Num(ratio, 1)), ("c", c.clone())];
-        if ratio >= 1.5 {
+        if ratio >= 1.5 && matches!(work, Work::Cpu(_)) {
+            let mut args = args;
+            args.push(("n", Arg::Int(cores as u64)));
+            comparison.push(Finding::new("threads_helped_cores", args));
+        } else if ratio >= 1.5 {
             comparison.push(Finding::new("threads_helped", args));
         } else if matches!(work, Work::Cpu(_)) {
             let mut args = args;

@@ -377,6 +377,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Threads ajudaram: {ratio}x a vazão do servidor sequencial com {c} clientes, porque o trabalho era espera, e esperas se sobrepõem.",
     ),
     (
+        "threads_helped_cores",
+        "Threads helped only as far as the cores go: {ratio}x the sequential server at {c} clients, on {n} cores. Computation overlaps only when there is a free core to run it.",
+        "Threads ajudaram só até onde vão os núcleos: {ratio}x o servidor sequencial com {c} clientes, em {n} núcleos. Computação só se sobrepõe quando há um núcleo livre para executá-la.",
+    ),
+    (
         "threads_no_help_cpu",
         "Threads did not help much ({ratio}x the sequential server at {c} clients): the work was computation, and {n} cores compute at most {p} req/s however many threads share them.",
         "Threads ajudaram pouco ({ratio}x o servidor sequencial com {c} clientes): o trabalho era computação, e {n} núcleos computam no máximo {p} req/s, não importa quantas threads os dividam.",

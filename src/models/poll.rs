@@ -45,6 +45,8 @@ const HELPERS_DONE: Token = Token(usize::MAX - 1);
 const FIRST_CONNECTION: usize = 1 << 20;
 /// How long to stop accepting after running out of file descriptors, so that closing connections can free some.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Most connections accepted in one turn of the loop.
+const ACCEPT_BATCH: usize = 64;
 /// An output buffer larger than this is freed once sent, so idle connections hold no big allocation.
 const KEEP_BUFFER: usize = 4096;
 
@@ -327,7 +329,15 @@ impl<'a> EventLoop<'a> {
 
     /// Accepts every connection waiting on listener `i`.
     fn accept_all(&mut self, i: usize) {
+        let mut accepted = 0;
         while !self.stopping && !self.accept_paused {
+            if accepted == ACCEPT_BATCH {
+                // Take turns: connections already open get their events served before more are accepted.
+                // (Clients that reconnect at once would otherwise keep this loop going for ever.)
+                self.add_timer(Instant::now(), Timer::ResumeAccept);
+                return;
+            }
+            accepted += 1;
             let Some(listener) = self.listeners.get(i) else {
                 return;
             };
@@ -380,8 +390,8 @@ impl<'a> EventLoop<'a> {
         if self.stopping {
             self.connections[key].session.server_stopping();
         }
-        // Daytime speaks first; others may already have data waiting.
-        self.advance(key);
+        // Not served here but on its first event, which epoll gives every new socket (it is writable, and may
+        // already be readable): new connections take their turn with the open ones instead of jumping the queue.
     }
 
     /// Drives connection `key` as far as it goes, then starts its work or closes it as needed.
