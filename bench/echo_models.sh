@@ -114,6 +114,6 @@ for model in models:
         rates = [float(r[3]) for r in runs]
         print(f"{model:<11}{c:>6}{statistics.median(rates):>14.0f}{max(rates) - min(rates):>10.0f}{float(mid[4]):>9.2f}"
               f"{float(mid[5]):>14.4f}{float(mid[6]):>14.4f}{sum(int(r[7]) for r in runs):>8}")
-print("\nsequential serves one connection to its end: with more than one keep-alive connection the others wait and"
-      "\ntime out (errors); pool serves at most --workers (8) connections at once and prefork one per child, likewise.")
+print("\nsequential serves one connection to its end: with more than one keep-alive connection the others wait"
+      "\n(unfinished, not errors); pool serves at most --workers (8) connections at once and prefork one per child\n(its default, one child per CPU it may use, is ONE child when pinned with taskset), likewise.")
 PY

@@ -45,6 +45,25 @@ fn experiment(args: &[&str], out: &Path) -> Output {
     output
 }
 
+/// The fields of one CSV line (RFC 4180 quoting).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            other => field.push(other),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
 fn json(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
 }
@@ -117,12 +136,16 @@ fn a_small_experiment_writes_three_files_that_agree() {
         // CSV: the same cell, the same figures.
         let row = rows
             .iter()
-            .map(|r| r.split(',').collect::<Vec<_>>())
+            .map(|r| csv_fields(r))
             .find(|f| f[1] == model && f[2] == clients.to_string())
             .expect("a CSV row per cell");
         assert_eq!(row.len(), columns);
         assert_eq!(row[4], "ok");
         assert_eq!(row[8], format!("{rps:.3}"));
+        assert!(
+            row[columns - 1].contains("experiment"),
+            "the command that made it: {row:?}"
+        );
         // HTML and terminal: the same figures, in the same words.
         let shown = format!("{} / {}", format_rps(rps), format_ms(p99));
         let html_row = table

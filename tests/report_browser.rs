@@ -260,6 +260,31 @@ fn the_report_opens_in_chromium_without_errors_and_draws_its_charts() {
     );
     let errors = page.errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // The same browser is happy with our HTTP server: the page loads over keep-alive and renders.
+    let server = common::ServerProcess::start(&["--proto", "http", "--model", "poll"]);
+    page.events.clear();
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("http://{}/", server.addr())}),
+    );
+    page.wait_for("Page.loadEventFired");
+    let heading = page.call(
+        "Runtime.evaluate",
+        json!({"expression": "document.title + ' | ' + document.querySelector('h1').textContent", "returnByValue": true}),
+    );
+    assert_eq!(
+        heading["result"]["value"],
+        "serverlab | Hello from serverlab"
+    );
+    assert!(
+        page.events
+            .iter()
+            .all(|e| e["method"] != "Runtime.exceptionThrown")
+    );
+    let finished = server.terminate();
+    assert!(finished.status.success());
+    assert!(finished.report()["requests"].as_u64().unwrap() >= 1);
     drop(browser);
     let _ = std::fs::remove_dir_all(&out);
 }

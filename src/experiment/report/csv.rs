@@ -1,12 +1,27 @@
-//! `results.csv`: one row per cell run, for spreadsheets and pandas.
+//! `results.csv`: one row per cell run, for spreadsheets and pandas. Every row ends with where its numbers came
+//! from (version, commit, build, machine, kernel limits, command), so a row copied elsewhere keeps its provenance.
 
 use super::super::results::Results;
 
-const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,failure";
+const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,failure,serverlab_version,commit,build_profile,cpu_model,cores,kernel,somaxconn,fd_soft_limit,fd_hard_limit,command";
 
 pub fn render(results: &Results) -> String {
     let mut out = String::from(HEADER);
     out.push('\n');
+    let p = &results.provenance;
+    let number = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let provenance = [
+        quote(&p.serverlab_version),
+        quote(&p.commit),
+        quote(&p.build_profile),
+        quote(&p.cpu_model),
+        p.cores.to_string(),
+        quote(&p.kernel),
+        number(p.somaxconn),
+        number(p.fd_soft_limit),
+        number(p.fd_hard_limit),
+        quote(&p.command.join(" ")),
+    ];
     for cell in &results.cells {
         let predicted = cell
             .prediction
@@ -66,6 +81,7 @@ pub fn render(results: &Results) -> String {
                 fields.push(quote(cell.failure.as_deref().unwrap_or("")));
             }
         }
+        fields.extend(provenance.iter().cloned());
         out.push_str(&fields.join(","));
         out.push('\n');
     }
@@ -120,11 +136,12 @@ mod tests {
         };
         let text = render(&results);
         let row = text.lines().nth(1).unwrap();
-        assert!(
-            row.ends_with("\"server did not start: port in use, sorry\""),
-            "{row}"
-        );
-        let without_quoted = row.rsplit_once(",\"").unwrap().0;
-        assert_eq!(without_quoted.split(',').count() + 1, columns());
+        let failure = "\"server did not start: port in use, sorry\"";
+        let (before, after) = row.split_once(failure).expect("the reason is quoted whole");
+        // Every column before the reason is in its place, and the provenance follows it.
+        let position = HEADER.split(',').position(|c| c == "failure").unwrap();
+        assert_eq!(before.split(',').count(), position + 1, "{row}");
+        let version = format!(",{},", env!("CARGO_PKG_VERSION"));
+        assert!(after.starts_with(&version), "{after}");
     }
 }
