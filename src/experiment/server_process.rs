@@ -143,7 +143,9 @@ impl Drop for ServerProcess {
     }
 }
 
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+/// Hands each line `pipe` yields to the returned channel, from a thread of its own (so a child process never
+/// blocks on a full pipe).
+pub fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines().map_while(Result::ok) {
@@ -155,7 +157,8 @@ fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
-fn text_of(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
+/// Hands all that `pipe` yields, once it closes, to the returned channel.
+pub fn text_of(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         let mut text = String::new();

@@ -14,8 +14,8 @@ pub struct Table {
     pub flagged: Vec<(usize, usize)>,
 }
 
-/// Throughput and p99 latency: `requests/s / p99 ms` in each cell.
-pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
+/// `model`, then one column per client count.
+fn header(results: &Results, lang: Lang) -> Vec<String> {
     let mut header = vec![label(lang, "model").to_string()];
     header.extend(
         results
@@ -23,6 +23,12 @@ pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
             .iter()
             .map(|c| format!("{c} {}", label(lang, "clients"))),
     );
+    header
+}
+
+/// Throughput and p99 latency: `requests/s / p99 ms` in each cell.
+pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
+    let header = header(results, lang);
     let rows = results
         .models
         .iter()
@@ -56,13 +62,7 @@ pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
 
 /// Measured vs predicted throughput: `measured (predicted)` in each cell, flagged when off.
 pub fn prediction_table(results: &Results, work: &str, lang: Lang) -> Table {
-    let mut header = vec![label(lang, "model").to_string()];
-    header.extend(
-        results
-            .clients
-            .iter()
-            .map(|c| format!("{c} {}", label(lang, "clients"))),
-    );
+    let header = header(results, lang);
     let mut flagged = Vec::new();
     let mut rows = Vec::new();
     for (r, &model) in results.models.iter().enumerate() {
