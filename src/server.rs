@@ -145,11 +145,6 @@ impl Stopper {
     pub fn stop(&self) {
         self.0.shutdown.trigger();
     }
-
-    /// Counters of the running server.
-    pub fn stats(&self) -> &Stats {
-        &self.0.stats
-    }
 }
 
 /// A server serving on its own thread. Dropping it stops it and waits for it.

@@ -87,10 +87,6 @@ impl Stats {
             .fetch_add(other.peak_open_connections, Ordering::Relaxed);
     }
 
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
     pub fn open_connections(&self) -> u64 {
         self.open_connections.load(Ordering::Relaxed)
     }

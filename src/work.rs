@@ -40,11 +40,6 @@ impl Work {
         }
     }
 
-    /// Whether this work holds the thread that runs it (so an event loop should hand it to a helper thread).
-    pub fn holds_thread(&self) -> bool {
-        matches!(self, Work::Cpu(_) | Work::Block(_))
-    }
-
     /// The nominal duration of one unit of work.
     pub fn duration(&self) -> Duration {
         match *self {

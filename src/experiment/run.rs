@@ -14,7 +14,7 @@ use super::predict::{ModelLimits, Prediction, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results};
 use super::server_process::ServerProcess;
-use crate::config::{Model, Proto, cpus};
+use crate::config::{Model, Proto, ServerConfig, cpus};
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
@@ -36,8 +36,6 @@ pub struct ExperimentConfig {
     pub keep_alive: bool,
     /// `serverlab` binary that runs the servers.
     pub server_bin: PathBuf,
-    /// Extra `serve` flags for every server (e.g. `--max-conns 64`).
-    pub server_flags: Vec<String>,
     /// `--offload N` for the event-driven models (the others do not take it).
     pub offload: Option<usize>,
     /// Where results are written after every cell (`None`: keep them in memory only).
@@ -61,7 +59,6 @@ impl ExperimentConfig {
             repeat: 1,
             keep_alive: false,
             server_bin,
-            server_flags: Vec::new(),
             offload: None,
             out: None,
         }
@@ -71,17 +68,12 @@ impl ExperimentConfig {
         self.works.len() * self.models.len() * self.clients.len() * self.repeat
     }
 
-    /// The limits a model's server runs with, for predictions: its defaults, overridden by `server_flags`.
+    /// The limits a model's server runs with, for predictions: `serve`'s own defaults, which the servers get.
     fn limits(&self, model: Model) -> ModelLimits {
-        let flag = |name: &str| {
-            self.server_flags
-                .iter()
-                .position(|f| f == name)
-                .and_then(|i| self.server_flags.get(i + 1)?.parse().ok())
-        };
+        let defaults = ServerConfig::new(self.proto, model, ([127, 0, 0, 1], 0).into());
         ModelLimits {
-            workers: flag("--workers").unwrap_or_else(|| model.default_workers()),
-            max_conns: flag("--max-conns").unwrap_or(1024),
+            workers: defaults.workers,
+            max_conns: defaults.max_conns,
             offload: self.offload.filter(|_| model.is_event_driven()),
         }
     }
@@ -215,7 +207,6 @@ fn measure(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.extend(config.server_flags.iter().cloned());
     if let Some(helpers) = config.offload.filter(|_| model.is_event_driven()) {
         args.extend(["--offload".to_string(), helpers.to_string()]);
     }

@@ -523,6 +523,12 @@ impl<'a> EventLoop<'a> {
         }
     }
 
+    /// Sends a datagram reply that was waiting on its work (a timer or a helper).
+    fn deliver_owed(&mut self, socket: usize, peer: SocketAddr, reply: &[u8]) {
+        self.datagrams_pending -= 1;
+        self.send_datagram(socket, peer, reply);
+    }
+
     fn collect_helper_results(&mut self) {
         let Some(helpers) = &mut self.helpers else {
             return;
@@ -536,10 +542,7 @@ impl<'a> EventLoop<'a> {
                     socket,
                     peer,
                     reply,
-                } => {
-                    self.datagrams_pending -= 1;
-                    self.send_datagram(socket, peer, &reply);
-                }
+                } => self.deliver_owed(socket, peer, &reply),
             }
         }
     }
@@ -561,10 +564,7 @@ impl<'a> EventLoop<'a> {
                     socket,
                     peer,
                     reply,
-                } => {
-                    self.datagrams_pending -= 1;
-                    self.send_datagram(socket, peer, &reply);
-                }
+                } => self.deliver_owed(socket, peer, &reply),
                 Timer::ResumeAccept => {
                     self.accept_paused = false;
                     for i in 0..self.listeners.len() {
