@@ -135,12 +135,34 @@ pub struct ServerConfig {
     pub work: Work,
     /// Event-driven models: hand CPU and blocking work to this many helper threads (`None`: run it inline).
     pub offload: Option<usize>,
-    /// Close a connection that sends nothing for this long (`None`: never).
+    /// Close a connection that sends nothing for this long between requests (`None`: never).
     pub idle_timeout: Option<Duration>,
-    /// After a stop request, how long connections with nothing pending are kept before they are closed.
+    /// HTTP: the whole request head must arrive within this long of its first byte (of accept, for the first
+    /// request), however it trickles in; past it the answer is 408 and a close (`None`: no such deadline).
+    pub header_timeout: Option<Duration>,
+    /// A connection whose output makes no progress for this long (a client that does not read) is closed.
+    pub send_timeout: Duration,
+    /// The bound of a whole stop: once a stop is requested, connections still open after this long are closed.
     pub drain_timeout: Duration,
+    /// HTTP: the largest request body accepted; a larger one gets 413 and a close.
+    pub max_body: u64,
+    /// UDP: most datagrams waiting for their work at once; past it datagrams are dropped and counted.
+    pub max_datagrams: usize,
     /// The HTML page the `http` protocol serves.
     pub page: Arc<[u8]>,
+}
+
+/// The largest value each count setting accepts: far beyond what a 2-core lab needs, small enough that nothing
+/// is allocated or forked by the million before a mistake is caught.
+pub mod limits {
+    pub const WORKERS: usize = 4096;
+    pub const QUEUE: usize = 1_000_000;
+    pub const MAX_CONNS: usize = 1_000_000;
+    /// `listen(2)` silently caps at `net.core.somaxconn`; more than this is a typo.
+    pub const BACKLOG: i32 = 65_535;
+    pub const OFFLOAD: usize = 4096;
+    pub const MAX_BODY: u64 = 1 << 30;
+    pub const MAX_DATAGRAMS: usize = 65_536;
 }
 
 impl ServerConfig {
@@ -157,7 +179,11 @@ impl ServerConfig {
             work: Work::None,
             offload: None,
             idle_timeout: default_idle_timeout(proto),
-            drain_timeout: Duration::from_secs(5),
+            header_timeout: default_header_timeout(proto),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            max_body: crate::protocol::http::DEFAULT_MAX_BODY,
+            max_datagrams: DEFAULT_MAX_DATAGRAMS,
             page: Arc::from(crate::protocol::http::DEFAULT_PAGE.as_bytes()),
         }
     }
@@ -168,17 +194,29 @@ impl ServerConfig {
         if self.listen.is_empty() {
             return Err(ConfigError::new("at least one --listen address is needed"));
         }
-        if self.workers == 0 {
-            return Err(ConfigError::new("--workers must be at least 1"));
+        in_range("--workers", self.workers, 1, limits::WORKERS)?;
+        in_range("--queue", self.queue, 1, limits::QUEUE)?;
+        in_range("--max-conns", self.max_conns, 1, limits::MAX_CONNS)?;
+        in_range("--backlog", self.backlog, 1, limits::BACKLOG)?;
+        in_range("--max-body", self.max_body, 0, limits::MAX_BODY)?;
+        in_range(
+            "--max-datagrams",
+            self.max_datagrams,
+            1,
+            limits::MAX_DATAGRAMS,
+        )?;
+        for (flag, duration) in [
+            ("--idle-timeout", self.idle_timeout),
+            ("--header-timeout", self.header_timeout),
+            ("--send-timeout", Some(self.send_timeout)),
+            ("--drain-timeout", Some(self.drain_timeout)),
+        ] {
+            if let Some(duration) = duration {
+                duration_in_range(flag, duration).map_err(ConfigError::new)?;
+            }
         }
-        if self.queue == 0 {
-            return Err(ConfigError::new("--queue must be at least 1"));
-        }
-        if self.max_conns == 0 {
-            return Err(ConfigError::new("--max-conns must be at least 1"));
-        }
-        if self.backlog < 1 {
-            return Err(ConfigError::new("--backlog must be at least 1"));
+        if let Some(duration) = self.work.duration_if_any() {
+            work_duration_in_range(duration).map_err(ConfigError::new)?;
         }
         if let Some(helpers) = self.offload {
             if !self.model.is_event_driven() {
@@ -187,9 +225,12 @@ impl ServerConfig {
                     self.model
                 )));
             }
-            if helpers == 0 {
-                return Err(ConfigError::new("--offload must be at least 1"));
-            }
+            in_range("--offload", helpers, 1, limits::OFFLOAD)?;
+        }
+        if self.header_timeout.is_some() && self.proto != Proto::Http {
+            return Err(ConfigError::new(
+                "--header-timeout applies to http; an echo line has no head (see --idle-timeout)",
+            ));
         }
         if self.proto.is_datagram() && self.idle_timeout.is_some() {
             return Err(ConfigError::new(
@@ -200,6 +241,21 @@ impl ServerConfig {
     }
 }
 
+/// Checks `low <= value <= high` for the setting `flag`, in one line that says the range.
+fn in_range<T: PartialOrd + fmt::Display>(
+    flag: &str,
+    value: T,
+    low: T,
+    high: T,
+) -> Result<(), ConfigError> {
+    if value < low || value > high {
+        return Err(ConfigError::new(format!(
+            "{flag} must be between {low} and {high}, not {value}"
+        )));
+    }
+    Ok(())
+}
+
 /// The idle timeout a protocol gets unless told otherwise: HTTP closes quiet keep-alive connections, echo never
 /// hangs up on its client.
 pub fn default_idle_timeout(proto: Proto) -> Option<Duration> {
@@ -207,6 +263,53 @@ pub fn default_idle_timeout(proto: Proto) -> Option<Duration> {
         Proto::Http => Some(Duration::from_secs(10)),
         _ => None,
     }
+}
+
+/// The header deadline a protocol gets unless told otherwise (nginx's `client_header_timeout` is 60 s; 10 s is
+/// Apache's `RequestReadTimeout`): only HTTP has a request head.
+pub fn default_header_timeout(proto: Proto) -> Option<Duration> {
+    match proto {
+        Proto::Http => Some(Duration::from_secs(10)),
+        _ => None,
+    }
+}
+
+/// nginx's `send_timeout`: how long a reply may make no progress before the client is given up on.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_MAX_DATAGRAMS: usize = 1024;
+
+/// Every timeout lies in this range: shorter is a typo (or 0, which means "off" where off exists), longer would
+/// overflow time arithmetic or hang a stop.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Checks a timeout against [`MIN_TIMEOUT`]..=[`MAX_DURATION`].
+pub fn duration_in_range(flag: &str, duration: Duration) -> Result<(), String> {
+    if duration < MIN_TIMEOUT || duration > MAX_DURATION {
+        return Err(format!(
+            "{flag} must be between 1ms and 1day, not {}",
+            humantime::format_duration(duration)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks per-request work: more than nothing, at most a day.
+pub fn work_duration_in_range(duration: Duration) -> Result<(), String> {
+    if duration.is_zero() || duration > MAX_DURATION {
+        return Err(format!(
+            "work must last more than 0 and at most 1day, not {}",
+            humantime::format_duration(duration)
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a timeout flag and checks its range, for clap.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    duration_in_range("a timeout", duration).map(|()| duration)
 }
 
 /// A setting that cannot work, said in one line.
@@ -243,7 +346,7 @@ impl FromStr for OptionalDuration {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "0" | "off" | "none" => Ok(OptionalDuration(None)),
-            other => parse_duration(other).map(|d| OptionalDuration(Some(d))),
+            other => parse_timeout(other).map(|d| OptionalDuration(Some(d))),
         }
     }
 }
@@ -279,5 +382,44 @@ mod tests {
         let mut udp = ServerConfig::new(Proto::UdpEcho, Model::Threads, addr);
         udp.idle_timeout = Some(Duration::from_secs(1));
         assert!(udp.validate().is_err());
+    }
+
+    #[test]
+    fn counts_and_durations_have_upper_bounds() {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let base = ServerConfig::new(Proto::Http, Model::Pool, addr);
+        let refuse = |change: &dyn Fn(&mut ServerConfig), flag: &str| {
+            let mut config = base.clone();
+            change(&mut config);
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains(flag), "{error}");
+        };
+        refuse(&|c| c.queue = 1_000_000_000_000, "--queue");
+        refuse(&|c| c.workers = 100_000, "--workers");
+        refuse(&|c| c.backlog = -1, "--backlog");
+        refuse(&|c| c.max_conns = usize::MAX, "--max-conns");
+        refuse(&|c| c.idle_timeout = Some(Duration::MAX), "--idle-timeout");
+        refuse(&|c| c.send_timeout = Duration::ZERO, "--send-timeout");
+        refuse(
+            &|c| c.work = Work::Sleep(Duration::from_secs(99_999_999 * 3600)),
+            "work",
+        );
+        let mut echo = ServerConfig::new(Proto::Echo, Model::Poll, addr);
+        echo.header_timeout = Some(Duration::from_secs(1));
+        assert!(
+            echo.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--header-timeout")
+        );
+    }
+
+    #[test]
+    fn timeouts_parse_within_their_range() {
+        assert!(parse_timeout("18446744073709551615s").is_err());
+        assert!(parse_timeout("2days").is_err());
+        assert!(parse_timeout("0s").is_err());
+        assert_eq!(parse_timeout("1day").unwrap(), MAX_DURATION);
+        assert!("18446744073709551615s".parse::<OptionalDuration>().is_err());
     }
 }

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -71,8 +72,12 @@ impl Server {
             });
             Listeners::Tcp(sockets.collect::<io::Result<_>>()?)
         };
+        let shutdown = Shutdown::new(config.drain_timeout)?;
+        if let Listeners::Tcp(list) = &listeners {
+            shutdown.stop_listening_at_stop(list.iter().map(AsRawFd::as_raw_fd).collect());
+        }
         let shared = Shared {
-            shutdown: Shutdown::new(config.drain_timeout)?,
+            shutdown,
             stats: Stats::default(),
             config,
         };
@@ -101,7 +106,10 @@ impl Server {
     pub fn run(self) -> io::Result<ExitReport> {
         let config = &self.shared.config;
         info!(proto = %config.proto, model = %config.model, work = %config.work, "serving");
-        crate::models::serve(self.listeners, &self.shared)?;
+        let served = crate::models::serve(self.listeners, &self.shared);
+        // The listeners are closed by now; their descriptor numbers may be reused.
+        self.shared.shutdown.forget_listeners();
+        served?;
         let counters = self.shared.stats.snapshot();
         info!(
             connections = counters.connections,

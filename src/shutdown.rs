@@ -5,13 +5,19 @@
 //! [`Shutdown::wake_fd`] in its `poll` wakes at once, however many there are, with no thread of its own to
 //! deliver the news: the signal handler itself writes the byte (signal-hook's self-pipe), so signal handling
 //! starts no thread — the `poll` model runs in exactly one.
+//!
+//! A stop is bounded: [`Shutdown::drain_deadline`] is when every connection still open is closed, whatever its
+//! client does, and [`Shutdown::sleep`] is a wait that never outlasts it, so per-request work cannot hold a stop
+//! either. The listening sockets stop listening the moment any part of the server notices the stop
+//! ([`Shutdown::stop_listening`]), so a client that connects after it is refused instead of queued and reset.
 
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use signal_hook::SigId;
 use std::time::{Duration, Instant};
 
@@ -28,6 +34,8 @@ pub struct Shutdown {
     drain_timeout: Duration,
     /// The signal handlers this switch installed, so a forked child can remove them.
     handlers: Mutex<Vec<SigId>>,
+    /// Listening sockets to take out of LISTEN once the stop is noticed (emptied once done).
+    listeners: Mutex<Vec<RawFd>>,
 }
 
 impl Shutdown {
@@ -41,6 +49,7 @@ impl Shutdown {
             drain_deadline: OnceLock::new(),
             drain_timeout,
             handlers: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Vec::new()),
         })
     }
 
@@ -103,12 +112,73 @@ impl Shutdown {
             .drain_deadline
             .get_or_init(|| Instant::now() + self.drain_timeout)
     }
+
+    /// A stop was requested and its drain time is over: nothing may wait any longer.
+    pub fn past_drain(&self) -> bool {
+        self.is_requested() && Instant::now() >= self.drain_deadline()
+    }
+
+    /// Sleeps for `duration`, or until the drain deadline if a stop comes first. Returns whether the whole
+    /// duration was slept.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let end = Instant::now() + duration;
+        loop {
+            let stopping = self.is_requested();
+            let bound = if stopping {
+                end.min(self.drain_deadline())
+            } else {
+                end
+            };
+            let now = Instant::now();
+            if now >= bound {
+                return now >= end;
+            }
+            if stopping {
+                std::thread::sleep(bound - now);
+            } else {
+                // Wakes early if a stop comes, to start counting down the drain time.
+                let millis = (bound - now)
+                    .as_micros()
+                    .div_ceil(1000)
+                    .min(i32::MAX as u128) as i32;
+                let mut fds = [PollFd::new(self.wake_fd(), PollFlags::POLLIN)];
+                let _ = poll(
+                    &mut fds,
+                    PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+                );
+            }
+        }
+    }
+
+    /// Registers the server's listening sockets, to be taken out of LISTEN by [`Shutdown::stop_listening`].
+    /// The caller keeps them open until it calls [`Shutdown::forget_listeners`].
+    pub fn stop_listening_at_stop(&self, fds: Vec<RawFd>) {
+        *self.listeners.lock().unwrap_or_else(|e| e.into_inner()) = fds;
+    }
+
+    /// Stops accepting connections on every registered listener, at once and for every process that shares them
+    /// (prefork's children hold copies, so closing this process's descriptor would not be enough):
+    /// `shutdown(SHUT_RD)` on a listener moves it out of LISTEN, so new clients are refused. Idempotent.
+    pub fn stop_listening(&self) {
+        let fds = std::mem::take(&mut *self.listeners.lock().unwrap_or_else(|e| e.into_inner()));
+        for fd in fds {
+            // SAFETY: the fd is a listener the server still owns (see `stop_listening_at_stop`).
+            unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+        }
+    }
+
+    /// The listeners are about to be closed: never touch those descriptor numbers again.
+    pub fn forget_listeners(&self) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
     fn readable(shutdown: &Shutdown) -> bool {
         let mut fds = [PollFd::new(shutdown.wake_fd(), PollFlags::POLLIN)];
@@ -127,5 +197,26 @@ mod tests {
         assert!(readable(&shutdown), "the wake byte is never consumed");
         let deadline = shutdown.drain_deadline();
         assert_eq!(deadline, shutdown.drain_deadline(), "fixed once");
+    }
+
+    #[test]
+    fn sleep_never_outlasts_the_drain() {
+        let shutdown = Arc::new(Shutdown::new(Duration::from_millis(100)).unwrap());
+        assert!(
+            shutdown.sleep(Duration::from_millis(20)),
+            "no stop: sleeps it all"
+        );
+        let stopper = Arc::clone(&shutdown);
+        let trigger = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            stopper.trigger();
+        });
+        let start = Instant::now();
+        assert!(!shutdown.sleep(Duration::from_secs(3600)), "cut short");
+        // 50 ms until the stop plus 100 ms of drain; an hour without the bound.
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        assert!(start.elapsed() < Duration::from_secs(60));
+        trigger.join().unwrap();
+        assert!(shutdown.past_drain());
     }
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use nix::time::{ClockId, clock_gettime};
 
+use crate::shutdown::Shutdown;
+
 /// The work done once per request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "duration")]
@@ -36,7 +38,27 @@ impl Work {
         match *self {
             Work::None => {}
             Work::Sleep(duration) | Work::Block(duration) => std::thread::sleep(duration),
-            Work::Cpu(duration) => burn_cpu(duration),
+            Work::Cpu(duration) => {
+                burn_cpu(duration, || false);
+            }
+        }
+    }
+
+    /// Does the work on the calling thread, but gives up at the end of a stop's drain time. Returns whether the
+    /// work was done (a reply is owed) or abandoned.
+    pub fn run_bounded(&self, shutdown: &Shutdown) -> bool {
+        match *self {
+            Work::None => true,
+            Work::Sleep(duration) | Work::Block(duration) => shutdown.sleep(duration),
+            Work::Cpu(duration) => burn_cpu(duration, || shutdown.past_drain()),
+        }
+    }
+
+    /// The duration of the work, unless there is none.
+    pub fn duration_if_any(&self) -> Option<Duration> {
+        match *self {
+            Work::None => None,
+            Work::Sleep(d) | Work::Cpu(d) | Work::Block(d) => Some(d),
         }
     }
 
@@ -70,11 +92,12 @@ impl FromStr for Work {
         }
         let usage = || {
             format!(
-                "'{text}' is not a work spec: use none, sleep:DURATION or cpu:DURATION (e.g. sleep:50ms)"
+                "'{text}' is not a work spec: use none, sleep:DURATION, cpu:DURATION or block:DURATION (e.g. sleep:50ms)"
             )
         };
         let (kind, duration) = text.split_once(':').ok_or_else(usage)?;
         let duration = crate::config::parse_duration(duration)?;
+        crate::config::work_duration_in_range(duration)?;
         match kind {
             "sleep" => Ok(Work::Sleep(duration)),
             "cpu" => Ok(Work::Cpu(duration)),
@@ -91,8 +114,9 @@ pub fn thread_cpu_time() -> Duration {
     Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32)
 }
 
-/// Hashes a buffer over and over until the thread has spent `budget` of CPU time.
-fn burn_cpu(budget: Duration) {
+/// Hashes a buffer over and over until the thread has spent `budget` of CPU time, or `give_up` says to stop.
+/// Returns whether the budget was spent.
+fn burn_cpu(budget: Duration, give_up: impl Fn() -> bool) -> bool {
     let start = thread_cpu_time();
     let mut block = [0u8; 4096];
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -106,8 +130,12 @@ fn burn_cpu(budget: Duration) {
         if thread_cpu_time() - start >= budget {
             break;
         }
+        if give_up() {
+            return false;
+        }
     }
     std::hint::black_box(hash);
+    true
 }
 
 #[cfg(test)]

@@ -34,35 +34,66 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
-fn impossible_settings_are_refused() {
+fn impossible_settings_are_usage_errors() {
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        run_cli(&args)
+    };
+    assert_one_line_error(&serve(&["--workers", "0"]), 2, "--workers");
     assert_one_line_error(
-        &run_cli(&["serve", "--listen", "127.0.0.1:0", "--workers", "0"]),
-        1,
-        "--workers",
-    );
-    assert_one_line_error(
-        &run_cli(&[
-            "serve",
-            "--proto",
-            "udp-echo",
-            "--listen",
-            "127.0.0.1:0",
-            "--idle-timeout",
-            "1s",
-        ]),
-        1,
+        &serve(&["--proto", "udp-echo", "--idle-timeout", "1s"]),
+        2,
         "udp-echo",
     );
+    assert_one_line_error(&serve(&["--page", "x.html"]), 2, "--page");
+    assert_one_line_error(&serve(&["--log-level", "loud["]), 2, "log-level");
+    // Negative numbers are read as numbers, then refused, not mistaken for a flag.
     assert_one_line_error(
-        &run_cli(&["serve", "--listen", "127.0.0.1:0", "--page", "x.html"]),
-        1,
+        &serve(&["--backlog", "-1"]),
+        2,
+        "--backlog must be between 1",
+    );
+    // Upper bounds are checked before anything is bound or allocated.
+    assert_one_line_error(&serve(&["--queue", "1000000000000"]), 2, "--queue");
+    assert_one_line_error(&serve(&["--workers", "100000"]), 2, "--workers");
+    assert_one_line_error(&serve(&["--max-conns", "100000000"]), 2, "--max-conns");
+    assert_one_line_error(&serve(&["--backlog", "100000000"]), 2, "--backlog");
+    // Durations have a range and never overflow.
+    assert_one_line_error(
+        &serve(&["--idle-timeout", "18446744073709551615s"]),
+        2,
+        "18446744073709551615s",
+    );
+    assert_one_line_error(&serve(&["--work", "sleep:99999999h"]), 2, "1day");
+    assert_one_line_error(&serve(&["--drain-timeout", "0s"]), 2, "1ms");
+    assert_one_line_error(&serve(&["--send-timeout", "3days"]), 2, "1day");
+    assert_one_line_error(
+        &serve(&["--header-timeout", "1s"]),
+        2,
+        "--header-timeout applies to http",
+    );
+}
+
+#[test]
+fn a_page_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = std::env::temp_dir().join(format!("serverlab-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("page.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // Reading a FIFO with no writer would block the start for ever; run_cli fails the test after 20 s.
+    let out = run_cli(&[
+        "serve",
+        "--proto",
+        "http",
+        "--listen",
+        "127.0.0.1:0",
         "--page",
-    );
-    assert_one_line_error(
-        &run_cli(&["serve", "--log-level", "loud[", "--listen", "127.0.0.1:0"]),
-        1,
-        "log-level",
-    );
+        fifo.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_one_line_error(&out, 2, "is not a regular file");
 }
 
 #[test]
@@ -95,7 +126,7 @@ fn an_unreadable_page_file_is_one_clear_line() {
         "--page",
         "/no/such/page.html",
     ]);
-    assert_one_line_error(&out, 1, "cannot read page file /no/such/page.html");
+    assert_one_line_error(&out, 2, "cannot read page file /no/such/page.html");
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn offload_is_refused_where_it_means_nothing() {
         "--listen",
         "127.0.0.1:0",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "bad usage");
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("--offload applies to the event-driven models")

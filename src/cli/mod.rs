@@ -46,15 +46,28 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Load(args) => return load::main(args),
         Command::Merge(args) => return load::merge_main(args),
-        Command::Experiment(args) => experiment::run_command(args),
+        Command::Experiment(args) => experiment::run_command(args).map_err(Failure::Run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failure::Usage(message)) => {
+            eprintln!("serverlab: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
             eprintln!("serverlab: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Why a command did not succeed, which decides its exit status.
+#[derive(Debug)]
+enum Failure {
+    /// Bad usage (status 2): flags that cannot work together or out of range.
+    Usage(String),
+    /// The run itself failed (status 1).
+    Run(String),
 }
 
 /// Help and version go to stdout with status 0; real usage errors become one line on stderr and status 2.

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::parse_addr;
+use super::{Failure, parse_addr};
 use crate::config::{
-    Model, OptionalDuration, Proto, ServerConfig, default_idle_timeout, parse_duration,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DATAGRAMS, DEFAULT_SEND_TIMEOUT, Model, OptionalDuration,
+    Proto, ServerConfig, default_header_timeout, default_idle_timeout, parse_timeout,
 };
+use crate::protocol::http::DEFAULT_MAX_BODY;
 use crate::server::Server;
 use crate::work::Work;
 
@@ -33,7 +35,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64)]
     queue: usize,
     /// Listen backlog passed to listen(2); 5 is Python's socketserver default.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, allow_negative_numbers = true)]
     backlog: i32,
     /// Most connections served at once (threads).
     #[arg(long, default_value_t = 1024)]
@@ -48,12 +50,26 @@ pub struct ServeArgs {
     /// poll and async: run cpu: and block: work on this many helper threads instead of the event loop.
     #[arg(long, value_name = "N")]
     offload: Option<usize>,
-    /// Close connections idle this long; `off` disables [default: 10s for http, off otherwise].
+    /// Close connections idle this long between requests; `off` disables [default: 10s for http, off otherwise].
     #[arg(long, value_name = "DUR")]
     idle_timeout: Option<OptionalDuration>,
-    /// On stop, how long idle connections are kept before they are closed.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "5s")]
-    drain_timeout: Duration,
+    /// http: the whole request head must arrive within this long of its first byte (of accept, for the first
+    /// request), or the answer is 408 and a close; `off` disables [default: 10s].
+    #[arg(long, value_name = "DUR")]
+    header_timeout: Option<OptionalDuration>,
+    /// Close a connection whose reply makes no progress this long (a client that does not read) [default: 30s].
+    #[arg(long, value_name = "DUR", value_parser = parse_timeout)]
+    send_timeout: Option<Duration>,
+    /// The bound of a stop: connections still open this long after it are closed, and the server exits
+    /// [default: 5s].
+    #[arg(long, value_name = "DUR", value_parser = parse_timeout)]
+    drain_timeout: Option<Duration>,
+    /// http: largest request body accepted, in bytes; a larger one gets 413 and a close.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    max_body: u64,
+    /// udp-echo: most datagrams waiting for their work at once; past it they are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DATAGRAMS)]
+    max_datagrams: usize,
     /// HTML file to serve instead of the built-in page (http).
     #[arg(long, value_name = "FILE")]
     page: Option<PathBuf>,
@@ -65,10 +81,19 @@ pub struct ServeArgs {
     log_file: Option<PathBuf>,
 }
 
-pub fn run(args: ServeArgs) -> Result<(), String> {
-    crate::logging::init(&args.log_level, args.log_file.as_deref())?;
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
+    crate::logging::init(&args.log_level, args.log_file.as_deref()).map_err(Failure::Usage)?;
+    let config = config_of(&args)?;
+    config
+        .validate()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    serve(config).map_err(Failure::Run)
+}
+
+/// Turns the flags into a server's settings; what cannot work is bad usage.
+fn config_of(args: &ServeArgs) -> Result<ServerConfig, Failure> {
     let mut config = ServerConfig::new(args.proto, args.model, args.listen[0]);
-    config.listen = args.listen;
+    config.listen = args.listen.clone();
     config.workers = args.workers.unwrap_or_else(|| args.model.default_workers());
     config.offload = args.offload;
     config.queue = args.queue;
@@ -78,15 +103,46 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     config.idle_timeout = args
         .idle_timeout
         .map_or_else(|| default_idle_timeout(args.proto), |d| d.0);
-    config.drain_timeout = args.drain_timeout;
+    config.header_timeout = args
+        .header_timeout
+        .map_or_else(|| default_header_timeout(args.proto), |d| d.0);
+    config.send_timeout = args.send_timeout.unwrap_or(DEFAULT_SEND_TIMEOUT);
+    config.drain_timeout = args.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT);
+    config.max_body = args.max_body;
+    config.max_datagrams = args.max_datagrams;
     if let Some(path) = &args.page {
         if args.proto != Proto::Http {
-            return Err("--page only applies to --proto http".into());
+            return Err(Failure::Usage("--page only applies to --proto http".into()));
         }
-        let page = std::fs::read(path)
-            .map_err(|e| format!("cannot read page file {}: {e}", path.display()))?;
-        config.page = Arc::from(page);
+        config.page = read_page(path)?;
     }
+    Ok(config)
+}
+
+/// Largest page `--page` serves: it is held in memory once and shared by every connection.
+const MAX_PAGE: u64 = 1 << 30;
+
+/// Reads the `--page` file, refusing what is not a regular file (a FIFO would block the start for ever).
+fn read_page(path: &std::path::Path) -> Result<Arc<[u8]>, Failure> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Failure::Usage(format!("cannot read page file {shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(Failure::Usage(format!(
+            "--page {shown} is not a regular file"
+        )));
+    }
+    if meta.len() > MAX_PAGE {
+        return Err(Failure::Usage(format!(
+            "--page {shown} is larger than 1 GiB"
+        )));
+    }
+    let page = std::fs::read(path)
+        .map_err(|e| Failure::Run(format!("cannot read page file {shown}: {e}")))?;
+    Ok(Arc::from(page))
+}
+
+fn serve(config: ServerConfig) -> Result<(), String> {
     match crate::net::raise_fd_limit() {
         // A thread-per-connection server asked for more connections than it may open files.
         Ok(limit) if config.model == Model::Threads && config.max_conns as u64 + 32 > limit => {

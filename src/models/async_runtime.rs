@@ -10,21 +10,23 @@
 //! them to tokio's blocking pool, bounded here to N threads (unbounded, it would grow to 512).
 //!
 //! Stopping follows tokio's graceful-shutdown pattern: a `CancellationToken` tells every task, a `TaskTracker`
-//! waits until they have all finished.
+//! waits until they have all finished — but never past the drain deadline, which every task's waits (input,
+//! output, `sleep:` work) also respect; the runtime is then dropped, closing whatever is left.
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use crate::protocol::{self, Session, Step};
+use super::deadlines::{ConnectionClock, Expiry};
+use crate::protocol::{self, Output, Session, Step};
 use crate::server::{Listeners, Shared};
 use crate::work::Work;
 
@@ -39,7 +41,7 @@ pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
         .enable_all()
         .build()?;
     let shared = Arc::clone(shared);
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         match listeners {
@@ -69,9 +71,20 @@ pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
         wait_for_stop(&shared).await?;
         stop.cancel();
         tracker.close();
-        tracker.wait().await;
+        // Every task ends by the drain deadline on its own; this bound is the safety net.
+        let bound = shared.shutdown.drain_deadline() + Duration::from_millis(100);
+        if tokio::time::timeout_at(bound.into(), tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("tasks outstayed the drain time; closing their connections");
+        }
         Ok(())
-    })
+    });
+    // Tasks still there are dropped (their sockets closed); a worker inside inline work gives it up by the drain
+    // deadline too.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 /// Resolves once a stop is requested (the shutdown descriptor turns readable).
@@ -103,8 +116,8 @@ async fn accept_loop(
             Err(e) => {
                 // Usually EMFILE: wait a moment so closing connections free descriptors; clients wait in the backlog.
                 shared.stats.error();
-                warn!(error = %e, "accept failed; pausing accepts");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                super::warn_accept_failed(&e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
@@ -119,7 +132,8 @@ async fn serve_connection(
     let _open = shared.stats.connection_opened();
     debug!(%peer, "connection opened");
     let _ = stream.set_nodelay(true);
-    let mut session = protocol::new_session(shared.config.proto, &shared.config.page);
+    let config = &shared.config;
+    let mut session = protocol::new_session(config.proto, &config.page, config.max_body);
     match drive(&mut stream, session.as_mut(), &shared, &stop).await {
         Ok(why) => debug!(%peer, why, "connection closed"),
         Err(e) => {
@@ -130,9 +144,6 @@ async fn serve_connection(
     let mut unread = UnreadInput(&stream);
     super::blocking::discard_unread(&mut unread);
 }
-
-/// A write that cannot finish in this long is a client that stopped reading.
-const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Reads what a tokio stream holds right now, without waiting (for discarding unread input before a close).
 struct UnreadInput<'a>(&'a TcpStream);
@@ -152,17 +163,17 @@ thread_local! {
 async fn drive(
     stream: &mut TcpStream,
     session: &mut dyn Session,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     stop: &CancellationToken,
 ) -> io::Result<&'static str> {
-    let mut output = Vec::new();
-    let mut last_input = Instant::now();
+    let mut output = Output::default();
+    let mut clock = ConnectionClock::accepted(Instant::now());
     let mut stopping = false;
     loop {
         match session.step() {
             Step::Request { work } => {
-                if work {
-                    do_work(shared).await;
+                if work && !do_work(shared, stop).await {
+                    return Ok("drain timeout");
                 }
                 if !stopping && stop.is_cancelled() {
                     // Say so in this reply (HTTP: `Connection: close`) rather than close after it unannounced.
@@ -170,21 +181,20 @@ async fn drive(
                     session.server_stopping();
                 }
                 session.respond(SystemTime::now(), &mut output);
-                // A client that stops reading must not keep the server from stopping.
-                tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&output))
-                    .await
-                    .map_err(|_| {
-                        io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")
-                    })??;
-                output.clear();
+                if let Some(expired) =
+                    send(stream, &mut output, &mut clock, shared, stop, &mut stopping).await?
+                {
+                    return Ok(expired.reason());
+                }
                 shared.stats.request_served();
             }
             Step::Close => return Ok("done"),
             Step::NeedInput => {
-                let deadline = super::input_deadline(shared, last_input, stopping);
+                clock.track_head(session, Instant::now());
+                let deadline = clock.input_deadline(shared, stopping);
                 let sleep = async {
                     match deadline {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        Some((at, _)) => tokio::time::sleep_until(at.into()).await,
                         None => std::future::pending().await,
                     }
                 };
@@ -199,7 +209,7 @@ async fn drive(
                             Ok::<usize, io::Error>(n)
                         });
                         match read {
-                            Ok(n) if n > 0 => last_input = Instant::now(),
+                            Ok(n) if n > 0 => clock.input(Instant::now()),
                             Ok(_) => {}
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                             Err(e) => return Err(e),
@@ -211,26 +221,83 @@ async fn drive(
                             return Ok("server stopping");
                         }
                     }
-                    _ = sleep => {
-                        return Ok(if stopping { "drain timeout" } else { "idle timeout" });
-                    }
+                    _ = sleep => match deadline.map(|(_, why)| why) {
+                        Some(Expiry::Header) => session.head_timed_out(),
+                        Some(why) => return Ok(why.reason()),
+                        None => {}
+                    },
                 }
             }
         }
     }
 }
 
+/// Sends all of `output`, waiting for the socket to drain, but never past the send deadline (no progress for
+/// `--send-timeout`) or, once stopping, the drain deadline. Returns the deadline that ended it, if one did.
+async fn send(
+    stream: &TcpStream,
+    output: &mut Output,
+    clock: &mut ConnectionClock,
+    shared: &Shared,
+    stop: &CancellationToken,
+    stopping: &mut bool,
+) -> io::Result<Option<Expiry>> {
+    // Whether bytes went out since the clock last heard: the clock is read only when the socket is full.
+    let mut progressed = true;
+    while !output.is_empty() {
+        let written = match output.slices() {
+            (all, []) => stream.try_write(all),
+            (head, page) => stream.try_write_vectored(&[IoSlice::new(head), IoSlice::new(page)]),
+        };
+        match written {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                output.advance(n);
+                progressed = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if std::mem::take(&mut progressed) {
+                    clock.output(Instant::now());
+                }
+                let (at, why) = clock.send_deadline(shared, *stopping);
+                tokio::select! {
+                    biased;
+                    ready = stream.writable() => ready?,
+                    // The deadline shrinks to the drain time: look again.
+                    _ = stop.cancelled(), if !*stopping => *stopping = true,
+                    _ = tokio::time::sleep_until(at.into()) => return Ok(Some(why)),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 /// Runs one request's work the way this model does: a timer for `sleep:`, on the worker thread or in the bounded
-/// blocking pool for the rest.
-async fn do_work(shared: &Shared) {
+/// blocking pool for the rest. Returns false when the end of a stop cut it short (no reply is owed).
+async fn do_work(shared: &Arc<Shared>, stop: &CancellationToken) -> bool {
     let work = shared.config.work;
     match work {
-        Work::None => {}
-        Work::Sleep(d) => tokio::time::sleep(d).await,
-        Work::Cpu(_) | Work::Block(_) if shared.config.offload.is_some() => {
-            let _ = tokio::task::spawn_blocking(move || work.run_blocking()).await;
+        Work::None => true,
+        Work::Sleep(d) => {
+            let drain_over = async {
+                stop.cancelled().await;
+                tokio::time::sleep_until(shared.shutdown.drain_deadline().into()).await;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(d) => true,
+                _ = drain_over => false,
+            }
         }
-        Work::Cpu(_) | Work::Block(_) => work.run_blocking(),
+        Work::Cpu(_) | Work::Block(_) if shared.config.offload.is_some() => {
+            let shared = Arc::clone(shared);
+            tokio::task::spawn_blocking(move || work.run_bounded(&shared.shutdown))
+                .await
+                .unwrap_or(false)
+        }
+        Work::Cpu(_) | Work::Block(_) => work.run_bounded(&shared.shutdown),
     }
 }
 
@@ -242,6 +309,8 @@ async fn datagram_loop(
     tracker: TaskTracker,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
+    // Datagrams whose work is in progress: bounded, so a flood cannot grow the server without limit.
+    let waiting = Arc::new(AtomicUsize::new(0));
     loop {
         let received = tokio::select! {
             _ = stop.cancelled() => return,
@@ -254,18 +323,26 @@ async fn datagram_loop(
                 continue;
             }
         };
+        if waiting.load(Ordering::Relaxed) >= shared.config.max_datagrams {
+            shared.stats.dropped();
+            continue;
+        }
         let mut reply = Vec::with_capacity(len);
         protocol::datagram_reply(shared.config.proto, &buf[..len], &mut reply);
-        let (socket, shared) = (Arc::clone(&socket), Arc::clone(&shared));
+        let (socket, shared, stop) = (Arc::clone(&socket), Arc::clone(&shared), stop.clone());
+        let waiting = Arc::clone(&waiting);
+        waiting.fetch_add(1, Ordering::Relaxed);
         tracker.spawn(async move {
-            do_work(&shared).await;
-            match socket.send_to(&reply, peer).await {
-                Ok(_) => shared.stats.request_served(),
-                Err(e) => {
-                    shared.stats.error();
-                    debug!(%peer, error = %e, "reply not sent");
+            if do_work(&shared, &stop).await {
+                match socket.send_to(&reply, peer).await {
+                    Ok(_) => shared.stats.request_served(),
+                    Err(e) => {
+                        shared.stats.error();
+                        debug!(%peer, error = %e, "reply not sent");
+                    }
                 }
             }
+            waiting.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }

@@ -4,17 +4,24 @@
 //! the socket(s) *and* the shutdown descriptor: the thread sleeps in the kernel until there is something to do
 //! or the server is stopping. (Only an acceptor waiting at its connection cap looks again every 50 ms: a stop
 //! request cannot wake a condition variable.)
+//!
+//! Writes are waits too. A blocking `write()` of a reply to a client that does not read would sleep for ever
+//! (or, with `SO_SNDTIMEO`, restart its timer on every partial write and never hear the stop), so each write is
+//! a non-blocking `send` and the thread waits in `poll` for the socket to drain, bounded by the send deadline and
+//! the stop. Every wait's deadline comes from [`ConnectionClock`], the rule all models share.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use socket2::SockRef;
 use tracing::{debug, warn};
 
-use crate::protocol::{self, Session, Step};
+use super::deadlines::{ConnectionClock, Expiry};
+use crate::protocol::{self, Output, Session, Step};
 use crate::server::Shared;
 use crate::stats::Counted;
 
@@ -35,10 +42,12 @@ enum Wake {
     Deadline,
 }
 
-/// Sleeps until one of `fds` is readable, the server is told to stop (unless `watch_stop` is false), or
-/// `deadline` passes. Starts looking at `fds[first]`, so that several listeners take turns.
+/// Sleeps until one of `fds` is ready for `interest` (readable, or writable), the server is told to stop (unless
+/// `watch_stop` is false), or `deadline` passes. Starts looking at `fds[first]`, so that several listeners take
+/// turns. Whoever notices a stop first takes the listeners out of LISTEN.
 fn wait(
     fds: &[BorrowedFd],
+    interest: PollFlags,
     first: usize,
     shared: &Shared,
     watch_stop: bool,
@@ -57,10 +66,7 @@ fn wait(
                 PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut polled: Vec<PollFd> = fds
-            .iter()
-            .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-            .collect();
+        let mut polled: Vec<PollFd> = fds.iter().map(|fd| PollFd::new(*fd, interest)).collect();
         if watch_stop {
             polled.push(PollFd::new(shared.shutdown.wake_fd(), PollFlags::POLLIN));
         }
@@ -78,6 +84,7 @@ fn wait(
             }
         }
         if watch_stop && polled[fds.len()].any().unwrap_or(false) {
+            shared.shutdown.stop_listening();
             return Ok(Wake::Stop);
         }
     }
@@ -89,9 +96,10 @@ pub fn accept_next<'a>(listeners: &[TcpListener], shared: &'a Shared) -> Option<
     let mut turn = 0;
     loop {
         if shared.shutdown.is_requested() {
+            shared.shutdown.stop_listening();
             return None;
         }
-        let ready = match wait(&fds, turn, shared, true, None) {
+        let ready = match wait(&fds, PollFlags::POLLIN, turn, shared, true, None) {
             Ok(Wake::Ready(i)) => i,
             Ok(Wake::Stop | Wake::Deadline) => return None,
             Err(e) => {
@@ -123,7 +131,7 @@ pub fn accept_next<'a>(listeners: &[TcpListener], shared: &'a Shared) -> Option<
             Err(e) => {
                 // Out of file descriptors or memory: back off instead of spinning, and let clients queue.
                 shared.stats.error();
-                warn!(error = %e, "accept failed");
+                super::warn_accept_failed(&e);
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
@@ -141,9 +149,10 @@ pub fn recv_next(
     let mut turn = 0;
     loop {
         if shared.shutdown.is_requested() {
+            shared.shutdown.stop_listening();
             return None;
         }
-        let ready = match wait(&fds, turn, shared, true, None) {
+        let ready = match wait(&fds, PollFlags::POLLIN, turn, shared, true, None) {
             Ok(Wake::Ready(i)) => i,
             Ok(Wake::Stop | Wake::Deadline) => return None,
             Err(e) => {
@@ -166,7 +175,9 @@ pub fn recv_next(
 
 /// Does the work for one datagram and sends the reply back to its sender.
 pub fn answer_datagram(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, shared: &Shared) {
-    shared.config.work.run_blocking();
+    if !shared.config.work.run_bounded(&shared.shutdown) {
+        return;
+    }
     let mut reply = Vec::with_capacity(datagram.len());
     protocol::datagram_reply(shared.config.proto, datagram, &mut reply);
     match socket.send_to(&reply, peer) {
@@ -182,7 +193,11 @@ pub fn answer_datagram(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, sh
 pub fn serve_connection(accepted: Accepted<'_>, shared: &Shared) {
     let Accepted { stream, peer, open } = accepted;
     debug!(%peer, "connection opened");
-    let mut session = protocol::new_session(shared.config.proto, &shared.config.page);
+    let mut session = protocol::new_session(
+        shared.config.proto,
+        &shared.config.page,
+        shared.config.max_body,
+    );
     let mut stream = stream;
     match drive(&mut stream, session.as_mut(), shared) {
         Ok(why) => debug!(%peer, why, "connection closed"),
@@ -211,9 +226,6 @@ pub fn discard_unread(stream: &mut impl Read) {
     }
 }
 
-/// A write that cannot finish in this long is a client that stopped reading; give up on it.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
 fn drive(
     stream: &mut TcpStream,
     session: &mut dyn Session,
@@ -221,36 +233,47 @@ fn drive(
 ) -> io::Result<&'static str> {
     // Replies are small and written whole: send them now rather than wait for Nagle.
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut input = [0u8; 16 * 1024];
-    let mut output = Vec::new();
-    let mut last_input = Instant::now();
+    let mut output = Output::default();
+    let mut clock = ConnectionClock::accepted(Instant::now());
     let mut stopping = false;
     loop {
         match session.step() {
             Step::Request { work } => {
-                if work {
-                    shared.config.work.run_blocking();
+                if work && !shared.config.work.run_bounded(&shared.shutdown) {
+                    return Ok("drain timeout");
                 }
                 if !stopping && shared.shutdown.is_requested() {
                     // Say so in this reply (HTTP: `Connection: close`) rather than close after it unannounced.
                     stopping = true;
+                    shared.shutdown.stop_listening();
                     session.server_stopping();
                 }
                 session.respond(SystemTime::now(), &mut output);
-                stream.write_all(&output)?;
-                output.clear();
+                if let Some(expired) = send(stream, &mut output, &mut clock, shared, &mut stopping)?
+                {
+                    return Ok(expired.reason());
+                }
                 shared.stats.request_served();
             }
             Step::Close => return Ok("done"),
             Step::NeedInput => {
-                let deadline = super::input_deadline(shared, last_input, stopping);
-                match wait(&[stream.as_fd()], 0, shared, !stopping, deadline)? {
+                clock.track_head(session, Instant::now());
+                let deadline = clock.input_deadline(shared, stopping);
+                let at = deadline.map(|(at, _)| at);
+                match wait(
+                    &[stream.as_fd()],
+                    PollFlags::POLLIN,
+                    0,
+                    shared,
+                    !stopping,
+                    at,
+                )? {
                     Wake::Ready(_) => match stream.read(&mut input) {
                         Ok(0) => session.feed_eof(),
                         Ok(n) => {
                             session.feed(&input[..n]);
-                            last_input = Instant::now();
+                            clock.input(Instant::now());
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
@@ -261,14 +284,73 @@ fn drive(
                             return Ok("server stopping");
                         }
                     }
-                    Wake::Deadline
-                        if stopping && Instant::now() >= shared.shutdown.drain_deadline() =>
-                    {
-                        return Ok("drain timeout");
-                    }
-                    Wake::Deadline => return Ok("idle timeout"),
+                    Wake::Deadline => match deadline.map(|(_, why)| why) {
+                        Some(Expiry::Header) => session.head_timed_out(),
+                        Some(why) => return Ok(why.reason()),
+                        None => {}
+                    },
                 }
             }
         }
+    }
+}
+
+/// Sends all of `output` without ever blocking in `write`: what the socket does not take now is waited for in
+/// `poll`, up to the send deadline (or the drain deadline once stopping). Returns the deadline that ended it,
+/// if one did.
+fn send(
+    stream: &TcpStream,
+    output: &mut Output,
+    clock: &mut ConnectionClock,
+    shared: &Shared,
+    stopping: &mut bool,
+) -> io::Result<Option<Expiry>> {
+    // Whether bytes went out since the clock last heard: the clock is read only when the socket is full.
+    let mut progressed = true;
+    while !output.is_empty() {
+        match output.write_to(&mut NonBlockingSend(stream)) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => progressed = true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if std::mem::take(&mut progressed) {
+                    clock.output(Instant::now());
+                }
+                let (at, why) = clock.send_deadline(shared, *stopping);
+                match wait(
+                    &[stream.as_fd()],
+                    PollFlags::POLLOUT,
+                    0,
+                    shared,
+                    !*stopping,
+                    Some(at),
+                )? {
+                    Wake::Ready(_) => {}
+                    // The deadline shrinks to the drain time: look again.
+                    Wake::Stop => *stopping = true,
+                    Wake::Deadline => return Ok(Some(why)),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Writes to a blocking socket without blocking (`MSG_DONTWAIT`), so a thread never sleeps inside `write`.
+struct NonBlockingSend<'a>(&'a TcpStream);
+
+impl Write for NonBlockingSend<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        SockRef::from(self.0).send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        SockRef::from(self.0)
+            .send_vectored_with_flags(bufs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

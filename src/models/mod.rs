@@ -9,6 +9,7 @@
 
 pub mod async_runtime;
 pub mod blocking;
+pub mod deadlines;
 pub mod poll;
 pub mod pool;
 pub mod prefork;
@@ -17,10 +18,12 @@ pub mod threads;
 
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing::warn;
 
 use crate::config::Model;
-use crate::server::{Listeners, Shared};
+pub use crate::server::{Listeners, Shared};
 
 /// Serves `listeners` with the configured model until a stop is requested and everything accepted is finished.
 pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
@@ -37,13 +40,18 @@ pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
     }
 }
 
-/// How long a connection waiting for input may wait: until its idle timeout, or once the server is stopping,
-/// until the drain deadline, whichever comes first (`None`: for ever).
-pub fn input_deadline(shared: &Shared, last_input: Instant, stopping: bool) -> Option<Instant> {
-    let idle = shared.config.idle_timeout.map(|t| last_input + t);
-    let drain = stopping.then(|| shared.shutdown.drain_deadline());
-    match (idle, drain) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// Logs a failed `accept` at most once a second, with how many failures the silence hid: a server at its
+/// file-descriptor ceiling fails thousands of accepts a second, and the log must not become the load.
+pub fn warn_accept_failed(error: &io::Error) {
+    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
+    static HIDDEN: AtomicU64 = AtomicU64::new(0);
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST_SECOND.swap(second, Ordering::Relaxed) == second {
+        HIDDEN.fetch_add(1, Ordering::Relaxed);
+        return;
     }
+    let hidden = HIDDEN.swap(0, Ordering::Relaxed);
+    warn!(error = %error, failures_not_logged = hidden, "accept failed (out of file descriptors?); pausing accepts, serving open connections");
 }

@@ -10,7 +10,10 @@
 //! - mio is edge-triggered: after an event, read (or write) until `WouldBlock`, or no further event comes.
 //! - A reply the socket will not take at once stays in the connection's output buffer and is finished on the
 //!   next writable event; meanwhile that connection's reads pause, so a client that never reads cannot make the
-//!   server buffer without bound.
+//!   server buffer without bound. The HTTP page in that buffer is shared, not copied, and a client that takes
+//!   nothing for the send timeout is closed.
+//! - Every connection has one deadline timer, armed at the nearest of its deadlines (header, idle, send, drain:
+//!   see [`ConnectionClock`]); when it fires the rule is asked again, so input arriving never touches the timers.
 //! - Nothing may block. `sleep:D` work becomes a timer: the loop serves everyone else while it runs. `cpu:D` and
 //!   `block:D` do hold the thread — every other connection waits, the honest cost of computing or blocking inside
 //!   an event loop — unless `--offload N` hands them to N helper threads (the Flash paper's AMPED design).
@@ -18,7 +21,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
@@ -32,7 +35,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use tracing::{debug, warn};
 
-use crate::protocol::{self, Session, Step};
+use super::deadlines::{ConnectionClock, Expiry};
+use crate::protocol::{self, Output, Session, Step};
 use crate::server::{Listeners, Shared};
 use crate::stats::Counted;
 use crate::work::Work;
@@ -47,8 +51,6 @@ const FIRST_CONNECTION: usize = 1 << 20;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Most connections accepted in one turn of the loop.
 const ACCEPT_BATCH: usize = 64;
-/// An output buffer larger than this is freed once sent, so idle connections hold no big allocation.
-const KEEP_BUFFER: usize = 4096;
 
 pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     let poll = Poll::new()?;
@@ -69,14 +71,19 @@ struct Connection<'a> {
     stream: TcpStream,
     peer: SocketAddr,
     session: Box<dyn Session>,
-    /// Reply bytes not yet taken by the socket, from `written` on.
-    output: Vec<u8>,
-    written: usize,
+    /// Reply bytes not yet taken by the socket.
+    output: Output,
     /// Replies in `output` not yet fully sent: a request counts as served once its reply is.
     owed: u64,
     /// Per-request work is in progress (a timer or a helper thread); the connection waits for it.
     working: bool,
-    last_input: Instant,
+    clock: ConnectionClock,
+    /// Bytes arrived since the clock last heard of it.
+    fresh_input: bool,
+    /// The socket took bytes since the clock last heard of it.
+    fresh_output: bool,
+    /// When this connection's deadline timer is set to fire, if it is set.
+    armed: Option<Instant>,
     _open: Counted<'a>,
 }
 
@@ -96,22 +103,16 @@ impl Connection<'_> {
     /// can, read what has arrived. Reads only when all output is sent (the loop's backpressure).
     fn drive(&mut self, scratch: &mut [u8], shared: &Shared) -> Drive {
         loop {
-            while self.written < self.output.len() {
-                match self.stream.write(&self.output[self.written..]) {
+            while !self.output.is_empty() {
+                match self.output.write_to(&mut self.stream) {
                     Ok(0) => return Drive::Close("peer stopped reading"),
-                    Ok(n) => self.written += n,
+                    Ok(_) => self.fresh_output = true,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Wait,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Drive::Failed(e),
                 }
             }
             shared.stats.requests_served(std::mem::take(&mut self.owed));
-            if self.output.capacity() > KEEP_BUFFER {
-                self.output = Vec::new();
-            } else {
-                self.output.clear();
-            }
-            self.written = 0;
             match self.session.step() {
                 Step::Request { work: true } if shared.config.work != Work::None => {
                     self.working = true;
@@ -123,7 +124,7 @@ impl Connection<'_> {
                     Ok(0) => self.session.feed_eof(),
                     Ok(n) => {
                         self.session.feed(&scratch[..n]);
-                        self.last_input = Instant::now();
+                        self.fresh_input = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Wait,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -136,13 +137,41 @@ impl Connection<'_> {
     /// Produces the reply to the request whose work is done.
     fn reply(&mut self) {
         self.working = false;
+        if self.output.is_empty() {
+            // A new reply starts its send deadline (a partly sent one keeps counting from its last progress).
+            self.fresh_output = true;
+        }
         self.session.respond(SystemTime::now(), &mut self.output);
         self.owed += 1;
     }
 
     /// Nothing in progress, nothing unsent, no half-received request: closing loses nothing.
     fn is_idle(&self) -> bool {
-        !self.working && self.written == self.output.len() && !self.session.has_partial_request()
+        !self.working && self.output.is_empty() && !self.session.has_partial_request()
+    }
+
+    /// Brings the clock up to date after a drive, and returns the deadline of what the connection now waits for
+    /// (`None`: nothing, or its work, which only the drain bounds).
+    fn next_deadline(
+        &mut self,
+        now: Instant,
+        shared: &Shared,
+        stopping: bool,
+    ) -> Option<(Instant, Expiry)> {
+        if std::mem::take(&mut self.fresh_input) {
+            self.clock.input(now);
+        }
+        if std::mem::take(&mut self.fresh_output) {
+            self.clock.output(now);
+        }
+        if self.working {
+            None
+        } else if !self.output.is_empty() {
+            Some(self.clock.send_deadline(shared, stopping))
+        } else {
+            self.clock.track_head(self.session.as_ref(), now);
+            self.clock.input_deadline(shared, stopping)
+        }
     }
 }
 
@@ -151,8 +180,8 @@ impl Connection<'_> {
 enum Timer {
     /// A connection's `sleep:` work is over.
     WorkDone { key: usize, id: u64 },
-    /// Check whether a connection has been idle too long.
-    IdleCheck { key: usize, id: u64 },
+    /// A connection's nearest deadline may have passed: ask the rule again.
+    Deadline { key: usize, id: u64 },
     /// A datagram's `sleep:` work is over: send its reply.
     DatagramDue {
         socket: usize,
@@ -203,7 +232,9 @@ impl Helpers {
                 .spawn_scoped(scope, move || {
                     let _alive = shared.stats.thread_started();
                     for (work, job) in queue {
-                        work.run_blocking();
+                        // Work cut short by the end of a stop is never replied to; the loop has closed its
+                        // connection already.
+                        work.run_bounded(&shared.shutdown);
                         if finished.send(job).is_err() {
                             break;
                         }
@@ -290,11 +321,8 @@ impl<'a> EventLoop<'a> {
         }
         loop {
             let in_flight = self.helpers.as_ref().map_or(0, |h| h.in_flight);
-            if self.stopping
-                && self.connections.is_empty()
-                && in_flight == 0
-                && self.datagrams_pending == 0
-            {
+            let owed = in_flight > 0 || self.datagrams_pending > 0;
+            if self.stopping && self.connections.is_empty() && (self.drained || !owed) {
                 return Ok(());
             }
             let timeout = self
@@ -348,7 +376,7 @@ impl<'a> EventLoop<'a> {
                 Err(e) => {
                     // Usually EMFILE: out of descriptors. Stop accepting for a moment; clients wait in the backlog.
                     self.shared.stats.error();
-                    warn!(error = %e, "accept failed (out of file descriptors?); pausing accepts for 100 ms");
+                    super::warn_accept_failed(&e);
                     self.accept_paused = true;
                     self.add_timer(Instant::now() + ACCEPT_PAUSE, Timer::ResumeAccept);
                 }
@@ -372,24 +400,26 @@ impl<'a> EventLoop<'a> {
         self.next_id += 1;
         let id = self.next_id;
         debug!(%peer, "connection opened");
+        let config = &self.shared.config;
+        let now = Instant::now();
         entry.insert(Connection {
             id,
             stream,
             peer,
-            session: protocol::new_session(self.shared.config.proto, &self.shared.config.page),
-            output: Vec::new(),
-            written: 0,
+            session: protocol::new_session(config.proto, &config.page, config.max_body),
+            output: Output::default(),
             owed: 0,
             working: false,
-            last_input: Instant::now(),
+            clock: ConnectionClock::accepted(now),
+            fresh_input: false,
+            fresh_output: false,
+            armed: None,
             _open: self.shared.stats.connection_opened(),
         });
-        if let Some(idle) = self.shared.config.idle_timeout {
-            self.add_timer(Instant::now() + idle, Timer::IdleCheck { key, id });
-        }
         if self.stopping {
             self.connections[key].session.server_stopping();
         }
+        self.arm_deadline(key, now);
         // Not served here but on its first event, which epoll gives every new socket (it is writable, and may
         // already be readable): new connections take their turn with the open ones instead of jumping the queue.
     }
@@ -406,11 +436,10 @@ impl<'a> EventLoop<'a> {
             }
             match connection.drive(&mut self.scratch, shared) {
                 Drive::Wait => {
-                    // Past the drain deadline only work in progress is waited for.
-                    if self.drained && !connection.working {
-                        self.close(key, "drain timeout");
+                    if self.drained {
+                        return self.close(key, "drain timeout");
                     }
-                    return;
+                    return self.arm_deadline(key, Instant::now());
                 }
                 Drive::Close(why) => return self.close(key, why),
                 Drive::Failed(e) => {
@@ -439,6 +468,44 @@ impl<'a> EventLoop<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// Sets connection `key`'s deadline timer, unless one already fires at or before its nearest deadline.
+    fn arm_deadline(&mut self, key: usize, now: Instant) {
+        let (shared, stopping) = (self.shared, self.stopping);
+        let Some(connection) = self.connections.get_mut(key) else {
+            return;
+        };
+        let Some((at, _)) = connection.next_deadline(now, shared, stopping) else {
+            return;
+        };
+        if connection.armed.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        connection.armed = Some(at);
+        let id = connection.id;
+        self.add_timer(at, Timer::Deadline { key, id });
+    }
+
+    /// Connection `key`'s deadline timer fired: act on a deadline that has passed, or set the timer again.
+    fn check_deadline(&mut self, key: usize, id: u64, now: Instant) {
+        let (shared, stopping) = (self.shared, self.stopping);
+        let Some(connection) = self.connections.get_mut(key) else {
+            return;
+        };
+        if connection.id != id {
+            return;
+        }
+        connection.armed = None;
+        match connection.next_deadline(now, shared, stopping) {
+            Some((at, Expiry::Header)) if at <= now => {
+                // Answer 408; the session closes after it.
+                connection.session.head_timed_out();
+                self.advance(key);
+            }
+            Some((at, why)) if at <= now => self.close(key, why.reason()),
+            _ => self.arm_deadline(key, now),
         }
     }
 
@@ -477,6 +544,12 @@ impl<'a> EventLoop<'a> {
                     continue;
                 }
             };
+            let waits = self.shared.config.work != Work::None;
+            if waits && self.datagrams_pending >= self.shared.config.max_datagrams {
+                // Bounded memory: past the cap a datagram is dropped, as a full socket buffer would drop it.
+                self.shared.stats.dropped();
+                continue;
+            }
             let mut reply = Vec::with_capacity(len);
             protocol::datagram_reply(self.shared.config.proto, &self.scratch[..len], &mut reply);
             match (self.shared.config.work, &mut self.helpers) {
@@ -559,7 +632,7 @@ impl<'a> EventLoop<'a> {
             };
             match timer {
                 Timer::WorkDone { key, id } => self.work_done(key, id),
-                Timer::IdleCheck { key, id } => self.check_idle(key, id, now),
+                Timer::Deadline { key, id } => self.check_deadline(key, id, now),
                 Timer::DatagramDue {
                     socket,
                     peer,
@@ -572,39 +645,14 @@ impl<'a> EventLoop<'a> {
                     }
                 }
                 Timer::DrainOver => {
-                    // Everything not in the middle of its work is closed; the rest closes when its work ends.
+                    // The bound of the whole stop: whatever is still open closes now, work in progress included.
                     self.drained = true;
-                    let waiting: Vec<usize> = self
-                        .connections
-                        .iter()
-                        .filter(|(_, c)| !c.working)
-                        .map(|(key, _)| key)
-                        .collect();
-                    for key in waiting {
+                    let open: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+                    for key in open {
                         self.close(key, "drain timeout");
                     }
                 }
             }
-        }
-    }
-
-    fn check_idle(&mut self, key: usize, id: u64, now: Instant) {
-        let (Some(idle), Some(connection)) =
-            (self.shared.config.idle_timeout, self.connections.get(key))
-        else {
-            return;
-        };
-        if connection.id != id {
-            return;
-        }
-        let due = connection.last_input + idle;
-        let busy = connection.working || connection.written < connection.output.len();
-        if due <= now && !busy {
-            self.close(key, "idle timeout");
-        } else {
-            // Not idle yet, or busy (working, or waiting for the client to read): look again later.
-            let next = if due > now { due } else { now + idle };
-            self.add_timer(next, Timer::IdleCheck { key, id });
         }
     }
 

@@ -14,13 +14,20 @@
 //! at a few children.
 //!
 //! The parent only supervises: it restarts a child that dies, passes SIGINT/SIGTERM on to the children once,
-//! waits for them, and sums the counters they send back when they exit. Children ask the kernel to kill them if
-//! the parent dies (`PR_SET_PDEATHSIG`), so a killed parent leaves nothing behind.
+//! waits for them, and sums their counters. Children ask the kernel to kill them if the parent dies
+//! (`PR_SET_PDEATHSIG`), so a killed parent leaves nothing behind.
+//!
+//! **Counters in shared memory.** Each child counts into its own slot of a `MAP_SHARED` mapping made before the
+//! first fork, so the parent sees every request as it is counted: a child that crashes or is killed loses
+//! nothing from the report, and nothing has to be sent at exit.
+//!
+//! **A stop with a bound.** At a stop the parent takes the shared listeners out of LISTEN (new clients are
+//! refused at once), sends SIGTERM, and waits for the children's own drain time plus a grace second. A child
+//! still there (stopped with SIGSTOP, or wedged) is then killed with SIGKILL and reaped: the server exits.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -34,21 +41,18 @@ use tracing::{info, warn};
 use super::sequential;
 use crate::server::{Listeners, Shared};
 use crate::shutdown::Shutdown;
-use crate::stats::{Counters, Stats};
+use crate::stats::{Stats, Tallies, shared_tallies};
 
 /// A child that dies sooner than this after starting is restarted only after a pause, so a child that cannot
 /// start does not become a fork loop.
 const MIN_CHILD_LIFE: Duration = Duration::from_secs(1);
 
+/// How long past their drain deadline children are given to exit on their own before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
 pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     ensure_single_threaded()?;
-    // Children write their counters here when they exit; the parent reads them as they come, so the pipe
-    // never fills however many children come and go.
-    let (reports_in, reports_out) = nix::unistd::pipe()?;
-    nix::fcntl::fcntl(
-        &reports_in,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )?;
+    let tallies = shared_tallies(shared.config.workers)?;
     // SIGCHLD wakes the parent's poll when a child dies.
     let (child_died, child_died_signal) = UnixStream::pair()?;
     child_died.set_nonblocking(true)?;
@@ -58,9 +62,7 @@ pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     let mut supervisor = Supervisor {
         listeners: &listeners,
         shared,
-        reports_in: File::from(reports_in),
-        unread_report: Vec::new(),
-        reports_out,
+        tallies,
         children: HashMap::new(),
     };
     for slot in 0..shared.config.workers {
@@ -68,17 +70,18 @@ pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
     }
     let result = supervisor.supervise(&child_died);
     signal_hook::low_level::unregister(sigchld);
-    supervisor.read_reports();
+    // What the children counted, including any killed along the way.
+    for slot in tallies {
+        shared.stats.absorb(&slot.snapshot());
+    }
     result
 }
 
 struct Supervisor<'a> {
     listeners: &'a Listeners,
     shared: &'a Shared,
-    /// Where children's counters arrive (non-blocking), and a line not yet complete.
-    reports_in: File,
-    unread_report: Vec<u8>,
-    reports_out: OwnedFd,
+    /// One slot of counters per worker, shared with the child that fills it.
+    tallies: &'static [Tallies],
     /// Live children: which worker slot each fills and when it started.
     children: HashMap<Pid, (usize, Instant)>,
 }
@@ -113,7 +116,7 @@ impl Supervisor<'_> {
                     parent,
                     self.listeners,
                     self.shared,
-                    &self.reports_out,
+                    &self.tallies[slot],
                     &previous,
                 );
                 std::process::exit(code)
@@ -126,55 +129,63 @@ impl Supervisor<'_> {
     }
 
     /// Waits for a stop request or a child's death; restarts the dead, forwards the stop, returns when all
-    /// children have exited after a stop.
+    /// children have exited after a stop, or have been killed for outstaying it.
     fn supervise(&mut self, child_died: &UnixStream) -> io::Result<()> {
-        let mut stopping = false;
+        // Set at the stop: when children still running are killed.
+        let mut kill_at: Option<Instant> = None;
         loop {
-            let mut fds = vec![
-                PollFd::new(child_died.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.reports_in.as_fd(), PollFlags::POLLIN),
-            ];
-            if !stopping {
+            let mut fds = vec![PollFd::new(child_died.as_fd(), PollFlags::POLLIN)];
+            if kill_at.is_none() {
                 fds.push(PollFd::new(
                     self.shared.shutdown.wake_fd(),
                     PollFlags::POLLIN,
                 ));
             }
-            // The timeout is only a safety net; SIGCHLD and the stop request both wake the poll.
-            match poll(&mut fds, PollTimeout::from(1000u16)) {
+            // SIGCHLD and the stop request both wake the poll; the timeout is a safety net, and the kill time.
+            let mut timeout = Duration::from_secs(1);
+            if let Some(at) = kill_at {
+                timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            }
+            let millis = timeout.as_millis().min(1000) as u16;
+            match poll(&mut fds, PollTimeout::from(millis)) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
             }
             let mut drain = [0u8; 64];
             while (&*child_died).read(&mut drain).is_ok_and(|n| n > 0) {}
-            self.read_reports();
 
-            if self.shared.shutdown.is_requested() && !stopping {
-                stopping = true;
+            if self.shared.shutdown.is_requested() && kill_at.is_none() {
+                self.shared.shutdown.stop_listening();
+                kill_at = Some(self.shared.shutdown.drain_deadline() + KILL_GRACE);
                 info!(children = self.children.len(), "stopping workers");
                 for pid in self.children.keys() {
                     let _ = kill(*pid, Signal::SIGTERM);
                 }
             }
-            self.reap(stopping)?;
-            if stopping && self.children.is_empty() {
+            self.reap(kill_at.is_some())?;
+            if kill_at.is_some() && self.children.is_empty() {
                 return Ok(());
+            }
+            if kill_at.is_some_and(|at| Instant::now() >= at) {
+                return self.kill_the_rest();
             }
         }
     }
 
-    /// Adds the counters of every child that has reported to the server's.
-    fn read_reports(&mut self) {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = self.reports_in.read(&mut buf) {
-            self.unread_report.extend_from_slice(&buf[..n]);
+    /// The stop's bound is over: SIGKILL every child still there (a stopped process dies of it too) and reap it.
+    fn kill_the_rest(&mut self) -> io::Result<()> {
+        warn!(
+            children = self.children.len(),
+            "workers outstayed the drain time; killing them"
+        );
+        for pid in self.children.keys() {
+            let _ = kill(*pid, Signal::SIGKILL);
         }
-        while let Some(end) = self.unread_report.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.unread_report.drain(..=end).collect();
-            if let Ok(counters) = serde_json::from_slice::<Counters>(&line) {
-                self.shared.stats.absorb(&counters);
-            }
+        for (pid, _) in std::mem::take(&mut self.children) {
+            while let Err(Errno::EINTR) = waitpid(pid, None) {}
+            self.shared.stats.thread_left();
         }
+        Ok(())
     }
 
     /// Collects every child that has exited; restarts it unless the server is stopping.
@@ -195,6 +206,9 @@ impl Supervisor<'_> {
             if stopping {
                 continue;
             }
+            // The slot's counts are the server's; the child that takes the slot over starts from zero.
+            self.shared.stats.absorb(&self.tallies[slot].snapshot());
+            self.tallies[slot].reset();
             warn!(%pid, slot, how, "worker died; starting a new one");
             if started.elapsed() < MIN_CHILD_LIFE {
                 std::thread::sleep(MIN_CHILD_LIFE);
@@ -210,7 +224,7 @@ fn run_child(
     parent: Pid,
     listeners: &Listeners,
     shared: &Shared,
-    reports: &OwnedFd,
+    tallies: &'static Tallies,
     signal_mask: &SigSet,
 ) -> i32 {
     // Die with the parent; if it is already gone, the request came too late, so leave now.
@@ -233,7 +247,7 @@ fn run_child(
     let child = Shared {
         config: shared.config.clone(),
         shutdown,
-        stats: Stats::default(),
+        stats: Stats::in_shared_memory(tallies),
     };
     let served = match listeners {
         Listeners::Tcp(list) => sequential::serve_tcp(list, &child),
@@ -241,12 +255,6 @@ fn run_child(
     };
     if let Err(e) = served {
         warn!(slot, error = %e, "worker failed");
-    }
-    // One short line: a pipe write under PIPE_BUF is atomic, so lines from many children never interleave.
-    if let Ok(mut line) = serde_json::to_string(&child.stats.snapshot()) {
-        line.push('\n');
-        let _ =
-            File::from(reports.try_clone().expect("dup report pipe")).write_all(line.as_bytes());
     }
     0
 }

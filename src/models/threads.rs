@@ -94,6 +94,7 @@ impl Slots {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if shared.shutdown.is_requested() {
+                shared.shutdown.stop_listening();
                 return None;
             }
             if *free > 0 {

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
 
-use super::{Session, Step};
+use super::{Output, Session, Step};
 
 /// The whole protocol: one answer per connection.
 #[derive(Debug, Default)]
@@ -25,9 +25,9 @@ impl Session for DaytimeSession {
         }
     }
 
-    fn respond(&mut self, now: SystemTime, out: &mut Vec<u8>) {
-        out.extend_from_slice(ctime(now).as_bytes());
-        out.extend_from_slice(b"\r\n");
+    fn respond(&mut self, now: SystemTime, out: &mut Output) {
+        out.push(ctime(now).as_bytes());
+        out.push(b"\r\n");
         self.answered = true;
     }
 
@@ -56,8 +56,9 @@ mod tests {
     fn answers_once_with_a_ctime_line_then_closes() {
         let mut session = DaytimeSession::default();
         assert_eq!(session.step(), Step::Request { work: true });
-        let mut out = Vec::new();
+        let mut out = Output::default();
         session.respond(SystemTime::now(), &mut out);
+        let out = out.to_vec();
         assert!(out.ends_with(b"\r\n"));
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
         assert_eq!(session.step(), Step::Close);

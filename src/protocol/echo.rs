@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use super::{Session, Step};
+use super::{Output, Session, Step};
 
 /// Echo over a connection: lives until the client closes its side.
 #[derive(Debug, Default)]
@@ -35,13 +35,9 @@ impl Session for EchoSession {
         }
     }
 
-    fn respond(&mut self, _now: SystemTime, out: &mut Vec<u8>) {
-        if out.is_empty() {
-            // Hand the bytes over without copying; the session keeps no buffer while idle.
-            std::mem::swap(out, &mut self.pending);
-        } else {
-            out.append(&mut self.pending);
-        }
+    fn respond(&mut self, _now: SystemTime, out: &mut Output) {
+        // Hands the bytes over without copying when nothing else is pending.
+        out.push_owned(&mut self.pending);
     }
 
     fn has_partial_request(&self) -> bool {
@@ -69,16 +65,17 @@ mod tests {
         assert_eq!(session.step(), Step::NeedInput);
         session.feed(b"Ola mundo da internet!");
         assert_eq!(session.step(), Step::Request { work: true });
-        let mut out = Vec::new();
+        let mut out = Output::default();
         session.respond(SystemTime::now(), &mut out);
-        assert_eq!(out, b"Ola mundo da internet!");
+        assert_eq!(out.to_vec(), b"Ola mundo da internet!");
         assert_eq!(session.step(), Step::NeedInput);
         session.feed(b"again");
         session.feed_eof();
         assert_eq!(session.step(), Step::Request { work: true });
-        let mut out = b"x".to_vec();
+        let mut out = Output::default();
+        out.push(b"x");
         session.respond(SystemTime::now(), &mut out);
-        assert_eq!(out, b"xagain");
+        assert_eq!(out.to_vec(), b"xagain");
         assert_eq!(session.step(), Step::Close);
     }
 

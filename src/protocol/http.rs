@@ -3,14 +3,19 @@
 //! Parsing is `httparse`'s; this file decides what the parsed request means. It follows the rules a browser and
 //! `curl` rely on: persistent connections by the HTTP/1.1 and 1.0 rules, pipelined requests answered in order,
 //! request bodies (by `Content-Length` or chunked) read and thrown away so the next request starts in the right
-//! place, and the proper status for each kind of bad request (400, 404, 405, 431, 505).
+//! place, and the proper status for each kind of bad request (400, 404, 405, 408, 413, 431, 505).
+//!
+//! Strict where RFC 9112 asks for it, because a lenient parser in front of another one is how requests get
+//! smuggled: `Content-Length` is digits only (Rust's `parse::<u64>` would take `+5`), a request has exactly one
+//! `Host`, and a body larger than the server accepts is refused before it is read. Header values are opaque
+//! bytes: obs-text (0x80-0xFF) is allowed, as the RFC says.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-use super::{Session, Step};
+use super::{Output, Session, Step};
 
 /// The page served at `/` unless `--page` names another.
 pub const DEFAULT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>serverlab</title></head>\n<body>\n<h1>Hello from serverlab</h1>\n<p>A small page served over HTTP/1.1 by a server built to be measured.</p>\n</body>\n</html>\n";
@@ -21,6 +26,9 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// Most header fields accepted in one request; beyond it the answer is 431 too.
 const MAX_HEADERS: usize = 64;
 
+/// The largest request body accepted unless `--max-body` says otherwise; beyond it the answer is 413.
+pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+
 /// The answers this server gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -28,6 +36,8 @@ pub enum Status {
     BadRequest,
     NotFound,
     MethodNotAllowed,
+    RequestTimeout,
+    PayloadTooLarge,
     HeadersTooLarge,
     VersionNotSupported,
 }
@@ -39,6 +49,8 @@ impl Status {
             Status::BadRequest => 400,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::PayloadTooLarge => 413,
             Status::HeadersTooLarge => 431,
             Status::VersionNotSupported => 505,
         }
@@ -50,6 +62,8 @@ impl Status {
             Status::BadRequest => "Bad Request",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::PayloadTooLarge => "Content Too Large",
             Status::HeadersTooLarge => "Request Header Fields Too Large",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
@@ -90,9 +104,15 @@ enum BodySkip {
 #[derive(Debug)]
 pub struct HttpSession {
     page: Arc<[u8]>,
+    /// Largest request body accepted, counted in body bytes (chunked: data, not framing).
+    max_body: u64,
     /// Bytes read and not yet consumed: the next request(s), or a body to skip.
     input: Vec<u8>,
     body: BodySkip,
+    /// Body bytes of the current request skipped so far (for `max_body` on chunked bodies).
+    body_seen: u64,
+    /// At least one request has been answered: the first request's head is awaited from accept on.
+    answered_any: bool,
     pending: Option<PendingReply>,
     /// The peer has closed its sending side.
     eof: bool,
@@ -103,11 +123,14 @@ pub struct HttpSession {
 }
 
 impl HttpSession {
-    pub fn new(page: Arc<[u8]>) -> HttpSession {
+    pub fn new(page: Arc<[u8]>, max_body: u64) -> HttpSession {
         HttpSession {
             page,
+            max_body,
             input: Vec::new(),
             body: BodySkip::None,
+            body_seen: 0,
+            answered_any: false,
             pending: None,
             eof: false,
             done: false,
@@ -138,6 +161,10 @@ impl HttpSession {
                 }
                 BodySkip::ChunkSize => match httparse::parse_chunk_size(&self.input) {
                     Ok(httparse::Status::Complete((used, size))) => {
+                        self.body_seen = self.body_seen.saturating_add(size);
+                        if self.body_seen > self.max_body {
+                            return false;
+                        }
                         self.input.drain(..used);
                         self.body = if size == 0 {
                             BodySkip::Trailers
@@ -197,11 +224,12 @@ impl HttpSession {
                 Some(self.fatal(Status::HeadersTooLarge))
             }
             Ok(httparse::Status::Complete(head_len)) => {
-                let reply = understand(&request);
+                let reply = understand(&request, self.max_body);
                 self.input.drain(..head_len);
                 match reply {
                     Ok((reply, body)) => {
                         self.body = body;
+                        self.body_seen = 0;
                         Some(reply)
                     }
                     Err(status) => Some(self.fatal(status)),
@@ -231,7 +259,10 @@ impl HttpSession {
 
 /// Decides the reply to a parsed request head, and which body follows it; an error status means the head is
 /// broken badly enough that the connection must close.
-fn understand(request: &httparse::Request) -> Result<(PendingReply, BodySkip), Status> {
+fn understand(
+    request: &httparse::Request,
+    max_body: u64,
+) -> Result<(PendingReply, BodySkip), Status> {
     let method = request.method.unwrap_or("");
     let path = request.path.unwrap_or("");
     let http10 = request.version == Some(0);
@@ -240,38 +271,47 @@ fn understand(request: &httparse::Request) -> Result<(PendingReply, BodySkip), S
     let mut connection_keep_alive = false;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
-    let mut has_host = false;
+    let mut hosts = 0;
     let mut expects_continue = false;
     for header in request.headers.iter() {
         let name = header.name;
-        let value = std::str::from_utf8(header.value).map_err(|_| Status::BadRequest)?;
+        // Values are opaque bytes (obs-text is allowed); only the fields this server acts on are read as text.
+        let value = header.value;
         if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                connection_close |= token.eq_ignore_ascii_case("close");
-                connection_keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                connection_close |= token.eq_ignore_ascii_case(b"close");
+                connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case("content-length") {
-            let length: u64 = value.trim().parse().map_err(|_| Status::BadRequest)?;
+            let length = parse_content_length(value).ok_or(Status::BadRequest)?;
             if content_length.is_some_and(|seen| seen != length) {
                 return Err(Status::BadRequest);
             }
             content_length = Some(length);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // Only a body whose last coding is chunked has a knowable end.
-            let last = value.rsplit(',').next().unwrap_or("").trim();
-            if !last.eq_ignore_ascii_case("chunked") || http10 {
+            let last = value
+                .rsplit(|&b| b == b',')
+                .next()
+                .unwrap_or(b"")
+                .trim_ascii();
+            if !last.eq_ignore_ascii_case(b"chunked") || http10 {
                 return Err(Status::BadRequest);
             }
             chunked = true;
         } else if name.eq_ignore_ascii_case("host") {
-            has_host = true;
+            hosts += 1;
         } else if name.eq_ignore_ascii_case("expect") {
-            expects_continue = value.trim().eq_ignore_ascii_case("100-continue");
+            expects_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
     }
-    if !http10 && !has_host {
-        // RFC 9112 3.2: a 1.1 request without Host is a 400.
+    // RFC 9112 3.2: a 1.1 request without Host, or any request with more than one, is a 400.
+    if hosts > 1 || (!http10 && hosts == 0) {
         return Err(Status::BadRequest);
+    }
+    if content_length.is_some_and(|length| length > max_body) && !chunked {
+        // Refused before a byte of it is read: the connection closes instead of draining a gigabyte.
+        return Err(Status::PayloadTooLarge);
     }
 
     let body = if chunked {
@@ -314,6 +354,18 @@ fn understand(request: &httparse::Request) -> Result<(PendingReply, BodySkip), S
     Ok((reply, body))
 }
 
+/// `Content-Length` as RFC 9110 8.6 defines it: 1*DIGIT, nothing else (no sign, no spaces inside, no hex), and
+/// small enough to count.
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
 /// Whether a request target names the page: `/` or `/index.html`, with any query, in origin or absolute form.
 fn is_page_path(target: &str) -> bool {
     let path = match target.split_once("://") {
@@ -351,23 +403,35 @@ impl Session for HttpSession {
     }
 
     fn step(&mut self) -> Step {
+        if self.pending.is_some() && !self.done && !self.skip_body() {
+            // Too large, or a chunked body that does not parse: answer, then close, since the connection can no
+            // longer be kept in step with the client.
+            let status = if self.body_seen > self.max_body {
+                Status::PayloadTooLarge
+            } else {
+                Status::BadRequest
+            };
+            self.pending = Some(self.fatal(status));
+        }
         if let Some(reply) = self.pending {
+            // A request is answered once its body has been read (and thrown away).
+            if self.body != BodySkip::None && !self.done {
+                return if self.eof {
+                    Step::Close
+                } else {
+                    Step::NeedInput
+                };
+            }
             return Step::Request { work: reply.work };
         }
         if self.done {
             return Step::Close;
         }
-        if !self.skip_body() {
-            // The body does not parse: the connection cannot be kept in step with the client.
-            self.done = true;
-            return Step::Close;
-        }
-        if self.body == BodySkip::None
-            && !self.input.is_empty()
+        if !self.input.is_empty()
             && let Some(reply) = self.parse_next()
         {
             self.pending = Some(reply);
-            return Step::Request { work: reply.work };
+            return self.step();
         }
         if self.eof {
             Step::Close
@@ -376,13 +440,14 @@ impl Session for HttpSession {
         }
     }
 
-    fn respond(&mut self, now: SystemTime, out: &mut Vec<u8>) {
+    fn respond(&mut self, now: SystemTime, out: &mut Output) {
         let Some(mut reply) = self.pending.take() else {
             return;
         };
         if self.stopping {
             reply.keep_alive = false;
         }
+        self.answered_any = true;
         if !reply.keep_alive {
             self.done = true;
             self.input = Vec::new();
@@ -396,6 +461,16 @@ impl Session for HttpSession {
 
     fn has_partial_request(&self) -> bool {
         self.pending.is_some() || !self.input.is_empty() || self.body != BodySkip::None
+    }
+
+    fn head_in_progress(&self) -> bool {
+        !self.done && self.pending.is_none() && (!self.input.is_empty() || !self.answered_any)
+    }
+
+    fn head_timed_out(&mut self) {
+        if self.pending.is_none() && !self.done {
+            self.pending = Some(self.fatal(Status::RequestTimeout));
+        }
     }
 
     fn server_stopping(&mut self) -> bool {
@@ -427,7 +502,7 @@ fn http_date(now: SystemTime) -> std::rc::Rc<str> {
     })
 }
 
-fn write_reply(reply: &PendingReply, page: &[u8], now: SystemTime, out: &mut Vec<u8>) {
+fn write_reply(reply: &PendingReply, page: &Arc<[u8]>, now: SystemTime, out: &mut Output) {
     use std::io::Write;
     let error_page;
     let body: &[u8] = match reply.status {
@@ -442,25 +517,32 @@ fn write_reply(reply: &PendingReply, page: &[u8], now: SystemTime, out: &mut Vec
         }
     };
     let date = http_date(now);
+    let mut head = Vec::with_capacity(256);
     // Writing into a Vec cannot fail.
     let _ = write!(
-        out,
+        head,
         "HTTP/1.1 {} {}\r\nServer: serverlab\r\nDate: {date}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n",
         reply.status.code(),
         reply.status.reason(),
         body.len()
     );
     if reply.status == Status::MethodNotAllowed {
-        out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+        head.extend_from_slice(b"Allow: GET, HEAD\r\n");
     }
     if !reply.keep_alive {
-        out.extend_from_slice(b"Connection: close\r\n");
+        head.extend_from_slice(b"Connection: close\r\n");
     } else if reply.http10 {
-        out.extend_from_slice(b"Connection: keep-alive\r\n");
+        head.extend_from_slice(b"Connection: keep-alive\r\n");
     }
-    out.extend_from_slice(b"\r\n");
-    if !reply.head_only {
-        out.extend_from_slice(body);
+    head.extend_from_slice(b"\r\n");
+    if reply.head_only {
+        out.push(&head);
+    } else if reply.status == Status::Ok {
+        out.push(&head);
+        out.push_shared(page);
+    } else {
+        head.extend_from_slice(body);
+        out.push(&head);
     }
 }
 
@@ -469,18 +551,18 @@ mod tests {
     use super::*;
 
     fn session() -> HttpSession {
-        HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()))
+        HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()), DEFAULT_MAX_BODY)
     }
 
     /// Feeds `input`, answers every request, and returns what was written and whether the session closed.
     fn exchange(session: &mut HttpSession, input: &[u8]) -> (String, bool) {
         session.feed(input);
-        let mut out = Vec::new();
+        let mut out = Output::default();
         loop {
             match session.step() {
                 Step::Request { .. } => session.respond(SystemTime::now(), &mut out),
-                Step::NeedInput => return (String::from_utf8(out).unwrap(), false),
-                Step::Close => return (String::from_utf8(out).unwrap(), true),
+                Step::NeedInput => return (String::from_utf8(out.to_vec()).unwrap(), false),
+                Step::Close => return (String::from_utf8(out.to_vec()).unwrap(), true),
             }
         }
     }
@@ -545,10 +627,10 @@ mod tests {
             &mut s,
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
         );
-        assert_eq!(statuses(&out), ["405"]);
-        assert!(out.contains("Allow: GET, HEAD\r\n"));
+        assert!(out.is_empty(), "the reply waits for the body");
         let (out, _) = exchange(&mut s, b"56789GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!(statuses(&out), ["200"]);
+        assert_eq!(statuses(&out), ["405", "200"]);
+        assert!(out.contains("Allow: GET, HEAD\r\n"));
     }
 
     #[test]
@@ -571,8 +653,125 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;".to_vec();
         input.extend(std::iter::repeat_n(b'a', 2 * MAX_HEAD));
         let (out, closed) = exchange(&mut s, &input);
-        assert_eq!(statuses(&out), ["200"]);
+        assert_eq!(statuses(&out), ["400"]);
         assert!(closed, "the buffer does not grow without bound");
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        for value in [
+            "+5",
+            "-1",
+            "5 5",
+            "0x10",
+            "5,5",
+            "",
+            "99999999999999999999999",
+            "١",
+        ] {
+            let input =
+                format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\nhello");
+            let (out, closed) = exchange(&mut session(), input.as_bytes());
+            assert_eq!(statuses(&out), ["400"], "Content-Length: {value}");
+            assert!(closed, "Content-Length: {value}");
+        }
+        let (out, closed) = exchange(
+            &mut session(),
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length:  5 \r\n\r\nhelloGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert_eq!(
+            statuses(&out),
+            ["405", "200"],
+            "surrounding spaces are allowed"
+        );
+        assert!(!closed);
+    }
+
+    #[test]
+    fn exactly_one_host() {
+        let (out, closed) = exchange(
+            &mut session(),
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        );
+        assert_eq!(statuses(&out), ["400"]);
+        assert!(closed);
+        let (out, _) = exchange(
+            &mut session(),
+            b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+        );
+        assert_eq!(statuses(&out), ["400"], "HTTP/1.0 too");
+    }
+
+    #[test]
+    fn obs_text_in_header_values_is_opaque() {
+        let (out, closed) = exchange(
+            &mut session(),
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Name: Jos\xe9 \xff\x80\r\n\r\n",
+        );
+        assert_eq!(statuses(&out), ["200"]);
+        assert!(!closed);
+    }
+
+    #[test]
+    fn bodies_over_the_limit_get_413_and_a_close() {
+        let mut s = HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()), 10);
+        let (out, closed) = exchange(
+            &mut s,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
+        );
+        assert_eq!(statuses(&out), ["413"]);
+        assert!(closed, "refused before the body is read");
+        // Chunked: refused once the chunks add up past the limit, without reading the rest.
+        let mut s = HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()), 10);
+        let (out, closed) = exchange(
+            &mut s,
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n",
+        );
+        assert_eq!(statuses(&out), ["413"]);
+        assert!(closed);
+        // At the limit is fine.
+        let mut s = HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()), 10);
+        let (out, closed) = exchange(
+            &mut s,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789",
+        );
+        assert_eq!(statuses(&out), ["405"]);
+        assert!(!closed);
+    }
+
+    #[test]
+    fn a_reply_waits_for_its_body() {
+        let mut s = session();
+        let (out, _) = exchange(
+            &mut s,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab",
+        );
+        assert!(out.is_empty(), "answered before the body arrived: {out}");
+        assert!(s.has_partial_request());
+        let (out, _) = exchange(&mut s, b"cd");
+        assert_eq!(statuses(&out), ["405"]);
+    }
+
+    #[test]
+    fn the_header_deadline_gets_408() {
+        let mut s = session();
+        assert!(
+            s.head_in_progress(),
+            "the first request is awaited from accept on"
+        );
+        let (out, _) = exchange(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(statuses(&out), ["200"]);
+        assert!(
+            !s.head_in_progress(),
+            "between requests the connection is idle"
+        );
+        let (_, _) = exchange(&mut s, b"GET / HT");
+        assert!(s.head_in_progress());
+        s.head_timed_out();
+        let (out, closed) = exchange(&mut s, b"");
+        assert_eq!(statuses(&out), ["408"]);
+        assert!(out.contains("Connection: close\r\n"));
+        assert!(closed);
     }
 
     #[test]
