@@ -36,6 +36,8 @@ pub struct Shutdown {
     handlers: Mutex<Vec<SigId>>,
     /// Listening sockets to take out of LISTEN once the stop is noticed (emptied once done).
     listeners: Mutex<Vec<RawFd>>,
+    /// The listeners have been taken out of LISTEN (a cheap check for hot paths).
+    listening_stopped: AtomicBool,
 }
 
 impl Shutdown {
@@ -50,6 +52,7 @@ impl Shutdown {
             drain_timeout,
             handlers: Mutex::new(Vec::new()),
             listeners: Mutex::new(Vec::new()),
+            listening_stopped: AtomicBool::new(false),
         })
     }
 
@@ -115,7 +118,11 @@ impl Shutdown {
 
     /// A stop was requested and its drain time is over: nothing may wait any longer.
     pub fn past_drain(&self) -> bool {
-        self.is_requested() && Instant::now() >= self.drain_deadline()
+        if !self.is_requested() {
+            return false;
+        }
+        self.stop_listening();
+        Instant::now() >= self.drain_deadline()
     }
 
     /// Sleeps for `duration`, or until the drain deadline if a stop comes first. Returns whether the whole
@@ -134,6 +141,7 @@ impl Shutdown {
                 return now >= end;
             }
             if stopping {
+                self.stop_listening();
                 std::thread::sleep(bound - now);
             } else {
                 // Wakes early if a stop comes, to start counting down the drain time.
@@ -160,6 +168,9 @@ impl Shutdown {
     /// (prefork's children hold copies, so closing this process's descriptor would not be enough):
     /// `shutdown(SHUT_RD)` on a listener moves it out of LISTEN, so new clients are refused. Idempotent.
     pub fn stop_listening(&self) {
+        if self.listening_stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let fds = std::mem::take(&mut *self.listeners.lock().unwrap_or_else(|e| e.into_inner()));
         for fd in fds {
             // SAFETY: the fd is a listener the server still owns (see `stop_listening_at_stop`).

@@ -461,7 +461,9 @@ impl<'a> EventLoop<'a> {
                             }
                             None => {
                                 // Inline: every other client waits while this runs. That is the lesson.
-                                work.run_blocking();
+                                if !work.run_bounded(&shared.shutdown) {
+                                    return self.close(key, "drain timeout");
+                                }
                                 connection.reply();
                             }
                         },
@@ -578,8 +580,9 @@ impl<'a> EventLoop<'a> {
                     ));
                 }
                 (work, None) => {
-                    work.run_blocking();
-                    self.send_datagram(i, peer, &reply);
+                    if work.run_bounded(&self.shared.shutdown) {
+                        self.send_datagram(i, peer, &reply);
+                    }
                 }
             }
         }

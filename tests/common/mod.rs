@@ -51,8 +51,19 @@ impl ServerProcess {
         if listeners == 0 {
             full.extend_from_slice(&["--listen", "127.0.0.1:0"]);
         }
-        let mut child = Command::new(BIN)
-            .args(&full)
+        let mut command = Command::new(BIN);
+        command.args(&full);
+        ServerProcess::from_command_with(command, listeners.max(1))
+    }
+
+    /// Starts a `serverlab serve` command built by the caller (with one `--listen`), and waits for it to listen.
+    pub fn from_command(command: Command) -> ServerProcess {
+        ServerProcess::from_command_with(command, 1)
+    }
+
+    fn from_command_with(mut command: Command, listeners: usize) -> ServerProcess {
+        let full = format!("{command:?}");
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -67,7 +78,7 @@ impl ServerProcess {
             stderr,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while server.addrs.len() < listeners.max(1) {
+        while server.addrs.len() < listeners {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match server.stdout.recv_timeout(left) {
                 Ok(line) => line,
@@ -77,7 +88,7 @@ impl ServerProcess {
                         .stderr
                         .recv_timeout(Duration::from_secs(5))
                         .unwrap_or_default();
-                    panic!("server did not report listening (args {full:?}); stderr:\n{err}");
+                    panic!("server did not report listening ({full}); stderr:\n{err}");
                 }
             };
             let rest = line
