@@ -6,6 +6,7 @@
 //! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
+//! - `backoff` (private) — how long a client waits before trying a refused connection again.
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -34,6 +35,7 @@
 //! still waiting when the run ends are in [`LoadReport::unfinished`] with their age; the generator's own CPU time
 //! (its threads only, not the process: a server may share the process) is in [`LoadReport::cpu`].
 
+mod backoff;
 pub mod config;
 mod engine;
 pub mod merge;
