@@ -160,6 +160,14 @@ fn bad_usage_exits_2_with_one_line() {
         (vec!["--size", "10", "--message", "x"], "--message"),
         (vec!["--proto", "http", "--path", "nope"], "--path"),
         (vec!["--timeout", "soon"], "soon"),
+        (vec!["--duration", "0"], "--duration"),
+        (vec!["--duration", "0s"], "1ms to 1day"),
+        (vec!["--duration", "25h"], "--duration"),
+        (vec!["--duration", "99999999999999999h"], "--duration"),
+        (vec!["--requests", "0"], "--requests"),
+        (vec!["--timeout", "0"], "--timeout"),
+        (vec!["--timeout", "2days"], "--timeout"),
+        (vec!["--warmup", "1000000h"], "--warmup"),
     ] {
         let mut full = vec!["load", "--target", &closed, "--no-progress"];
         full.extend(args.iter().copied());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::durations;
 use crate::config::{ConfigError, Proto};
 
 /// What each echo or udp-echo request carries.
@@ -127,8 +128,16 @@ impl LoadConfig {
         {
             return fail("--rate must be a positive number of requests per second");
         }
-        if self.timeout.is_zero() {
-            return fail("--timeout must be longer than 0");
+        let durations = [
+            ("--duration", self.duration),
+            ("--timeout", Some(self.timeout)),
+            ("the longest run", self.max_duration),
+            ("--warmup", Some(self.warmup).filter(|w| !w.is_zero())),
+        ];
+        for (flag, value) in durations {
+            if let Some(value) = value {
+                durations::check(flag, value).map_err(ConfigError::new)?;
+            }
         }
         if self.connect_batch == 0 {
             return fail("the connect batch must be at least 1");
@@ -171,5 +180,21 @@ mod tests {
         assert!(c.validate().is_err());
         assert_eq!(Payload::Size(20).bytes(Proto::UdpEcho).len(), 12);
         assert_eq!(Payload::Size(100).bytes(Proto::Echo).len(), 100);
+    }
+
+    #[test]
+    fn durations_out_of_range_are_refused() {
+        let addr = "127.0.0.1:7".parse().unwrap();
+        let mut c = LoadConfig::new(Proto::Echo, addr);
+        c.duration = Some(Duration::ZERO);
+        assert!(c.validate().unwrap_err().to_string().contains("--duration"));
+        c.duration = Some(Duration::from_secs(1));
+        c.timeout = Duration::from_secs(3 * 24 * 3600);
+        assert!(c.validate().unwrap_err().to_string().contains("--timeout"));
+        c.timeout = Duration::from_secs(5);
+        c.warmup = Duration::from_secs(2 * 24 * 3600);
+        assert!(c.validate().unwrap_err().to_string().contains("--warmup"));
+        c.warmup = Duration::ZERO;
+        assert!(c.validate().is_ok());
     }
 }

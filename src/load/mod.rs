@@ -7,6 +7,7 @@
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
+//! - [`durations`] — the range every duration flag accepts (1 ms to 1 day).
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -37,6 +38,7 @@
 
 mod backoff;
 pub mod config;
+pub mod durations;
 mod engine;
 pub mod merge;
 pub mod print;
