@@ -168,6 +168,8 @@ fn bad_usage_exits_2_with_one_line() {
         (vec!["--timeout", "0"], "--timeout"),
         (vec!["--timeout", "2days"], "--timeout"),
         (vec!["--warmup", "1000000h"], "--warmup"),
+        (vec!["--slow-interval", "0s"], "--slow-interval"),
+        (vec!["--slow", "1"], "--slow"),
     ] {
         let mut full = vec!["load", "--target", &closed, "--no-progress"];
         full.extend(args.iter().copied());

@@ -61,6 +61,13 @@ pub struct LoadArgs {
     /// Load sent first and not measured (0, or 1ms to 1day).
     #[arg(long, value_name = "D", value_parser = durations::parse_or_zero, default_value = "0s")]
     warmup: Duration,
+    /// HTTP: also keep N slowloris connections, each sending a request head one byte a second and never finishing
+    /// it; reported apart from the clients (what the server closed, when, and whether it answered first).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    slow: usize,
+    /// How often a slow connection sends its next byte (1ms to 1day).
+    #[arg(long, value_name = "D", value_parser = durations::parse, default_value = "1s", hide = true)]
+    slow_interval: Duration,
     /// Also write the result, its provenance and its histograms as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -110,6 +117,8 @@ pub fn main(args: LoadArgs) -> ExitCode {
     config.connect_per_request = args.connect_per_request;
     config.timeout = args.timeout;
     config.warmup = args.warmup;
+    config.slow = args.slow;
+    config.slow_interval = args.slow_interval;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());
     }

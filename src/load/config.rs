@@ -79,6 +79,17 @@ pub struct LoadConfig {
     /// Most connections being opened at once, in total: connections open in batches no larger than a typical
     /// listen backlog, so that a burst does not overflow the server's accept queue by itself.
     pub connect_batch: usize,
+    /// HTTP only: this many extra slowloris connections beside the clients, each trickling a request head it
+    /// never finishes (see [`super::slow`]); reported apart, in [`super::LoadReport::slow`].
+    #[serde(default)]
+    pub slow: usize,
+    /// How often a slow connection sends its next byte.
+    #[serde(default = "default_slow_interval")]
+    pub slow_interval: Duration,
+}
+
+fn default_slow_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 impl LoadConfig {
@@ -101,6 +112,8 @@ impl LoadConfig {
             min_per_client: 0,
             max_duration: None,
             connect_batch: 128,
+            slow: 0,
+            slow_interval: default_slow_interval(),
         }
     }
 
@@ -133,11 +146,15 @@ impl LoadConfig {
             ("--timeout", Some(self.timeout)),
             ("the longest run", self.max_duration),
             ("--warmup", Some(self.warmup).filter(|w| !w.is_zero())),
+            ("--slow-interval", Some(self.slow_interval)),
         ];
         for (flag, value) in durations {
             if let Some(value) = value {
                 durations::check(flag, value).map_err(ConfigError::new)?;
             }
+        }
+        if self.slow > 0 && self.proto != Proto::Http {
+            return fail("--slow needs --proto http (a slow client trickles an HTTP request head)");
         }
         if self.connect_batch == 0 {
             return fail("the connect batch must be at least 1");
@@ -183,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_out_of_range_are_refused() {
+    fn durations_out_of_range_and_slow_clients_off_http_are_refused() {
         let addr = "127.0.0.1:7".parse().unwrap();
         let mut c = LoadConfig::new(Proto::Echo, addr);
         c.duration = Some(Duration::ZERO);
@@ -192,9 +209,16 @@ mod tests {
         c.timeout = Duration::from_secs(3 * 24 * 3600);
         assert!(c.validate().unwrap_err().to_string().contains("--timeout"));
         c.timeout = Duration::from_secs(5);
-        c.warmup = Duration::from_secs(2 * 24 * 3600);
-        assert!(c.validate().unwrap_err().to_string().contains("--warmup"));
-        c.warmup = Duration::ZERO;
+        c.slow = 2;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--proto http")
+        );
+        c.proto = Proto::Http;
         assert!(c.validate().is_ok());
+        c.slow_interval = Duration::ZERO;
+        assert!(c.validate().is_err());
     }
 }
