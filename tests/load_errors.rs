@@ -72,6 +72,39 @@ fn a_closed_port_is_refused_and_exits_1_with_one_line() {
 }
 
 #[test]
+fn a_refused_port_is_retried_with_a_backoff_not_at_full_speed() {
+    let target = closed_port().to_string();
+    let path = std::env::temp_dir().join(format!("serverlab-refused-{}.json", std::process::id()));
+    let path_text = path.to_string_lossy().into_owned();
+    let out = run_cli(&[
+        "load",
+        "--target",
+        &target,
+        "--clients",
+        "10",
+        "--duration",
+        "1s",
+        "--no-progress",
+        "--json",
+        &path_text,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("no request succeeded") && stderr.contains("connection refused"),
+        "{stderr}"
+    );
+    let file = serverlab::load::merge::ResultFile::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let refused = file.report.errors.refused;
+    // Without a backoff this is hundreds of thousands; with one, each client tries about 16 times in 1 s.
+    assert!(refused >= 10, "every client tried: {refused}");
+    assert!(refused <= 2_000, "{refused} attempts in 1 s");
+    assert_eq!(file.report.requests, refused);
+}
+
+#[test]
 fn udp_timeouts_and_late_replies_are_told_apart() {
     // The 3rd datagram is answered 600 ms late; the timeout is 200 ms.
     let addr = udp_echo_with_one_late_reply(3, Duration::from_millis(600));
@@ -127,6 +160,16 @@ fn bad_usage_exits_2_with_one_line() {
         (vec!["--size", "10", "--message", "x"], "--message"),
         (vec!["--proto", "http", "--path", "nope"], "--path"),
         (vec!["--timeout", "soon"], "soon"),
+        (vec!["--duration", "0"], "--duration"),
+        (vec!["--duration", "0s"], "1ms to 1day"),
+        (vec!["--duration", "25h"], "--duration"),
+        (vec!["--duration", "99999999999999999h"], "--duration"),
+        (vec!["--requests", "0"], "--requests"),
+        (vec!["--timeout", "0"], "--timeout"),
+        (vec!["--timeout", "2days"], "--timeout"),
+        (vec!["--warmup", "1000000h"], "--warmup"),
+        (vec!["--slow-interval", "0s"], "--slow-interval"),
+        (vec!["--slow", "1"], "--slow"),
     ] {
         let mut full = vec!["load", "--target", &closed, "--no-progress"];
         full.extend(args.iter().copied());

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::config::{Model, Proto, parse_duration};
+use crate::config::{Model, Proto};
 use crate::experiment::catalog::Lang;
 use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
-use crate::experiment::run::{ExperimentConfig, Progress, run};
+use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
+use crate::load::durations;
 use crate::work::Work;
 
 #[derive(Args, Debug)]
@@ -29,8 +30,8 @@ pub struct ExperimentArgs {
     /// Kinds of per-request work, comma-separated [default: sleep:50ms,cpu:10ms].
     #[arg(long, value_delimiter = ',')]
     work: Option<Vec<Work>>,
-    /// How long each cell measures (at least until every client finished 2 requests; at most 10 s).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// How long each cell measures, 1ms to 1day (at least until every client finished 2 requests; at most 10 s).
+    #[arg(long, value_name = "DUR", value_parser = durations::parse)]
     cell: Option<Duration>,
     /// Runs of each cell, to show the spread.
     #[arg(long)]
@@ -69,7 +70,13 @@ enum Preset {
     BlockingInEventLoop,
     /// Many mostly idle keep-alive connections: what each model pays per connection.
     C10k,
+    /// HTTP keep-alive clients beside 8 slowloris connections, with no header deadline and with a 1 s one: which
+    /// models a few slow clients starve, and how a deadline frees them.
+    Slowloris,
 }
+
+/// Slow connections in every cell of `--preset slowloris`: as many as the pool has workers by default.
+const SLOWLORIS_CONNECTIONS: usize = 8;
 
 /// What a preset sets; `None` leaves the default.
 #[derive(Default)]
@@ -80,6 +87,8 @@ struct PresetValues {
     works: Option<Vec<&'static str>>,
     cell: Option<Duration>,
     keep_alive: bool,
+    slow: usize,
+    variants: Vec<Variant>,
 }
 
 impl Preset {
@@ -115,6 +124,20 @@ impl Preset {
                 keep_alive: true,
                 ..PresetValues::default()
             },
+            // The deadline (1 s) is a third of the cell, so a freed server has time to show it.
+            Preset::Slowloris => PresetValues {
+                proto: Some(Proto::Http),
+                clients: Some(vec![1, 2, 5, 10]),
+                works: Some(vec!["sleep:10ms"]),
+                cell: Some(Duration::from_secs(3)),
+                keep_alive: true,
+                slow: SLOWLORIS_CONNECTIONS,
+                variants: vec![
+                    Variant::new(&["--header-timeout", "off"]),
+                    Variant::new(&["--header-timeout", "1s"]),
+                ],
+                ..PresetValues::default()
+            },
         }
     }
 }
@@ -141,6 +164,8 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
     config.repeat = args.repeat.unwrap_or(1);
     config.keep_alive = args.keep_alive || preset.keep_alive;
     config.offload = args.offload;
+    config.slow = preset.slow;
+    config.variants = preset.variants;
     config.out = Some(args.out.clone());
     validate(&config)?;
     if let Err(e) = crate::net::raise_fd_limit() {
@@ -155,9 +180,10 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| e.to_string())?;
     }
     eprintln!(
-        "serverlab experiment: {} cells ({} work x {} models x {} client counts x {} repeats), about {} s each",
+        "serverlab experiment: {} cells ({} work x {} variants x {} models x {} client counts x {} repeats), about {} s each",
         config.cells(),
         config.works.len(),
+        config.variants().len(),
         config.models.len(),
         config.clients.len(),
         config.repeat,
@@ -194,6 +220,9 @@ fn validate(config: &ExperimentConfig) -> Result<(), String> {
     }
     if config.proto.is_datagram() && config.keep_alive {
         return Err("--keep-alive means nothing for udp-echo".into());
+    }
+    if config.slow > 0 && config.proto != Proto::Http {
+        return Err("slow connections (--preset slowloris) need --proto http".into());
     }
     Ok(())
 }

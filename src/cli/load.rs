@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::parse_addr;
-use crate::config::{Proto, parse_duration};
+use crate::config::Proto;
+use crate::load::durations;
 use crate::load::merge::{ResultFile, merge};
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 use crate::system::{Provenance, build_profile};
@@ -32,8 +33,8 @@ pub struct LoadArgs {
     /// Total requests, shared by the clients.
     #[arg(long, value_name = "M", conflicts_with = "duration")]
     requests: Option<u64>,
-    /// How long to run [default: 10s unless --requests].
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    /// How long to run, 1ms to 1day [default: 10s unless --requests].
+    #[arg(long, value_name = "D", value_parser = durations::parse)]
     duration: Option<Duration>,
     /// Open loop: this many requests per second in total, on a fixed timetable (latency counted from the
     /// scheduled time). Without it: closed loop.
@@ -54,12 +55,19 @@ pub struct LoadArgs {
     /// Open a new connection for each request (the classroom client that connects, asks, and closes).
     #[arg(long)]
     connect_per_request: bool,
-    /// A request without its whole reply after this long is a timeout.
-    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "5s")]
+    /// A request without its whole reply after this long is a timeout (1ms to 1day).
+    #[arg(long, value_name = "D", value_parser = durations::parse, default_value = "5s")]
     timeout: Duration,
-    /// Load sent first and not measured.
-    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "0s")]
+    /// Load sent first and not measured (0, or 1ms to 1day).
+    #[arg(long, value_name = "D", value_parser = durations::parse_or_zero, default_value = "0s")]
     warmup: Duration,
+    /// HTTP: also keep N slowloris connections, each sending a request head one byte a second and never finishing
+    /// it; reported apart from the clients (what the server closed, when, and whether it answered first).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    slow: usize,
+    /// How often a slow connection sends its next byte (1ms to 1day).
+    #[arg(long, value_name = "D", value_parser = durations::parse, default_value = "1s", hide = true)]
+    slow_interval: Duration,
     /// Also write the result, its provenance and its histograms as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -109,6 +117,8 @@ pub fn main(args: LoadArgs) -> ExitCode {
     config.connect_per_request = args.connect_per_request;
     config.timeout = args.timeout;
     config.warmup = args.warmup;
+    config.slow = args.slow;
+    config.slow_interval = args.slow_interval;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());
     }

@@ -3,12 +3,14 @@
 //! Nothing here is a canned paragraph. Each rule looks at one model's series (its cells as clients grow) or at
 //! all models under one work, decides whether its pattern is there — throughput scaling or levelling off, the
 //! CPU or the load generator saturated, the listen queue overflowing, clients starving — and, if so, says it
-//! with the figures that show it. Different results therefore read differently. Findings are data (a catalog
+//! with the figures that show it. Different results therefore read differently. Cells with slow connections
+//! beside the clients have rules of their own, in [`super::slow_analysis`]. Findings are data (a catalog
 //! key and arguments); [`super::catalog`] turns them into English or Portuguese.
 
 use super::catalog::{Arg, Lang, text};
 use super::predict::{implied_clients, is_off};
-use super::results::{Measurement, Results};
+use super::results::{Measurement, Results, work_of};
+use super::slow_analysis::{slow_findings, slow_summary};
 use crate::config::Model;
 use crate::work::Work;
 
@@ -20,7 +22,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(key: &'static str, args: Vec<(&'static str, Arg)>) -> Finding {
+    pub(super) fn new(key: &'static str, args: Vec<(&'static str, Arg)>) -> Finding {
         Finding { key, args }
     }
 
@@ -74,11 +76,11 @@ struct Point<'a> {
     run: &'a Measurement,
 }
 
-fn rps(x: f64) -> Arg {
+pub(super) fn rps(x: f64) -> Arg {
     Arg::Num(x, if x < 10.0 { 1 } else { 0 })
 }
 
-fn ms(x: f64) -> Arg {
+pub(super) fn ms(x: f64) -> Arg {
     Arg::Num(x, if x < 10.0 { 2 } else { 1 })
 }
 
@@ -111,7 +113,7 @@ pub fn analyse(results: &Results) -> Analysis {
     let mut works = Vec::new();
     let mut conclusion = Vec::new();
     for work_spec in &results.works {
-        let work: Work = work_spec.parse().unwrap_or_default();
+        let work = work_of(work_spec);
         let models = results
             .models
             .iter()
@@ -120,7 +122,8 @@ pub fn analyse(results: &Results) -> Analysis {
                 findings: model_findings(results, work_spec, work, model, cores),
             })
             .collect();
-        let (comparison, choice) = compare(results, work_spec, work, cores);
+        let (mut comparison, choice) = compare(results, work_spec, work, cores);
+        comparison.splice(0..0, slow_summary(results, work_spec));
         works.push(WorkFindings {
             work: work_spec.clone(),
             models,
@@ -356,6 +359,9 @@ fn model_findings(
             ],
         ));
     }
+
+    // Slow connections beside the clients.
+    findings.extend(slow_findings(results, work_spec, model));
 
     // What it cost.
     findings.push(Finding::new(
@@ -603,6 +609,7 @@ mod tests {
             generator_threads: clients.min(2),
             socket_memory_kib: Some(100),
             listen_overflows: Some(0),
+            slow: None,
         }
     }
 
@@ -620,6 +627,8 @@ mod tests {
                     model,
                     clients,
                     repeat: 0,
+                    variant: String::new(),
+                    slow: 0,
                     prediction: predict(model, LIMITS, work, clients, 2),
                     measurement: Some(measurement(clients, rps, fewest)),
                     failure: None,
@@ -635,9 +644,167 @@ mod tests {
             cell_seconds: 2.0,
             repeat: 1,
             keep_alive: false,
+            slow: 0,
             cells,
             interrupted: false,
         }
+    }
+
+    /// Pool and poll under sleep:10ms beside 8 slow connections, without and with a 1 s header deadline:
+    /// `pool_rps(deadline, clients)` says what pool achieved.
+    fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
+        use crate::load::SlowReport;
+        let work = Work::Sleep(std::time::Duration::from_millis(10));
+        let mut cells = Vec::new();
+        for deadline in [false, true] {
+            for clients in [1, 2, 5, 10] {
+                for (model, rps) in [
+                    (Model::Pool, pool_rps(deadline, clients)),
+                    (Model::Poll, 95.0 * clients as f64),
+                ] {
+                    let mut m = measurement(clients, rps.max(1e-3), 1);
+                    m.throughput_rps = rps;
+                    m.requests = (rps * 2.0) as u64;
+                    let mut slow = SlowReport {
+                        connections: 8,
+                        opened: 8,
+                        ..SlowReport::default()
+                    };
+                    if deadline {
+                        for _ in 0..16 {
+                            slow.record_close(1_010_000, Some(408));
+                        }
+                    } else {
+                        slow.open_at_end = 8;
+                    }
+                    m.slow = Some(slow);
+                    cells.push(Cell {
+                        work: "sleep:10ms".into(),
+                        model,
+                        clients,
+                        repeat: 0,
+                        variant: format!(
+                            "--header-timeout {}",
+                            if deadline { "1s" } else { "off" }
+                        ),
+                        slow: 8,
+                        prediction: predict(model, LIMITS, work, clients, 2),
+                        measurement: Some(m),
+                        failure: None,
+                    });
+                }
+            }
+        }
+        Results {
+            provenance: Provenance::collect(),
+            proto: Proto::Http,
+            models: vec![Model::Pool, Model::Poll],
+            clients: vec![1, 2, 5, 10],
+            works: vec![
+                "sleep:10ms --header-timeout off".into(),
+                "sleep:10ms --header-timeout 1s".into(),
+            ],
+            cell_seconds: 3.0,
+            repeat: 1,
+            keep_alive: true,
+            slow: 8,
+            cells,
+            interrupted: false,
+        }
+    }
+
+    fn findings_of<'a>(analysis: &'a Analysis, group: &str, model: Model) -> Vec<&'a Finding> {
+        let work = analysis.works.iter().find(|w| w.work == group).unwrap();
+        let model = work.models.iter().find(|m| m.model == model).unwrap();
+        model.findings.iter().collect()
+    }
+
+    #[test]
+    fn slow_connections_starve_a_pool_not_an_event_loop_and_a_deadline_frees_it() {
+        let analysis = analyse(&slowloris(|deadline, clients| {
+            if deadline { 60.0 * clients as f64 } else { 0.0 }
+        }));
+        let (off, on) = (
+            "sleep:10ms --header-timeout off",
+            "sleep:10ms --header-timeout 1s",
+        );
+        let keys = |group, model| -> Vec<&str> {
+            findings_of(&analysis, group, model)
+                .iter()
+                .map(|f| f.key)
+                .collect()
+        };
+        assert!(
+            keys(off, Model::Pool).contains(&"slow_starved"),
+            "{:?}",
+            keys(off, Model::Pool)
+        );
+        assert!(keys(off, Model::Poll).contains(&"slow_unharmed"));
+        assert!(
+            keys(on, Model::Pool).contains(&"slow_freed"),
+            "{:?}",
+            keys(on, Model::Pool)
+        );
+        assert!(!keys(on, Model::Pool).contains(&"slow_starved"));
+
+        let starved = findings_of(&analysis, off, Model::Pool)
+            .into_iter()
+            .find(|f| f.key == "slow_starved")
+            .unwrap();
+        let en = starved.render(Lang::En);
+        assert!(en.starts_with("Beside 8 slow connections that never finished a request head, it served 0.0 req/s at 10 clients, where 800 req/s was expected (starved in 4 of 4 cells)"), "{en}");
+        assert!(en.contains("client_header_timeout"), "{en}");
+        let pt = starved.render(Lang::Pt);
+        assert!(
+            pt.starts_with("Ao lado de 8 conexões lentas que nunca terminaram"),
+            "{pt}"
+        );
+        assert!(
+            pt.contains("com 10 clientes") && pt.contains("de 4 células"),
+            "{pt}"
+        );
+
+        let freed = findings_of(&analysis, on, Model::Pool)
+            .into_iter()
+            .find(|f| f.key == "slow_freed")
+            .unwrap()
+            .render(Lang::En);
+        assert!(
+            freed.contains(
+                "closed 16 slow connections after 1.01 to 1.01 s (16 with a status first: 408)"
+            ),
+            "{freed}"
+        );
+        assert!(
+            freed.contains(
+                "served 600 req/s at 10 clients, where without the deadline it served 0.0 req/s"
+            ),
+            "{freed}"
+        );
+
+        let summary = &analysis.works[0].comparison[0];
+        assert_eq!(summary.key, "slow_summary");
+        assert_eq!(
+            summary.render(Lang::En),
+            "Beside 8 slow connections, starved: pool; still serving: poll."
+        );
+        let summary = analysis.works[1].comparison[0].render(Lang::Pt);
+        assert_eq!(
+            summary,
+            "Ao lado de 8 conexões lentas, em inanição: nenhum; ainda atendendo: pool, poll."
+        );
+    }
+
+    #[test]
+    fn a_pool_that_kept_serving_beside_slow_connections_is_not_called_starved() {
+        // 8 workers but only a little under the prediction: not starved, in either group.
+        let analysis = analyse(&slowloris(|_, clients| 80.0 * clients as f64));
+        let keys = analysis.keys();
+        assert!(
+            !keys.contains(&"slow_starved") && !keys.contains(&"slow_freed"),
+            "{keys:?}"
+        );
+        assert!(keys.contains(&"slow_unharmed"), "{keys:?}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Every word the report says, in English and Brazilian Portuguese, from one table.
 //!
 //! A message is a template with `{name}` placeholders; [`Arg`] values fill them, formatted for the language
-//! (Portuguese writes `12,5` where English writes `12.5`). The classroom material serverlab grew from is
+//! (Portuguese writes `12,5` where English writes `12.5`). `{name:one|many}` is the word that agrees with the
+//! number `name`: `{s} {s:connection|connections}` reads `1 connection`, `8 connections`, and each language
+//! spells its own forms (`1 conexão lenta`, `8 conexões lentas`). The classroom material serverlab grew from is
 //! Portuguese, so the report must read naturally in both.
 
 use std::fmt::Write;
@@ -24,6 +26,8 @@ pub enum Arg {
     Text(String),
     /// Counts by kind, each kind a catalog key: `timeout: 3, connection reset: 1`.
     Counts(Vec<(String, u64)>),
+    /// A catalog key, said in the language (`nobody`).
+    Label(&'static str),
 }
 
 impl Arg {
@@ -38,6 +42,7 @@ impl Arg {
                 }
             }
             Arg::Text(text) => text.clone(),
+            Arg::Label(key) => lookup(lang, key).unwrap_or(key).to_string(),
             Arg::Counts(counts) => counts
                 .iter()
                 .map(|(key, n)| {
@@ -97,11 +102,18 @@ pub fn text(lang: Lang, key: &str, args: &[(&str, Arg)]) -> String {
         let Some(close) = rest[open..].find('}') else {
             break;
         };
-        let name = &rest[open + 1..open + close];
-        match args.iter().find(|(n, _)| *n == name) {
-            Some((_, arg)) => out.push_str(&arg.render(lang)),
-            None => {
-                let _ = write!(out, "{{{name}}}");
+        let inside = &rest[open + 1..open + close];
+        let (name, forms) = match inside.split_once(':') {
+            Some((name, forms)) => (name, forms.split_once('|')),
+            None => (inside, None),
+        };
+        match (args.iter().find(|(n, _)| *n == name), forms) {
+            (Some((_, arg)), Some((one, many))) => {
+                out.push_str(if *arg == Arg::Int(1) { one } else { many })
+            }
+            (Some((_, arg)), None) => out.push_str(&arg.render(lang)),
+            (None, _) => {
+                let _ = write!(out, "{{{inside}}}");
             }
         }
         rest = &rest[open + close + 1..];
@@ -181,6 +193,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("protocol", "protocol", "protocolo"),
     ("cell_time", "time per cell", "tempo por célula"),
     ("repeats", "repeats", "repetições"),
+    (
+        "slow_setup",
+        "slow connections beside the clients (a request head sent one byte a second, never finished)",
+        "conexões lentas ao lado dos clientes (cabeçalho de requisição enviado um byte por segundo, nunca terminado)",
+    ),
     ("client_behaviour", "clients", "clientes"),
     (
         "connect_per_request",
@@ -360,6 +377,33 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "At {c} clients the cell failed: {why}.",
         "Com {c} clientes a célula falhou: {why}.",
     ),
+    // Slow (slowloris) connections beside the clients.
+    (
+        "slow_starved",
+        "Beside {s} {s:slow connection|slow connections} that never finished a request head, it served {r} req/s at {c} {c:client|clients}, where {e} req/s was expected (starved in {n} of {m} {m:cell|cells}): a model that gives each connection a thread or a worker (or a process) can be starved by connections that never finish a request; an event loop is not; a header deadline (nginx's client_header_timeout) frees them.",
+        "Ao lado de {s} {s:conexão lenta|conexões lentas} que nunca terminaram o cabeçalho da requisição, atendeu {r} req/s com {c} {c:cliente|clientes}, quando se esperava {e} req/s (inanição em {n} de {m} {m:célula|células}): um modelo que dá a cada conexão uma thread ou um worker (ou um processo) pode sofrer inanição por conexões que nunca terminam uma requisição; um laço de eventos, não; um prazo para o cabeçalho (o client_header_timeout do nginx) libera as threads e os workers.",
+    ),
+    (
+        "slow_starved_deadline",
+        "Even with a header deadline of {d}, beside {s} {s:slow connection|slow connections} it served {r} req/s at {c} {c:client|clients}, where {e} req/s was expected: each slow connection still holds a worker for up to {d}, and a server that serves connections one (or a few) at a time waits for every one of them in turn.",
+        "Mesmo com prazo de {d} para o cabeçalho, ao lado de {s} {s:conexão lenta|conexões lentas} atendeu {r} req/s com {c} {c:cliente|clientes}, quando se esperava {e} req/s: cada conexão lenta ainda prende um worker por até {d}, e um servidor que atende uma conexão (ou poucas) por vez espera por cada uma delas, uma após a outra.",
+    ),
+    (
+        "slow_freed",
+        "With a header deadline of {d} the server closed {k} slow {k:connection|connections} after {t1} to {t2} s ({a} with a status first: {codes}) and served {r} req/s at {c} {c:client|clients}, where without the deadline it served {r0} req/s: the deadline freed its workers.",
+        "Com prazo de {d} para o cabeçalho, o servidor fechou {k} {k:conexão lenta|conexões lentas} depois de {t1} a {t2} s ({a} com um status antes: {codes}) e atendeu {r} req/s com {c} {c:cliente|clientes}, quando sem o prazo atendeu {r0} req/s: o prazo liberou seus workers.",
+    ),
+    (
+        "slow_unharmed",
+        "Beside {s} {s:slow connection|slow connections} it still served {r} req/s at {c} {c:client|clients}: the slow connections held up nobody else (one event loop watches every connection, or each connection has a thread of its own).",
+        "Ao lado de {s} {s:conexão lenta|conexões lentas} ainda atendeu {r} req/s com {c} {c:cliente|clientes}: as conexões lentas não seguraram mais ninguém (um laço de eventos vigia todas as conexões, ou cada conexão tem sua própria thread).",
+    ),
+    (
+        "slow_summary",
+        "Beside {s} {s:slow connection|slow connections}, starved: {starved}; still serving: {served}.",
+        "Ao lado de {s} {s:conexão lenta|conexões lentas}, em inanição: {starved}; ainda atendendo: {served}.",
+    ),
+    ("nobody", "none", "nenhum"),
     // Comparisons within one work type.
     (
         "best",
@@ -433,6 +477,7 @@ mod tests {
             .split('{')
             .skip(1)
             .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+            .map(|name| name.split(':').next().unwrap_or(name))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -469,6 +514,39 @@ mod tests {
         assert_eq!(
             counts.render(Lang::Pt),
             "tempo esgotado: 1200, conexão reiniciada (reset): 1"
+        );
+    }
+
+    #[test]
+    fn words_agree_with_their_numbers_in_each_language() {
+        let args = |s: u64, c: u64| {
+            vec![
+                ("s", Arg::Int(s)),
+                ("r", Arg::Num(120.0, 0)),
+                ("c", Arg::Int(c)),
+            ]
+        };
+        let one = text(Lang::En, "slow_unharmed", &args(1, 1));
+        assert!(
+            one.starts_with("Beside 1 slow connection it still served 120 req/s at 1 client:"),
+            "{one}"
+        );
+        let many = text(Lang::En, "slow_unharmed", &args(8, 10));
+        assert!(
+            many.starts_with("Beside 8 slow connections it still served 120 req/s at 10 clients:"),
+            "{many}"
+        );
+        let um = text(Lang::Pt, "slow_unharmed", &args(1, 1));
+        assert!(
+            um.starts_with("Ao lado de 1 conexão lenta ainda atendeu 120 req/s com 1 cliente:"),
+            "{um}"
+        );
+        let varios = text(Lang::Pt, "slow_unharmed", &args(8, 10));
+        assert!(
+            varios.starts_with(
+                "Ao lado de 8 conexões lentas ainda atendeu 120 req/s com 10 clientes:"
+            ),
+            "{varios}"
         );
     }
 

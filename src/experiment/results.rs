@@ -1,5 +1,9 @@
-//! The experiment's data: one [`Cell`] per (work, model, clients, repeat), and the [`Results`] file that holds
-//! them with their provenance. Everything the report, the CSV and the analysis say is computed from these.
+//! The experiment's data: one [`Cell`] per (work, variant, model, clients, repeat), and the [`Results`] file that
+//! holds them with their provenance. Everything the report, the CSV and the analysis say is computed from these.
+//!
+//! A *group* is what the report shows as one section: a work, or a work and a variant of the servers when the
+//! experiment has several (`sleep:10ms --header-timeout 1s`). [`Results::works`] lists the groups; the work is
+//! the group's first word ([`work_of`]).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::predict::Prediction;
 use super::server_process::ServerSample;
 use crate::config::{Model, Proto};
+use crate::load::SlowReport;
 use crate::system::Provenance;
+use crate::work::Work;
 
 /// Latency percentiles of one cell, in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -53,6 +59,9 @@ pub struct Measurement {
     pub socket_memory_kib: Option<u64>,
     /// Listen-queue overflows during the cell (machine-wide counter).
     pub listen_overflows: Option<u64>,
+    /// What the server did with the cell's slow connections, when it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<SlowReport>,
 }
 
 impl Measurement {
@@ -70,10 +79,55 @@ pub struct Cell {
     pub clients: usize,
     /// Which run of this cell (0-based) when `--repeat` is above 1.
     pub repeat: usize,
+    /// The variant of the servers this cell ran (their extra flags, e.g. `--header-timeout 1s`); empty when the
+    /// experiment has only one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
+    /// Slowloris connections held open beside the clients.
+    #[serde(default)]
+    pub slow: usize,
     pub prediction: Prediction,
     /// `None` when the cell failed; the reason is in `failure`.
     pub measurement: Option<Measurement>,
     pub failure: Option<String>,
+}
+
+impl Cell {
+    /// The group the cell belongs to: its work, then its variant, if any.
+    pub fn group(&self) -> String {
+        group(&self.work, &self.variant)
+    }
+
+    /// Whether this is a run of the cell (group, model, clients).
+    fn is(&self, group: &str, model: Model, clients: usize) -> bool {
+        self.model == model && self.clients == clients && self.in_group(group)
+    }
+
+    fn in_group(&self, group: &str) -> bool {
+        match group.strip_prefix(self.work.as_str()) {
+            Some("") => self.variant.is_empty(),
+            Some(rest) => rest.strip_prefix(' ') == Some(self.variant.as_str()),
+            None => false,
+        }
+    }
+}
+
+/// The name of a group: the work, and the variant after it.
+pub fn group(work: &str, variant: &str) -> String {
+    if variant.is_empty() {
+        work.to_string()
+    } else {
+        format!("{work} {variant}")
+    }
+}
+
+/// The work of a group.
+pub fn work_of(group: &str) -> Work {
+    group
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_default()
 }
 
 /// A whole experiment.
@@ -83,10 +137,14 @@ pub struct Results {
     pub proto: Proto,
     pub models: Vec<Model>,
     pub clients: Vec<usize>,
+    /// The groups, in order: each work, or each work and variant.
     pub works: Vec<String>,
     pub cell_seconds: f64,
     pub repeat: usize,
     pub keep_alive: bool,
+    /// Slowloris connections beside the clients in every cell.
+    #[serde(default)]
+    pub slow: usize,
     pub cells: Vec<Cell>,
     /// Set when the run was stopped before every cell was measured.
     pub interrupted: bool,
@@ -102,7 +160,7 @@ impl Results {
     ) -> impl Iterator<Item = &'a Measurement> {
         self.cells
             .iter()
-            .filter(move |c| c.work == work && c.model == model && c.clients == clients)
+            .filter(move |c| c.is(work, model, clients))
             .filter_map(|c| c.measurement.as_ref())
     }
 
@@ -142,7 +200,7 @@ impl Results {
         let cells: Vec<&Cell> = self
             .cells
             .iter()
-            .filter(|c| c.work == work && c.model == model && c.clients == clients)
+            .filter(|c| c.is(work, model, clients))
             .collect();
         if cells.iter().any(|c| c.measurement.is_some()) {
             return None;
@@ -153,7 +211,7 @@ impl Results {
     pub fn prediction(&self, work: &str, model: Model, clients: usize) -> Option<Prediction> {
         self.cells
             .iter()
-            .find(|c| c.work == work && c.model == model && c.clients == clients)
+            .find(|c| c.is(work, model, clients))
             .map(|c| c.prediction)
     }
 }
@@ -176,6 +234,36 @@ pub fn median_and_spread(mut values: Vec<f64>) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_is_in_its_own_group_only() {
+        let mut cell = Cell {
+            work: "sleep:10ms".into(),
+            model: Model::Pool,
+            clients: 2,
+            repeat: 0,
+            variant: String::new(),
+            slow: 0,
+            prediction: Prediction {
+                concurrency: None,
+                throughput_rps: None,
+            },
+            measurement: None,
+            failure: None,
+        };
+        assert!(cell.in_group("sleep:10ms"));
+        assert!(!cell.in_group("sleep:10ms --header-timeout 1s"));
+        assert!(!cell.in_group("sleep:100ms"));
+        cell.variant = "--header-timeout 1s".into();
+        assert_eq!(cell.group(), "sleep:10ms --header-timeout 1s");
+        assert!(cell.in_group("sleep:10ms --header-timeout 1s"));
+        assert!(!cell.in_group("sleep:10ms"));
+        assert!(!cell.in_group("sleep:10ms --header-timeout off"));
+        assert_eq!(
+            work_of(&cell.group()),
+            Work::Sleep(std::time::Duration::from_millis(10))
+        );
+    }
 
     #[test]
     fn median_and_spread_of_repeats() {

@@ -1,6 +1,9 @@
 //! Running the matrix: for every work, model, client count and repeat, start a fresh server process, load it
 //! with the in-process load engine while sampling it, stop it, and record one [`Cell`].
 //!
+//! With `slow` set, every cell also holds that many slowloris connections (`load --slow`) beside its clients, and
+//! each variant of the servers (extra `serve` flags, such as a header deadline) is its own group of cells.
+//!
 //! A fresh server per cell means no cell inherits another's threads, memory or queued connections. Results are
 //! written after every cell, so a crash or Ctrl-C loses nothing measured; a cell that fails (server will not
 //! start, every request errors) is recorded with its reason and the run goes on.
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use super::predict::{ModelLimits, Prediction, predict};
 use super::report;
-use super::results::{Cell, Latency, Measurement, Results};
+use super::results::{Cell, Latency, Measurement, Results, group};
 use super::server_process::ServerProcess;
 use crate::config::{Model, Proto, ServerConfig, cpus};
 use crate::load::{self, Control, LoadConfig, LoadReport};
@@ -40,6 +43,29 @@ pub struct ExperimentConfig {
     pub offload: Option<usize>,
     /// Where results are written after every cell (`None`: keep them in memory only).
     pub out: Option<PathBuf>,
+    /// Slowloris connections beside the clients in every cell (http only).
+    pub slow: usize,
+    /// Ways to run every server, each its own group of cells; empty: one, as `serve` starts by default.
+    pub variants: Vec<Variant>,
+}
+
+/// A way to run the servers: extra `serve` flags, named by those flags in the results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub server_args: Vec<String>,
+}
+
+impl Variant {
+    pub fn new(server_args: &[&str]) -> Variant {
+        Variant {
+            server_args: server_args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// What each cell records: the flags as written (`--header-timeout 1s`).
+    pub fn name(&self) -> String {
+        self.server_args.join(" ")
+    }
 }
 
 impl ExperimentConfig {
@@ -61,11 +87,26 @@ impl ExperimentConfig {
             server_bin,
             offload: None,
             out: None,
+            slow: 0,
+            variants: Vec::new(),
+        }
+    }
+
+    /// The variants run: the configured ones, or the one plain `serve`.
+    pub fn variants(&self) -> Vec<Variant> {
+        if self.variants.is_empty() {
+            vec![Variant::new(&[])]
+        } else {
+            self.variants.clone()
         }
     }
 
     pub fn cells(&self) -> usize {
-        self.works.len() * self.models.len() * self.clients.len() * self.repeat
+        self.works.len()
+            * self.variants().len()
+            * self.models.len()
+            * self.clients.len()
+            * self.repeat
     }
 
     /// The limits a model's server runs with, for predictions: `serve`'s own defaults, which the servers get.
@@ -115,16 +156,31 @@ pub fn run(
         proto: config.proto,
         models: config.models.clone(),
         clients: config.clients.clone(),
-        works: config.works.iter().map(ToString::to_string).collect(),
+        works: config
+            .works
+            .iter()
+            .flat_map(|w| {
+                config
+                    .variants()
+                    .into_iter()
+                    .map(move |v| group(&w.to_string(), &v.name()))
+            })
+            .collect(),
         cell_seconds: config.cell.as_secs_f64(),
         repeat: config.repeat,
         keep_alive: config.keep_alive,
+        slow: config.slow,
         cells: Vec::new(),
         interrupted: false,
     };
     let total = config.cells();
     let mut index = 0;
-    'matrix: for &work in &config.works {
+    let variants = config.variants();
+    'matrix: for (&work, variant) in config
+        .works
+        .iter()
+        .flat_map(|w| variants.iter().map(move |v| (w, v)))
+    {
         for &model in &config.models {
             for &clients in &config.clients {
                 for repeat in 0..config.repeat {
@@ -141,9 +197,14 @@ pub fn run(
                         clients,
                         results.provenance.cores,
                     );
-                    let cell = run_cell(
-                        config, work, model, clients, repeat, prediction, stop, progress,
-                    );
+                    let what = CellSpec {
+                        work,
+                        variant,
+                        model,
+                        clients,
+                        repeat,
+                    };
+                    let cell = run_cell(config, &what, prediction, stop, progress);
                     progress.cell_finished(&cell);
                     results.cells.push(cell);
                     if let Some(dir) = &config.out {
@@ -159,69 +220,87 @@ pub fn run(
     Ok(results)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_cell(
-    config: &ExperimentConfig,
+/// Which cell to run.
+struct CellSpec<'a> {
     work: Work,
+    variant: &'a Variant,
     model: Model,
     clients: usize,
     repeat: usize,
+}
+
+fn run_cell(
+    config: &ExperimentConfig,
+    what: &CellSpec<'_>,
     prediction: Prediction,
     stop: &Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Cell {
-    let outcome = measure(config, work, model, clients, stop, progress);
+    let outcome = measure(config, what, stop, progress);
     let (measurement, failure) = match outcome {
         Ok(m) => (Some(m), None),
         Err(why) => (None, Some(why)),
     };
     Cell {
-        work: work.to_string(),
-        model,
-        clients,
-        repeat,
+        work: what.work.to_string(),
+        model: what.model,
+        clients: what.clients,
+        repeat: what.repeat,
+        variant: what.variant.name(),
+        slow: config.slow,
         prediction,
         measurement,
         failure,
     }
 }
 
-fn measure(
-    config: &ExperimentConfig,
-    work: Work,
-    model: Model,
-    clients: usize,
-    stop: &Arc<AtomicBool>,
-    progress: &mut dyn Progress,
-) -> Result<Measurement, String> {
+/// The `serve` flags of one cell's server: protocol, model, work, then the variant's own.
+fn server_args(config: &ExperimentConfig, what: &CellSpec<'_>) -> Vec<String> {
     let mut args: Vec<String> = [
         "--proto",
         config.proto.name(),
         "--model",
-        model.name(),
+        what.model.name(),
         "--work",
-        &work.to_string(),
+        &what.work.to_string(),
         "--drain-timeout",
         "1s",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if let Some(helpers) = config.offload.filter(|_| model.is_event_driven()) {
+    if let Some(helpers) = config.offload.filter(|_| what.model.is_event_driven()) {
         args.extend(["--offload".to_string(), helpers.to_string()]);
     }
-    let server = ServerProcess::start(&config.server_bin, &args, Duration::from_secs(10))?;
+    args.extend(what.variant.server_args.iter().cloned());
+    args
+}
+
+fn measure(
+    config: &ExperimentConfig,
+    what: &CellSpec<'_>,
+    stop: &Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Result<Measurement, String> {
+    let clients = what.clients;
+    let server = ServerProcess::start(
+        &config.server_bin,
+        &server_args(config, what),
+        Duration::from_secs(10),
+    )?;
 
     let mut load_config = LoadConfig::new(config.proto, server.addr);
     load_config.clients = clients;
     load_config.threads = clients.min(cpus());
     load_config.duration = Some(config.cell);
     load_config.warmup = config.warmup;
-    load_config.min_per_client = 2;
+    // With slow connections a starved client may never finish a request: the cell ends on time all the same.
+    load_config.min_per_client = if config.slow > 0 { 0 } else { 2 };
     load_config.max_duration = Some(config.max_cell);
     load_config.connect_per_request = !config.keep_alive && !config.proto.is_datagram();
     // A slow server may hold a request for long; it counts as unfinished at the end, not as a timeout.
     load_config.timeout = config.max_cell + config.warmup;
+    load_config.slow = config.slow;
 
     let overflows_before = listen_overflows();
     let sampler = server.sampler(Duration::from_millis(100));
@@ -246,7 +325,8 @@ fn measure(
         .map(|(a, b)| b.saturating_sub(a));
     let exit = server.stop(Duration::from_secs(15));
     let report = report.map_err(|e| e.to_string())?;
-    if report.successes == 0 {
+    // Beside slow connections, serving nobody is the finding, not a failure of the cell.
+    if report.successes == 0 && report.slow.is_none() {
         let why = report
             .errors
             .commonest()
@@ -319,6 +399,7 @@ fn measurement(
         generator_threads: load_config.effective_threads(),
         socket_memory_kib,
         listen_overflows,
+        slow: report.slow.clone(),
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::durations;
 use crate::config::{ConfigError, Proto};
 
 /// What each echo or udp-echo request carries.
@@ -78,6 +79,17 @@ pub struct LoadConfig {
     /// Most connections being opened at once, in total: connections open in batches no larger than a typical
     /// listen backlog, so that a burst does not overflow the server's accept queue by itself.
     pub connect_batch: usize,
+    /// HTTP only: this many extra slowloris connections beside the clients, each trickling a request head it
+    /// never finishes (see [`super::slow`]); reported apart, in [`super::LoadReport::slow`].
+    #[serde(default)]
+    pub slow: usize,
+    /// How often a slow connection sends its next byte.
+    #[serde(default = "default_slow_interval")]
+    pub slow_interval: Duration,
+}
+
+fn default_slow_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 impl LoadConfig {
@@ -100,6 +112,8 @@ impl LoadConfig {
             min_per_client: 0,
             max_duration: None,
             connect_batch: 128,
+            slow: 0,
+            slow_interval: default_slow_interval(),
         }
     }
 
@@ -127,8 +141,20 @@ impl LoadConfig {
         {
             return fail("--rate must be a positive number of requests per second");
         }
-        if self.timeout.is_zero() {
-            return fail("--timeout must be longer than 0");
+        let durations = [
+            ("--duration", self.duration),
+            ("--timeout", Some(self.timeout)),
+            ("the longest run", self.max_duration),
+            ("--warmup", Some(self.warmup).filter(|w| !w.is_zero())),
+            ("--slow-interval", Some(self.slow_interval)),
+        ];
+        for (flag, value) in durations {
+            if let Some(value) = value {
+                durations::check(flag, value).map_err(ConfigError::new)?;
+            }
+        }
+        if self.slow > 0 && self.proto != Proto::Http {
+            return fail("--slow needs --proto http (a slow client trickles an HTTP request head)");
         }
         if self.connect_batch == 0 {
             return fail("the connect batch must be at least 1");
@@ -171,5 +197,28 @@ mod tests {
         assert!(c.validate().is_err());
         assert_eq!(Payload::Size(20).bytes(Proto::UdpEcho).len(), 12);
         assert_eq!(Payload::Size(100).bytes(Proto::Echo).len(), 100);
+    }
+
+    #[test]
+    fn durations_out_of_range_and_slow_clients_off_http_are_refused() {
+        let addr = "127.0.0.1:7".parse().unwrap();
+        let mut c = LoadConfig::new(Proto::Echo, addr);
+        c.duration = Some(Duration::ZERO);
+        assert!(c.validate().unwrap_err().to_string().contains("--duration"));
+        c.duration = Some(Duration::from_secs(1));
+        c.timeout = Duration::from_secs(3 * 24 * 3600);
+        assert!(c.validate().unwrap_err().to_string().contains("--timeout"));
+        c.timeout = Duration::from_secs(5);
+        c.slow = 2;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--proto http")
+        );
+        c.proto = Proto::Http;
+        assert!(c.validate().is_ok());
+        c.slow_interval = Duration::ZERO;
+        assert!(c.validate().is_err());
     }
 }

@@ -23,6 +23,7 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
 use super::Control;
+use super::backoff::Backoff;
 use super::config::LoadConfig;
 use super::protocol::{Checker, Datagram, Feed, Request, check_datagram};
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
@@ -120,6 +121,9 @@ struct Client {
     seq: u64,
     count: ClientCount,
     satisfied: bool,
+    /// Starts no request before this (ns since t0): it is waiting after a refused connection.
+    not_before: u64,
+    backoff: Backoff,
 }
 
 impl Client {
@@ -199,6 +203,8 @@ pub(super) fn run_thread(
             seq: 0,
             count: ClientCount::default(),
             satisfied: config.min_per_client == 0,
+            not_before: 0,
+            backoff: Backoff::default(),
         })
         .collect();
     let timeout_ns = config.timeout.as_nanos() as u64;
@@ -422,6 +428,12 @@ impl Worker<'_> {
         if !self.accepting(now) {
             return;
         }
+        // Still waiting after a refused connection (or no free local port): come back then.
+        let not_before = self.clients[i].not_before;
+        if now < not_before {
+            self.timers.push(Reverse((not_before, i)));
+            return;
+        }
         // A fresh clock: `now` was read before this round's earlier sends, each a system call.
         let now = self.now();
         let plan = self.plan;
@@ -550,6 +562,7 @@ impl Worker<'_> {
                 match status {
                     Ok(false) => {}
                     Ok(true) => {
+                        self.clients[i].backoff.reset();
                         self.connect_done();
                         self.send(i, now);
                         // A daytime server may have answered (and closed) already.
@@ -839,6 +852,7 @@ impl Worker<'_> {
             c.count.ok += 1;
         }
         c.reused = true;
+        c.backoff.reset();
         if !keep_alive || self.plan.config.connect_per_request {
             self.close(i);
         }
@@ -867,18 +881,13 @@ impl Worker<'_> {
         if was_connecting {
             self.connect_done();
         }
-        if kind == ErrorKind::PortsExhausted {
-            self.clients[i].phase = Phase::Idle;
-            self.finished(i, now);
-            // Retry after a pause, not at once: the ports come back only as TIME_WAIT expires.
-            if let Some(pos) = self.ready.iter().rposition(|&r| r == i) {
-                self.ready.remove(pos);
-                let c = &self.clients[i];
-                let at = if self.open { c.sched } else { now };
-                self.timers
-                    .push(Reverse((at.max(now + PORTS_BACKOFF_NS), i)));
-            }
-            return;
+        // Retry after a pause, not at once: ports come back only as TIME_WAIT expires, and a refused connection
+        // retried at once is hundreds of thousands of attempts a second.
+        let c = &mut self.clients[i];
+        match kind {
+            ErrorKind::PortsExhausted => c.not_before = now + PORTS_BACKOFF_NS,
+            ErrorKind::Refused => c.not_before = now + c.backoff.next_delay(),
+            _ => {}
         }
         self.finished(i, now);
     }

@@ -6,6 +6,9 @@
 //! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
+//! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
+//! - `backoff` (private) — how long a client waits before trying a refused connection again.
+//! - [`durations`] — the range every duration flag accepts (1 ms to 1 day).
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -34,12 +37,15 @@
 //! still waiting when the run ends are in [`LoadReport::unfinished`] with their age; the generator's own CPU time
 //! (its threads only, not the process: a server may share the process) is in [`LoadReport::cpu`].
 
+mod backoff;
 pub mod config;
+pub mod durations;
 mod engine;
 pub mod merge;
 pub mod print;
 pub mod protocol;
 pub mod report;
+mod slow;
 mod sys;
 
 use std::fmt;
@@ -48,11 +54,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use config::{LoadConfig, Payload};
-pub use report::{ErrorKind, LoadReport};
+pub use report::{ErrorKind, LoadReport, SlowReport};
 
 use crate::config::ConfigError;
 use engine::{Plan, run_thread};
 use protocol::Request;
+use slow::{SlowPlan, run_slow};
 
 /// The caller's handle on a running load: stop it from any thread, and watch its progress.
 #[derive(Debug, Default)]
@@ -119,12 +126,12 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
     config.validate().map_err(LoadError::Config)?;
     // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
     if let Ok(limit) = crate::net::raise_fd_limit() {
-        let needed = config.clients as u64 + 64;
+        let needed = (config.clients + config.slow) as u64 + 64;
         if limit < needed {
             return Err(LoadError::Config(ConfigError::new(format!(
-                "--clients {} needs about {needed} open files, but this process may have only {limit} \
-                 (raise the hard limit: ulimit -Hn)",
-                config.clients
+                "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
+                 {limit} (raise the hard limit: ulimit -Hn)",
+                config.clients, config.slow
             ))));
         }
     }
@@ -150,44 +157,53 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         Some(rate) => first_index_at(warm_ns, rate),
         None => 0,
     };
-    let plan = Plan {
-        config,
-        request,
-        control,
-        unsatisfied: AtomicUsize::new(if config.min_per_client > 0 { n } else { 0 }),
-        t0: Instant::now(),
-        warm_ns,
-        end_ns,
-        hard_end_ns,
-        first_measured,
-    };
     let max_connecting = (config.connect_batch / threads).max(1);
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let first = t * n / threads;
-                let end = (t + 1) * n / threads;
-                let tickets = config.requests.map(|m| {
-                    let share = |c: usize| (u128::from(m) * c as u128 / n as u128) as u64;
-                    share(end) - share(first)
-                });
-                let plan = &plan;
-                std::thread::Builder::new()
-                    .name(format!("load-{t}"))
-                    .spawn_scoped(scope, move || {
-                        run_thread(plan, first, end - first, tickets, max_connecting)
-                    })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h {
-                Ok(h) => h
-                    .join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("a load thread panicked"))),
-                Err(e) => Err(e),
-            })
-            .collect::<Vec<_>>()
+    let clients_done = AtomicBool::new(false);
+    let slow_settled = AtomicUsize::new(0);
+    let slow_plan = SlowPlan {
+        config,
+        control,
+        t0: Instant::now(),
+        over: &clients_done,
+        settled: &slow_settled,
+    };
+    let (results, slow) = std::thread::scope(|scope| {
+        let slow = (config.slow > 0).then(|| {
+            std::thread::Builder::new()
+                .name("load-slow".into())
+                .spawn_scoped(scope, || run_slow(&slow_plan))
+        });
+        // The attack is in place before the clients come, as it would be: they start once every slow connection
+        // is up (or has failed once), a second at most. The run's clock starts with them.
+        let gate = Instant::now();
+        while config.slow > 0
+            && slow_settled.load(Ordering::Relaxed) < config.slow
+            && gate.elapsed() < std::time::Duration::from_secs(1)
+            && !control.stop_requested()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let plan = Plan {
+            config,
+            request,
+            control,
+            unsatisfied: AtomicUsize::new(if config.min_per_client > 0 { n } else { 0 }),
+            t0: Instant::now(),
+            warm_ns,
+            end_ns,
+            hard_end_ns,
+            first_measured,
+        };
+        let results = run_clients(&plan, threads, max_connecting);
+        // The slow connections end with the clients.
+        clients_done.store(true, Ordering::Relaxed);
+        let slow = slow.map(|h| match h {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the slow thread panicked"))),
+            Err(e) => Err(e),
+        });
+        (results, slow)
     });
     let mut report = LoadReport {
         proto: config.proto,
@@ -214,7 +230,13 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         service_time: Default::default(),
         cpu: Default::default(),
         stopped_early: control.stop_requested(),
+        slow: None,
     };
+    if let Some(slow) = slow {
+        let (slow, cpu) = slow.map_err(LoadError::Io)?;
+        report.slow = Some(slow);
+        report.cpu.add(&cpu);
+    }
     let mut end = 0;
     for result in results {
         let r = result.map_err(LoadError::Io)?;
@@ -247,6 +269,42 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         report.missed_sends = expected.saturating_sub(report.sent);
     }
     Ok(report)
+}
+
+/// Runs the clients on `threads` event-loop threads, each with its share, until the run is over.
+fn run_clients(
+    plan: &Plan<'_>,
+    threads: usize,
+    max_connecting: usize,
+) -> Vec<std::io::Result<engine::ThreadResult>> {
+    let config = plan.config;
+    let n = config.clients;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let first = t * n / threads;
+                let end = (t + 1) * n / threads;
+                let tickets = config.requests.map(|m| {
+                    let share = |c: usize| (u128::from(m) * c as u128 / n as u128) as u64;
+                    share(end) - share(first)
+                });
+                std::thread::Builder::new()
+                    .name(format!("load-{t}"))
+                    .spawn_scoped(scope, move || {
+                        run_thread(plan, first, end - first, tickets, max_connecting)
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a load thread panicked"))),
+                Err(e) => Err(e),
+            })
+            .collect()
+    })
 }
 
 /// The first request of the open-loop timetable due at or after `t_ns`.

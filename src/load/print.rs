@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{ErrorKind, Latency, LoadReport};
+use super::report::{ErrorKind, Latency, LoadReport, SlowReport};
 
 /// The summary, several lines ending in a newline.
 pub fn summary(report: &LoadReport) -> String {
@@ -114,6 +114,9 @@ pub fn summary(report: &LoadReport) -> String {
             micros(oldest)
         );
     }
+    if let Some(slow) = &report.slow {
+        slow_lines(&mut out, slow);
+    }
     let per_1000 = report
         .cpu_per_1000()
         .map(|c| format!(", {c:.4} CPU-s per 1,000 requests"))
@@ -129,6 +132,53 @@ pub fn summary(report: &LoadReport) -> String {
         let _ = writeln!(out, "  stopped early (interrupted)");
     }
     out
+}
+
+/// What became of the slow connections: opened, closed by the server (when, with what answer), still open.
+fn slow_lines(out: &mut String, slow: &SlowReport) {
+    let failed = if slow.failed_connects > 0 {
+        format!(", {} connection attempts failed", slow.failed_connects)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "  slow       {} slowloris connections (an HTTP head never finished): {} opened{failed}",
+        slow.connections, slow.opened
+    );
+    if let (Some(min), Some(max)) = (slow.closed_after_min_us, slow.closed_after_max_us) {
+        let answered = if slow.answered.is_empty() {
+            "without an answer".to_string()
+        } else {
+            let statuses: Vec<String> = slow
+                .answered
+                .iter()
+                .map(|(status, n)| format!("{status} x{n}"))
+                .collect();
+            format!(
+                "{} answered first ({})",
+                slow.answered_total(),
+                statuses.join(", ")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "             {} closed by the server after {} to {}, {answered}",
+            slow.closed_by_server,
+            micros(min),
+            micros(max)
+        );
+    } else {
+        let _ = writeln!(out, "             none closed by the server");
+    }
+    if slow.open_at_end > 0 {
+        let _ = writeln!(
+            out,
+            "             {} still open at the end, the oldest held {}",
+            slow.open_at_end,
+            micros(slow.oldest_open_us)
+        );
+    }
 }
 
 fn latency_line(out: &mut String, label: &str, latency: &Latency) {

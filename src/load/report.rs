@@ -327,6 +327,81 @@ pub struct LoadReport {
     pub cpu: CpuTime,
     /// The run was stopped early (Ctrl-C or the caller's stop flag).
     pub stopped_early: bool,
+    /// What became of the slowloris connections (`--slow`), when there were any. They are not clients: nothing
+    /// above counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<SlowReport>,
+}
+
+/// What the server did with connections that trickle a request head and never finish it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlowReport {
+    /// Slow connections kept at once (`--slow`; summed over merged runs).
+    pub connections: usize,
+    /// Connections opened: one a server closed is opened again.
+    pub opened: u64,
+    /// Connection attempts that failed (refused, reset, ...): retried after a backoff.
+    pub failed_connects: u64,
+    /// Bytes of unfinished request heads sent.
+    pub bytes_sent: u64,
+    /// Connections the server closed (or reset) while their head was still unfinished...
+    pub closed_by_server: u64,
+    /// ...after answering with this status first (e.g. 408 Request Timeout): status code -> connections.
+    pub answered: BTreeMap<u16, u64>,
+    /// How long the server kept a slow connection before closing it, from connect to close: shortest and
+    /// longest, in microseconds.
+    pub closed_after_min_us: Option<u64>,
+    pub closed_after_max_us: Option<u64>,
+    /// Still open when the run ended: the server had not closed them...
+    pub open_at_end: u64,
+    /// ...the oldest of them held this long, in microseconds.
+    pub oldest_open_us: u64,
+}
+
+impl SlowReport {
+    /// Connections closed with a status line before the close.
+    pub fn answered_total(&self) -> u64 {
+        self.answered.values().sum()
+    }
+
+    /// A connection the server closed `held_us` after it was opened, having answered `status` first, if any.
+    pub fn record_close(&mut self, held_us: u64, status: Option<u16>) {
+        self.closed_by_server += 1;
+        if let Some(status) = status {
+            *self.answered.entry(status).or_default() += 1;
+        }
+        self.closed_after_min_us =
+            Some(self.closed_after_min_us.map_or(held_us, |m| m.min(held_us)));
+        self.closed_after_max_us =
+            Some(self.closed_after_max_us.map_or(held_us, |m| m.max(held_us)));
+    }
+
+    pub fn merge(&mut self, other: &SlowReport) {
+        self.connections += other.connections;
+        self.opened += other.opened;
+        self.failed_connects += other.failed_connects;
+        self.bytes_sent += other.bytes_sent;
+        self.closed_by_server += other.closed_by_server;
+        for (status, n) in &other.answered {
+            *self.answered.entry(*status).or_default() += n;
+        }
+        let pick = |a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        self.closed_after_min_us = pick(
+            self.closed_after_min_us,
+            other.closed_after_min_us,
+            u64::min,
+        );
+        self.closed_after_max_us = pick(
+            self.closed_after_max_us,
+            other.closed_after_max_us,
+            u64::max,
+        );
+        self.open_at_end += other.open_at_end;
+        self.oldest_open_us = self.oldest_open_us.max(other.oldest_open_us);
+    }
 }
 
 impl LoadReport {
@@ -414,6 +489,13 @@ impl LoadReport {
         self.service_time.add(&other.service_time);
         self.cpu.add(&other.cpu);
         self.stopped_early |= other.stopped_early;
+        self.slow = match (self.slow.take(), &other.slow) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(theirs);
+                Some(mine)
+            }
+            (mine, theirs) => mine.or_else(|| theirs.clone()),
+        };
     }
 }
 
@@ -439,6 +521,37 @@ mod tests {
         assert_eq!(both.count(), 8);
         assert_eq!(both.summary().min, 1);
         assert!(both.summary().max >= 3_000_000);
+    }
+
+    #[test]
+    fn slow_reports_merge_and_survive_json() {
+        let mut a = SlowReport {
+            connections: 2,
+            opened: 2,
+            ..SlowReport::default()
+        };
+        a.record_close(1_000_000, Some(408));
+        a.record_close(1_200_000, None);
+        let mut b = SlowReport {
+            connections: 1,
+            opened: 1,
+            open_at_end: 1,
+            oldest_open_us: 3_000_000,
+            ..SlowReport::default()
+        };
+        b.record_close(900_000, Some(408));
+        a.merge(&b);
+        assert_eq!(
+            (a.connections, a.closed_by_server, a.answered_total()),
+            (3, 3, 2)
+        );
+        assert_eq!(a.answered[&408], 2);
+        assert_eq!(
+            (a.closed_after_min_us, a.closed_after_max_us),
+            (Some(900_000), Some(1_200_000))
+        );
+        let back: SlowReport = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
     }
 
     #[test]

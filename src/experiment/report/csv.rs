@@ -3,7 +3,7 @@
 
 use super::super::results::Results;
 
-const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,failure,serverlab_version,commit,build_profile,cpu_model,cores,kernel,somaxconn,fd_soft_limit,fd_hard_limit,command";
+const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,variant,slow,failure,serverlab_version,commit,build_profile,cpu_model,cores,kernel,somaxconn,fd_soft_limit,fd_hard_limit,command";
 
 pub fn render(results: &Results) -> String {
     let mut out = String::from(HEADER);
@@ -70,6 +70,8 @@ pub fn render(results: &Results) -> String {
                 m.listen_overflows
                     .map(|k| k.to_string())
                     .unwrap_or_default(),
+                quote(&cell.variant),
+                cell.slow.to_string(),
                 String::new(),
             ]),
             None => {
@@ -78,6 +80,7 @@ pub fn render(results: &Results) -> String {
                 fields.push(String::new());
                 fields.extend([predicted, concurrency]);
                 fields.extend(std::iter::repeat_n(String::new(), 18));
+                fields.extend([quote(&cell.variant), cell.slow.to_string()]);
                 fields.push(quote(cell.failure.as_deref().unwrap_or("")));
             }
         }
@@ -120,11 +123,14 @@ mod tests {
             cell_seconds: 1.0,
             repeat: 1,
             keep_alive: false,
+            slow: 0,
             cells: vec![Cell {
                 work: "none".into(),
                 model: Model::Threads,
                 clients: 1,
                 repeat: 0,
+                variant: String::new(),
+                slow: 0,
                 prediction: Prediction {
                     concurrency: Some(1024),
                     throughput_rps: None,

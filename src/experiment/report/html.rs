@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::super::analysis::{Analysis, analyse};
 use super::super::catalog::{Arg, Lang, label, text};
-use super::super::results::Results;
+use super::super::results::{Results, work_of};
 use super::charts::charts_for_work;
 use super::tables::{Table, prediction_table, throughput_table};
 use crate::work::Work;
@@ -84,6 +84,10 @@ fn setup_section(page: &mut String, results: &Results, lang: Lang) {
         ),
         (label(lang, "repeats"), results.repeat.to_string()),
     ];
+    let mut rows = rows.to_vec();
+    if results.slow > 0 {
+        rows.push((label(lang, "slow_setup"), results.slow.to_string()));
+    }
     meta_table(page, label(lang, "setup"), &rows);
 }
 
@@ -132,7 +136,7 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
 }
 
 fn describe_work(work: &str, lang: Lang) -> String {
-    let parsed: Work = work.parse().unwrap_or_default();
+    let parsed = work_of(work);
     let d = Arg::Text(humantime::format_duration(parsed.duration()).to_string());
     let key = match parsed {
         Work::None => "work_none",

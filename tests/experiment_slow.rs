@@ -1,0 +1,94 @@
+//! The experiment with slow connections beside its clients, run in-process against real `serve` processes: a
+//! pool's workers are starved, an event loop's clients are not, and the analysis says so. Variants of the servers
+//! are groups of their own, each cell recording which it was.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serverlab::config::{Model, Proto};
+use serverlab::experiment::analysis::analyse;
+use serverlab::experiment::run::{ExperimentConfig, Quiet, Variant, run};
+
+#[test]
+fn slow_connections_starve_the_pool_and_each_variant_is_its_own_group() {
+    let mut config = ExperimentConfig::new(common::BIN.into());
+    config.proto = Proto::Http;
+    config.models = vec![Model::Pool, Model::Poll];
+    config.clients = vec![2];
+    config.works = vec!["sleep:10ms".parse().unwrap()];
+    config.cell = Duration::from_millis(800);
+    config.keep_alive = true;
+    // As many as the pool has workers (8 by default).
+    config.slow = 8;
+    // Two variants with flags `serve` has today (the slowloris preset's are --header-timeout off and 1s).
+    config.variants = vec![
+        Variant::new(&["--idle-timeout", "off"]),
+        Variant::new(&["--idle-timeout", "30s"]),
+    ];
+    let results = run(&config, &Arc::new(AtomicBool::new(false)), &mut Quiet).unwrap();
+    assert_eq!(
+        results.works,
+        [
+            "sleep:10ms --idle-timeout off",
+            "sleep:10ms --idle-timeout 30s"
+        ]
+    );
+    assert_eq!(results.cells.len(), 4);
+    for cell in &results.cells {
+        assert!(cell.failure.is_none(), "{:?}", cell.failure);
+        assert_eq!(cell.slow, 8);
+        assert!(
+            cell.variant.starts_with("--idle-timeout "),
+            "{}",
+            cell.variant
+        );
+        let m = cell.measurement.as_ref().unwrap();
+        let slow = m.slow.as_ref().expect("the slow connections' report");
+        assert_eq!(slow.opened, 8, "{slow:?}");
+        assert_eq!(slow.open_at_end, 8, "no deadline closed them: {slow:?}");
+        match cell.model {
+            Model::Pool => assert_eq!(m.requests, 0, "every worker held by a slow connection"),
+            _ => assert!(m.requests > 20, "poll served beside them: {}", m.requests),
+        }
+    }
+    let keys = analyse(&results).keys();
+    assert_eq!(
+        keys.iter().filter(|k| **k == "slow_starved").count(),
+        2,
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| **k == "slow_unharmed").count(),
+        2,
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn the_slowloris_preset_needs_http_and_cells_have_a_range() {
+    let out = common::run_cli(&["experiment", "--allow-debug", "--cell", "0s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--cell") && stderr.contains("1ms to 1day"),
+        "{stderr}"
+    );
+
+    let out = common::run_cli(&[
+        "experiment",
+        "--allow-debug",
+        "--preset",
+        "slowloris",
+        "--proto",
+        "echo",
+        "--out",
+        "/nonexistent",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("need --proto http"), "{stderr}");
+}
