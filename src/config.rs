@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -212,11 +211,11 @@ impl ServerConfig {
             ("--drain-timeout", Some(self.drain_timeout)),
         ] {
             if let Some(duration) = duration {
-                duration_in_range(flag, duration).map_err(ConfigError::new)?;
+                crate::duration::check(flag, duration).map_err(ConfigError::new)?;
             }
         }
         if let Some(duration) = self.work.duration_if_any() {
-            work_duration_in_range(duration).map_err(ConfigError::new)?;
+            crate::duration::check_work(duration).map_err(ConfigError::new)?;
         }
         if let Some(helpers) = self.offload {
             if !self.model.is_event_driven() {
@@ -279,39 +278,6 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_DATAGRAMS: usize = 1024;
 
-/// Every timeout lies in this range: shorter is a typo (or 0, which means "off" where off exists), longer would
-/// overflow time arithmetic or hang a stop.
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Checks a timeout against [`MIN_TIMEOUT`]..=[`MAX_DURATION`].
-pub fn duration_in_range(flag: &str, duration: Duration) -> Result<(), String> {
-    if duration < MIN_TIMEOUT || duration > MAX_DURATION {
-        return Err(format!(
-            "{flag} must be between 1ms and 1day, not {}",
-            humantime::format_duration(duration)
-        ));
-    }
-    Ok(())
-}
-
-/// Checks per-request work: more than nothing, at most a day.
-pub fn work_duration_in_range(duration: Duration) -> Result<(), String> {
-    if duration.is_zero() || duration > MAX_DURATION {
-        return Err(format!(
-            "work must last more than 0 and at most 1day, not {}",
-            humantime::format_duration(duration)
-        ));
-    }
-    Ok(())
-}
-
-/// Parses a timeout flag and checks its range, for clap.
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
-    duration_in_range("a timeout", duration).map(|()| duration)
-}
-
 /// A setting that cannot work, said in one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(String);
@@ -330,41 +296,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Parses a duration written like `50ms`, `2s` or `1m 30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("'{text}' is not a duration like 50ms or 2s ({e})"))
-}
-
-/// Lets clap parse `--idle-timeout 5s` (and `0`/`off` to disable it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OptionalDuration(pub Option<Duration>);
-
-impl FromStr for OptionalDuration {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim() {
-            "0" | "off" | "none" => Ok(OptionalDuration(None)),
-            other => parse_timeout(other).map(|d| OptionalDuration(Some(d))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("50ms").unwrap(), Duration::from_millis(50));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("fast").is_err());
-        assert_eq!(
-            "off".parse::<OptionalDuration>().unwrap(),
-            OptionalDuration(None)
-        );
-    }
 
     #[test]
     fn validation_catches_impossible_settings() {
@@ -412,14 +346,5 @@ mod tests {
                 .to_string()
                 .contains("--header-timeout")
         );
-    }
-
-    #[test]
-    fn timeouts_parse_within_their_range() {
-        assert!(parse_timeout("18446744073709551615s").is_err());
-        assert!(parse_timeout("2days").is_err());
-        assert!(parse_timeout("0s").is_err());
-        assert_eq!(parse_timeout("1day").unwrap(), MAX_DURATION);
-        assert!("18446744073709551615s".parse::<OptionalDuration>().is_err());
     }
 }

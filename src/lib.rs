@@ -35,6 +35,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod duration;
 pub mod experiment;
 pub mod load;
 pub mod logging;

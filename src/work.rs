@@ -96,8 +96,8 @@ impl FromStr for Work {
             )
         };
         let (kind, duration) = text.split_once(':').ok_or_else(usage)?;
-        let duration = crate::config::parse_duration(duration)?;
-        crate::config::work_duration_in_range(duration)?;
+        let duration = crate::duration::parse_duration(duration)?;
+        crate::duration::check_work(duration)?;
         match kind {
             "sleep" => Ok(Work::Sleep(duration)),
             "cpu" => Ok(Work::Cpu(duration)),

@@ -14,7 +14,7 @@ use clap::Args;
 
 use super::parse_addr;
 use crate::config::Proto;
-use crate::load::durations;
+use crate::duration as durations;
 use crate::load::merge::{ResultFile, merge};
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 use crate::system::{Provenance, build_profile};

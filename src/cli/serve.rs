@@ -10,9 +10,10 @@ use clap::Args;
 
 use super::{Failure, parse_addr};
 use crate::config::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DATAGRAMS, DEFAULT_SEND_TIMEOUT, Model, OptionalDuration,
-    Proto, ServerConfig, default_header_timeout, default_idle_timeout, parse_timeout,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DATAGRAMS, DEFAULT_SEND_TIMEOUT, Model, Proto, ServerConfig,
+    default_header_timeout, default_idle_timeout,
 };
+use crate::duration::{self, OptionalDuration};
 use crate::protocol::http::DEFAULT_MAX_BODY;
 use crate::server::Server;
 use crate::work::Work;
@@ -58,11 +59,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DUR")]
     header_timeout: Option<OptionalDuration>,
     /// Close a connection whose reply makes no progress this long (a client that does not read) [default: 30s].
-    #[arg(long, value_name = "DUR", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
     send_timeout: Option<Duration>,
     /// The bound of a stop: connections still open this long after it are closed, and the server exits
     /// [default: 5s].
-    #[arg(long, value_name = "DUR", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
     drain_timeout: Option<Duration>,
     /// http: largest request body accepted, in bytes; a larger one gets 413 and a close.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]

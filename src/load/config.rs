@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::durations;
 use crate::config::{ConfigError, Proto};
+use crate::duration as durations;
 
 /// What each echo or udp-echo request carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,6 @@
 //! - [`print`](mod@print) — the human summary.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
-//! - [`durations`] — the range every duration flag accepts (1 ms to 1 day).
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -39,7 +38,6 @@
 
 mod backoff;
 pub mod config;
-pub mod durations;
 mod engine;
 pub mod merge;
 pub mod print;
