@@ -14,6 +14,10 @@ use super::slow_analysis::{slow_findings, slow_summary};
 use crate::config::Model;
 use crate::work::Work;
 
+/// Below this a model served nothing worth a ratio (slow clients starved it, say): "x times nothing" is no
+/// comparison.
+const SERVED_SOMETHING: f64 = 0.1;
+
 /// One statement of the analysis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
@@ -476,7 +480,8 @@ fn compare(
     if let (Some((seq, _)), Some((thr, _))) = (
         results.throughput(work_spec, Model::Sequential, clients),
         results.throughput(work_spec, Model::Threads, clients),
-    ) {
+    ) && seq >= SERVED_SOMETHING
+    {
         let ratio = thr / seq.max(1e-9);
         let args = vec![("ratio", Arg::Num(ratio, 1)), ("c", c.clone())];
         if ratio >= 1.5 && matches!(work, Work::Cpu(_)) {
