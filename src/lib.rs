@@ -1,23 +1,36 @@
 //! serverlab: a lab for network-server concurrency.
 //!
 //! # Layout
+//! Layers, each using only the ones below it (a plain `grep -rn "use crate::" src` shows it):
+//!
+//! ```text
+//! cli                        flags in, library calls out
+//! experiment                 the matrix of models x clients x work: run, predicted, analysed, reported
+//! load        server         the client side; a bound server with a model, run and stopped
+//! models                     how to serve: one file per concurrency model, their settings and shared state
+//! protocol  work  stats  shutdown  net  system  duration  settings  logging
+//! ```
+//!
 //! - [`protocol`] — *what to say*: echo, daytime and HTTP as sans-IO state machines (bytes in, bytes out, plus
-//!   "do the work now" and "close" signals). No sockets, threads or clocks.
+//!   "do the work now" and "close" signals). No sockets, threads or clocks. [`protocol::Proto`] names them.
 //! - [`models`] — *how to serve*: one file per concurrency model (sequential, threads, pool, poll, async,
-//!   prefork), all driving the same protocol code.
-//! - [`work`] — the simulated per-request work: sleeping (I/O wait) or computing (CPU time).
-//! - [`server`] — binding, running and stopping a server; [`shutdown`] is the one place a stop is decided.
-//! - [`stats`] — what a server counts about itself and reports at exit.
-//! - [`config`], [`net`], [`logging`] — settings, socket setup, log output.
-//! - [`experiment`] — the matrix of models x clients x work, run, predicted, analysed and reported.
-//! - [`system`] — provenance of results (for `load --json` and the experiment) and kernel counters.
+//!   prefork), all driving the same protocol code; [`models::Model`] names them, [`models::ServerConfig`] is
+//!   what a server is asked to be, [`models::Shared`] what its threads share, and [`models::deadlines`] the one
+//!   rule for how long a connection may wait.
+//! - [`server`] — binding, running and stopping a server, and its exit report.
 //! - [`load`] — the client side: a load generator for every protocol (one event loop per thread, open and closed
 //!   loop, HdrHistogram latencies, errors by kind, fairness), usable in-process through [`load::run`].
+//! - [`experiment`] — the matrix of models x clients x work, run, predicted, analysed and reported.
 //! - [`cli`] — the `serverlab` command: flags in, library calls out.
+//! - Below them all: [`work`] (the simulated per-request work), [`stats`] (what a server counts),
+//!   [`shutdown`] (the one place a stop is decided, and its bound), [`net`] (socket setup), [`system`] (the
+//!   machine: CPUs, provenance, kernel counters), [`duration`] (durations and their range), [`settings`] (the
+//!   error a bad setting gives), [`logging`].
 //!
 //! The library is usable without the CLI:
 //! ```
-//! use serverlab::config::{Model, Proto, ServerConfig};
+//! use serverlab::models::{Model, ServerConfig};
+//! use serverlab::protocol::Proto;
 //! use serverlab::server::Server;
 //! use std::io::{Read, Write};
 //!
@@ -34,7 +47,6 @@
 //! ```
 
 pub mod cli;
-pub mod config;
 pub mod duration;
 pub mod experiment;
 pub mod load;
@@ -43,6 +55,7 @@ pub mod models;
 pub mod net;
 pub mod protocol;
 pub mod server;
+pub mod settings;
 pub mod shutdown;
 pub mod stats;
 pub mod system;

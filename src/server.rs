@@ -5,7 +5,7 @@
 //! depends on that to stay single-threaded. [`Server::spawn`] runs it on a thread of its own, for tests and tools.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,32 +13,21 @@ use std::thread::JoinHandle;
 use nix::sys::resource::UsageWho;
 use tracing::info;
 
-use crate::config::ServerConfig;
+use crate::models::{Listeners, ServerConfig, Shared};
 use crate::shutdown::Shutdown;
-use crate::stats::{ExitReport, ResourceUsage, Stats};
+use crate::stats::{Counters, ResourceUsage, Stats};
+use serde::Serialize;
 
-/// What every part of a running server shares.
-#[derive(Debug)]
-pub struct Shared {
-    pub config: ServerConfig,
-    pub shutdown: Shutdown,
-    pub stats: Stats,
-}
-
-/// The sockets a server serves: listeners for connection protocols, bound sockets for datagram ones.
-#[derive(Debug)]
-pub enum Listeners {
-    Tcp(Vec<TcpListener>),
-    Udp(Vec<UdpSocket>),
-}
-
-impl Listeners {
-    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        match self {
-            Listeners::Tcp(list) => list.iter().map(TcpListener::local_addr).collect(),
-            Listeners::Udp(list) => list.iter().map(UdpSocket::local_addr).collect(),
-        }
-    }
+/// The line a server prints on stdout when it exits, for scripts and the experiment to read.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct ExitReport {
+    pub proto: crate::protocol::Proto,
+    pub model: crate::models::Model,
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub rusage_self: ResourceUsage,
+    /// Only for models that run child processes.
+    pub rusage_children: Option<ResourceUsage>,
 }
 
 /// A bound server, not yet serving.
@@ -125,7 +114,7 @@ impl Server {
             counters,
             rusage_self: ResourceUsage::of(UsageWho::RUSAGE_SELF),
             // Only prefork has children; their usage is counted once they have been waited for.
-            rusage_children: (config.model == crate::config::Model::Prefork)
+            rusage_children: (config.model == crate::models::Model::Prefork)
                 .then(|| ResourceUsage::of(UsageWho::RUSAGE_CHILDREN)),
         })
     }

@@ -251,18 +251,6 @@ impl ResourceUsage {
     }
 }
 
-/// The line a server prints on stdout when it exits, for scripts and the experiment to read.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct ExitReport {
-    pub proto: crate::config::Proto,
-    pub model: crate::config::Model,
-    #[serde(flatten)]
-    pub counters: Counters,
-    pub rusage_self: ResourceUsage,
-    /// Only for models that run child processes.
-    pub rusage_children: Option<ResourceUsage>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,7 @@ impl Provenance {
             commit: env!("SERVERLAB_COMMIT").to_string(),
             build_profile: build_profile().to_string(),
             cpu_model: cpu_model().unwrap_or_else(|| "unknown".into()),
-            cores: crate::config::cpus(),
+            cores: cpus(),
             kernel: nix::sys::utsname::uname()
                 .map(|u| {
                     format!(
@@ -116,6 +116,11 @@ pub fn listen_overflows() -> Option<u64> {
         .split_whitespace()
         .position(|n| n == "ListenOverflows")?;
     values.split_whitespace().nth(index)?.parse().ok()
+}
+
+/// Number of CPUs this process may run on.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

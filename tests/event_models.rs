@@ -84,7 +84,9 @@ fn offload_is_refused_where_it_means_nothing() {
 
 #[test]
 fn prefork_refuses_to_fork_a_threaded_process() {
-    use serverlab::config::{Model, Proto, ServerConfig};
+    use serverlab::models::Model;
+    use serverlab::models::ServerConfig;
+    use serverlab::protocol::Proto;
     // The test harness runs tests on threads, so this process has several.
     let config = ServerConfig::new(Proto::Echo, Model::Prefork, "127.0.0.1:0".parse().unwrap());
     let server = serverlab::server::Server::bind(config).unwrap();
@@ -265,8 +267,10 @@ fn async_holds_two_thousand_connections() {
 /// serving newly accepted connections ahead of those already open.
 #[test]
 fn poll_serves_clients_in_turn_under_inline_work() {
-    use serverlab::config::{Model, Proto, ServerConfig};
     use serverlab::load::{Control, LoadConfig, run};
+    use serverlab::models::Model;
+    use serverlab::models::ServerConfig;
+    use serverlab::protocol::Proto;
     let mut config = ServerConfig::new(Proto::Echo, Model::Poll, "127.0.0.1:0".parse().unwrap());
     config.work = serverlab::work::Work::Cpu(Duration::from_millis(10));
     let server = serverlab::server::Server::bind(config)

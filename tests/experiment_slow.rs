@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use serverlab::config::{Model, Proto};
 use serverlab::experiment::analysis::analyse;
 use serverlab::experiment::run::{ExperimentConfig, Quiet, Variant, run};
+use serverlab::models::Model;
+use serverlab::protocol::Proto;
 
 #[test]
 fn slow_connections_starve_the_pool_and_a_header_deadline_frees_it() {

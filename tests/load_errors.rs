@@ -10,8 +10,8 @@ use load_support::{
     assert_consistent, closed_port, config, failing_http, run, shouting_echo, tiny_tcp_server,
     udp_echo_with_one_late_reply,
 };
-use serverlab::config::Proto;
 use serverlab::load::ErrorKind;
+use serverlab::protocol::Proto;
 
 #[test]
 fn a_wrong_echo_is_a_bad_reply() {

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use load_support::{assert_consistent, config, run};
-use serverlab::config::Proto;
+use serverlab::protocol::Proto;
 
 /// A Python server; killed and reaped when dropped.
 struct Python(Child);

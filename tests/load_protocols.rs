@@ -5,8 +5,9 @@ mod load_support;
 use std::time::Duration;
 
 use load_support::{assert_consistent, config, our_server, run};
-use serverlab::config::{Model, Proto};
 use serverlab::load::Payload;
+use serverlab::models::Model;
+use serverlab::protocol::Proto;
 
 const PROTOS: [Proto; 4] = [Proto::Echo, Proto::Daytime, Proto::Http, Proto::UdpEcho];
 

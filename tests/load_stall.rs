@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use load_support::{assert_consistent, config, run, tiny_tcp_server};
-use serverlab::config::Proto;
+use serverlab::protocol::Proto;
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 /// Every reply goes out under this lock, so one stalled reply stalls the whole server.

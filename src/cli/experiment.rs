@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::config::{Model, Proto};
 use crate::duration as durations;
 use crate::experiment::catalog::Lang;
 use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
+use crate::models::Model;
+use crate::protocol::Proto;
 use crate::work::Work;
 
 #[derive(Args, Debug)]

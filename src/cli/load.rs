@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::parse_addr;
-use crate::config::Proto;
 use crate::duration as durations;
 use crate::load::merge::{ResultFile, merge};
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
+use crate::protocol::Proto;
 use crate::system::{Provenance, build_profile};
 
 #[derive(Args, Debug)]

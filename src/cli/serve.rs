@@ -9,11 +9,13 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, parse_addr};
-use crate::config::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DATAGRAMS, DEFAULT_SEND_TIMEOUT, Model, Proto, ServerConfig,
-    default_header_timeout, default_idle_timeout,
-};
 use crate::duration::{self, OptionalDuration};
+use crate::models::config::{
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DATAGRAMS, DEFAULT_SEND_TIMEOUT, default_header_timeout,
+    default_idle_timeout,
+};
+use crate::models::{Model, ServerConfig};
+use crate::protocol::Proto;
 use crate::protocol::http::DEFAULT_MAX_BODY;
 use crate::server::Server;
 use crate::work::Work;

@@ -11,7 +11,7 @@ use super::catalog::{Arg, Lang, text};
 use super::predict::{implied_clients, is_off};
 use super::results::{Measurement, Results, work_of};
 use super::slow_analysis::{slow_findings, slow_summary};
-use crate::config::Model;
+use crate::models::Model;
 use crate::work::Work;
 
 /// Below this a model served nothing worth a ratio (slow clients starved it, say): "x times nothing" is no
@@ -565,10 +565,10 @@ fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Proto;
     use crate::experiment::predict::{ModelLimits, predict};
     use crate::experiment::results::{Cell, Latency};
     use crate::experiment::server_process::ServerSample;
+    use crate::protocol::Proto;
     use crate::system::Provenance;
 
     const LIMITS: ModelLimits = ModelLimits {

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Model;
+use crate::models::Model;
 use crate::work::Work;
 
 /// The prediction for one cell.

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::predict::Prediction;
 use super::server_process::ServerSample;
-use crate::config::{Model, Proto};
 use crate::load::SlowReport;
+use crate::models::Model;
+use crate::protocol::Proto;
 use crate::system::Provenance;
 use crate::work::Work;
 

@@ -17,8 +17,11 @@ use super::predict::{ModelLimits, Prediction, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
 use super::server_process::ServerProcess;
-use crate::config::{Model, Proto, ServerConfig, cpus};
 use crate::load::{self, Control, LoadConfig, LoadReport};
+use crate::models::Model;
+use crate::models::ServerConfig;
+use crate::protocol::Proto;
+use crate::system::cpus;
 use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
 
@@ -350,7 +353,7 @@ fn measurement(
     report: &LoadReport,
     load_config: &LoadConfig,
     server: super::server_process::ServerSample,
-    exit: &crate::stats::ExitReport,
+    exit: &crate::server::ExitReport,
     socket_memory_kib: Option<u64>,
     listen_overflows: Option<u64>,
 ) -> Measurement {

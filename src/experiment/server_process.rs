@@ -21,7 +21,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::stats::ExitReport;
+use crate::server::ExitReport;
 
 /// A running `serverlab serve` child.
 pub struct ServerProcess {

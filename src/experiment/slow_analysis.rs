@@ -9,7 +9,7 @@
 use super::analysis::{Finding, ms as ms_arg, rps as rps_arg};
 use super::catalog::Arg;
 use super::results::{Measurement, Results, work_of};
-use crate::config::Model;
+use crate::models::Model;
 
 /// Below this share of the expected throughput, the clients were starved.
 const STARVED_SHARE: f64 = 0.1;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Proto};
 use crate::duration as durations;
+use crate::protocol::Proto;
+use crate::settings::ConfigError;
 
 /// What each echo or udp-echo request carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

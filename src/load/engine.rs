@@ -28,7 +28,7 @@ use super::config::LoadConfig;
 use super::protocol::{Checker, Datagram, Feed, Request, check_datagram};
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
 use super::sys::{Timer, thread_cpu, udp_socket};
-use crate::config::Proto;
+use crate::protocol::Proto;
 
 /// What every thread of one run reads.
 pub(super) struct Plan<'a> {

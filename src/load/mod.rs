@@ -12,7 +12,8 @@
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
 //! ```
-//! use serverlab::config::{Model, Proto, ServerConfig};
+//! use serverlab::models::{Model, ServerConfig};
+//! use serverlab::protocol::Proto;
 //! use serverlab::load::{Control, LoadConfig};
 //! use serverlab::server::Server;
 //!
@@ -54,7 +55,7 @@ use std::time::Instant;
 pub use config::{LoadConfig, Payload};
 pub use report::{ErrorKind, LoadReport, SlowReport};
 
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 use engine::{Plan, run_thread};
 use protocol::Request;
 use slow::{SlowPlan, run_slow};
@@ -343,7 +344,7 @@ mod tests {
     #[test]
     fn a_bad_config_is_refused_before_anything_runs() {
         let mut config =
-            LoadConfig::new(crate::config::Proto::Echo, "127.0.0.1:9".parse().unwrap());
+            LoadConfig::new(crate::protocol::Proto::Echo, "127.0.0.1:9".parse().unwrap());
         config.clients = 0;
         assert!(matches!(
             run(&config, &Control::new()),

@@ -5,7 +5,7 @@
 //! the head once (`httparse`), then counts the body by `Content-Length` or walks the chunked framing without
 //! keeping it; daytime wants a non-empty first line before the server closes; udp-echo matches a sequence number.
 
-use crate::config::Proto;
+use crate::protocol::Proto;
 
 /// Bytes a udp-echo datagram starts with: the request's sequence number, big-endian.
 pub const SEQ_LEN: usize = 8;

@@ -26,8 +26,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::deadlines::{ConnectionClock, Expiry};
+use super::{Listeners, Shared};
 use crate::protocol::{self, Output, Session, Step};
-use crate::server::{Listeners, Shared};
 use crate::work::Work;
 
 pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {

@@ -20,9 +20,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::SockRef;
 use tracing::{debug, warn};
 
+use super::Shared;
 use super::deadlines::{ConnectionClock, Expiry};
 use crate::protocol::{self, Output, Session, Step};
-use crate::server::Shared;
 use crate::stats::Counted;
 
 /// A connection taken off a listener, counted as open until dropped.

@@ -108,7 +108,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{Model, Proto, ServerConfig};
+    use crate::models::Model;
+    use crate::models::ServerConfig;
+    use crate::protocol::Proto;
     use crate::protocol::http::{DEFAULT_MAX_BODY, HttpSession};
     use crate::shutdown::Shutdown;
     use crate::stats::Stats;

@@ -9,6 +9,7 @@
 
 pub mod async_runtime;
 pub mod blocking;
+pub mod config;
 pub mod deadlines;
 pub mod poll;
 pub mod pool;
@@ -22,8 +23,98 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::warn;
 
-use crate::config::Model;
-pub use crate::server::{Listeners, Shared};
+use std::fmt;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+
+use crate::shutdown::Shutdown;
+use crate::stats::Stats;
+pub use config::ServerConfig;
+
+/// How a server serves many clients at once.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// One client at a time, to the end (Python's `TCPServer`).
+    Sequential,
+    /// A thread per connection, capped by `max_conns` (`ThreadingTCPServer`).
+    Threads,
+    /// A fixed set of worker threads fed by a bounded queue.
+    Pool,
+    /// One thread, one readiness loop over every socket (`select`/`epoll`, through mio).
+    Poll,
+    /// A tokio runtime: one task per connection over a few worker threads.
+    Async,
+    /// Worker processes forked after binding, each serving one connection at a time (Apache's prefork).
+    Prefork,
+}
+
+impl Model {
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Sequential => "sequential",
+            Model::Threads => "threads",
+            Model::Pool => "pool",
+            Model::Poll => "poll",
+            Model::Async => "async",
+            Model::Prefork => "prefork",
+        }
+    }
+
+    /// Every model, in the order a lesson presents them.
+    pub const ALL: [Model; 6] = [
+        Model::Sequential,
+        Model::Threads,
+        Model::Pool,
+        Model::Poll,
+        Model::Async,
+        Model::Prefork,
+    ];
+
+    /// Whether the model runs its connections from an event loop, where `--offload` has a meaning.
+    pub fn is_event_driven(self) -> bool {
+        matches!(self, Model::Poll | Model::Async)
+    }
+
+    /// The `--workers` default: 8 threads for the pool, one thread or process per CPU for async and prefork.
+    pub fn default_workers(self) -> usize {
+        match self {
+            Model::Async | Model::Prefork => crate::system::cpus(),
+            _ => 8,
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What every part of a running server shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: ServerConfig,
+    pub shutdown: Shutdown,
+    pub stats: Stats,
+}
+
+/// The sockets a server serves: listeners for connection protocols, bound sockets for datagram ones.
+#[derive(Debug)]
+pub enum Listeners {
+    Tcp(Vec<TcpListener>),
+    Udp(Vec<UdpSocket>),
+}
+
+impl Listeners {
+    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        match self {
+            Listeners::Tcp(list) => list.iter().map(TcpListener::local_addr).collect(),
+            Listeners::Udp(list) => list.iter().map(UdpSocket::local_addr).collect(),
+        }
+    }
+}
 
 /// Serves `listeners` with the configured model until a stop is requested and everything accepted is finished.
 pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {

@@ -36,8 +36,8 @@ use slab::Slab;
 use tracing::{debug, warn};
 
 use super::deadlines::{ConnectionClock, Expiry};
+use super::{Listeners, Shared};
 use crate::protocol::{self, Output, Session, Step};
-use crate::server::{Listeners, Shared};
 use crate::stats::Counted;
 use crate::work::Work;
 

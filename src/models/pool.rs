@@ -14,8 +14,8 @@ use std::thread;
 use crossbeam_channel::bounded;
 use tracing::error;
 
+use super::Shared;
 use super::blocking::{Accepted, accept_next, answer_datagram, recv_next, serve_connection};
-use crate::server::Shared;
 
 pub fn serve_tcp(listeners: &[TcpListener], shared: &Shared) -> io::Result<()> {
     let (queue, jobs) = bounded::<Accepted>(shared.config.queue);

@@ -39,7 +39,7 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use tracing::{info, warn};
 
 use super::sequential;
-use crate::server::{Listeners, Shared};
+use super::{Listeners, Shared};
 use crate::shutdown::Shutdown;
 use crate::stats::{Stats, Tallies, shared_tallies};
 

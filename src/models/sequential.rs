@@ -8,8 +8,8 @@
 use std::io;
 use std::net::{TcpListener, UdpSocket};
 
+use super::Shared;
 use super::blocking::{accept_next, answer_datagram, recv_next, serve_connection};
-use crate::server::Shared;
 
 pub fn serve_tcp(listeners: &[TcpListener], shared: &Shared) -> io::Result<()> {
     while let Some(connection) = accept_next(listeners, shared) {

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use tracing::error;
 
+use super::Shared;
 use super::blocking::{accept_next, answer_datagram, recv_next, serve_connection};
-use crate::server::Shared;
 
 pub fn serve_tcp(listeners: &[TcpListener], shared: &Shared) -> io::Result<()> {
     let slots = Slots::new(shared.config.max_conns);

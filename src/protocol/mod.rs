@@ -11,11 +11,48 @@ pub mod daytime;
 pub mod echo;
 pub mod http;
 
+use std::fmt;
 use std::io::{self, IoSlice, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::Proto;
+/// The application protocol a server speaks.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proto {
+    /// RFC 862 echo over TCP: every batch of bytes read is sent back.
+    Echo,
+    /// RFC 867 daytime: the time as one line on connect, then close.
+    Daytime,
+    /// A minimal HTTP/1.1 server of one HTML page.
+    Http,
+    /// RFC 862 echo over UDP: every datagram is sent back to its sender.
+    UdpEcho,
+}
+
+impl Proto {
+    /// Whether this protocol runs over datagrams rather than connections.
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Proto::UdpEcho)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Echo => "echo",
+            Proto::Daytime => "daytime",
+            Proto::Http => "http",
+            Proto::UdpEcho => "udp-echo",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What the model must do next for a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use serverlab::config::{Model, Proto, ServerConfig};
 use serverlab::load::{Control, LoadConfig, LoadReport};
+use serverlab::models::Model;
+use serverlab::models::ServerConfig;
+use serverlab::protocol::Proto;
 use serverlab::server::{RunningServer, Server};
 
 /// One of our servers on 127.0.0.1, port 0, in this process. Dropping it stops it.

@@ -5,7 +5,7 @@ use plotters::prelude::*;
 
 use super::super::catalog::{Lang, label};
 use super::super::results::Results;
-use crate::config::Model;
+use crate::models::Model;
 
 /// One colour per model, distinct on a projector and for the common colour-vision deficiencies (Okabe-Ito).
 const COLORS: [RGBColor; 8] = [

@@ -108,9 +108,10 @@ pub fn columns() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Model, Proto};
     use crate::experiment::predict::Prediction;
     use crate::experiment::results::{Cell, Results};
+    use crate::models::Model;
+    use crate::protocol::Proto;
 
     #[test]
     fn failed_cells_have_every_column_and_the_reason_last() {

@@ -3,117 +3,14 @@
 //! The CLI turns flags into a [`ServerConfig`]; tests build one directly. Everything is validated here, once,
 //! so the models can trust what they get.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Model;
+use crate::protocol::Proto;
+use crate::settings::{ConfigError, in_range};
 use crate::work::Work;
-
-/// The application protocol a server speaks.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Proto {
-    /// RFC 862 echo over TCP: every batch of bytes read is sent back.
-    Echo,
-    /// RFC 867 daytime: the time as one line on connect, then close.
-    Daytime,
-    /// A minimal HTTP/1.1 server of one HTML page.
-    Http,
-    /// RFC 862 echo over UDP: every datagram is sent back to its sender.
-    UdpEcho,
-}
-
-impl Proto {
-    /// Whether this protocol runs over datagrams rather than connections.
-    pub fn is_datagram(self) -> bool {
-        matches!(self, Proto::UdpEcho)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Echo => "echo",
-            Proto::Daytime => "daytime",
-            Proto::Http => "http",
-            Proto::UdpEcho => "udp-echo",
-        }
-    }
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How a server serves many clients at once.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Model {
-    /// One client at a time, to the end (Python's `TCPServer`).
-    Sequential,
-    /// A thread per connection, capped by `max_conns` (`ThreadingTCPServer`).
-    Threads,
-    /// A fixed set of worker threads fed by a bounded queue.
-    Pool,
-    /// One thread, one readiness loop over every socket (`select`/`epoll`, through mio).
-    Poll,
-    /// A tokio runtime: one task per connection over a few worker threads.
-    Async,
-    /// Worker processes forked after binding, each serving one connection at a time (Apache's prefork).
-    Prefork,
-}
-
-impl Model {
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Sequential => "sequential",
-            Model::Threads => "threads",
-            Model::Pool => "pool",
-            Model::Poll => "poll",
-            Model::Async => "async",
-            Model::Prefork => "prefork",
-        }
-    }
-
-    /// Every model, in the order a lesson presents them.
-    pub const ALL: [Model; 6] = [
-        Model::Sequential,
-        Model::Threads,
-        Model::Pool,
-        Model::Poll,
-        Model::Async,
-        Model::Prefork,
-    ];
-
-    /// Whether the model runs its connections from an event loop, where `--offload` has a meaning.
-    pub fn is_event_driven(self) -> bool {
-        matches!(self, Model::Poll | Model::Async)
-    }
-
-    /// The `--workers` default: 8 threads for the pool, one thread or process per CPU for async and prefork.
-    pub fn default_workers(self) -> usize {
-        match self {
-            Model::Async | Model::Prefork => cpus(),
-            _ => 8,
-        }
-    }
-}
-
-impl fmt::Display for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Number of CPUs this process may run on.
-pub fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 /// Everything a server needs to know before it binds.
 #[derive(Clone, Debug)]
@@ -240,21 +137,6 @@ impl ServerConfig {
     }
 }
 
-/// Checks `low <= value <= high` for the setting `flag`, in one line that says the range.
-fn in_range<T: PartialOrd + fmt::Display>(
-    flag: &str,
-    value: T,
-    low: T,
-    high: T,
-) -> Result<(), ConfigError> {
-    if value < low || value > high {
-        return Err(ConfigError::new(format!(
-            "{flag} must be between {low} and {high}, not {value}"
-        )));
-    }
-    Ok(())
-}
-
 /// The idle timeout a protocol gets unless told otherwise: HTTP closes quiet keep-alive connections, echo never
 /// hangs up on its client.
 pub fn default_idle_timeout(proto: Proto) -> Option<Duration> {
@@ -277,24 +159,6 @@ pub fn default_header_timeout(proto: Proto) -> Option<Duration> {
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_DATAGRAMS: usize = 1024;
-
-/// A setting that cannot work, said in one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    pub fn new(message: impl Into<String>) -> ConfigError {
-        ConfigError(message.into())
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {
