@@ -14,13 +14,14 @@
 //!   nothing for the send timeout is closed.
 //! - Every connection has one deadline timer, armed at the nearest of its deadlines (header, idle, send, drain:
 //!   see [`ConnectionClock`]); when it fires the rule is asked again, so input arriving never touches the timers.
+//!   A closed connection takes its timer with it: the timers number the open connections, not the connections
+//!   of the last ten seconds, so churn does not grow the loop's memory.
 //! - Nothing may block. `sleep:D` work becomes a timer: the loop serves everyone else while it runs. `cpu:D` and
 //!   `block:D` do hold the thread — every other connection waits, the honest cost of computing or blocking inside
 //!   an event loop — unless `--offload N` hands them to N helper threads (the Flash paper's AMPED design).
 //! - One thread means one thread: signals arrive through the shutdown descriptor and logging writes in place.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -82,8 +83,8 @@ struct Connection<'a> {
     fresh_input: bool,
     /// The socket took bytes since the clock last heard of it.
     fresh_output: bool,
-    /// When this connection's deadline timer is set to fire, if it is set.
-    armed: Option<Instant>,
+    /// This connection's deadline timer, if it is set.
+    armed: Option<TimerKey>,
     _open: Counted<'a>,
 }
 
@@ -175,8 +176,11 @@ impl Connection<'_> {
     }
 }
 
+/// When a timer fires, and a sequence number that makes every key unique.
+type TimerKey = (Instant, u64);
+
 /// Something the loop must do at a given time.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum Timer {
     /// A connection's `sleep:` work is over.
     WorkDone { key: usize, id: u64 },
@@ -260,7 +264,8 @@ struct EventLoop<'a> {
     listeners: Vec<TcpListener>,
     udp: Vec<UdpSocket>,
     connections: Slab<Connection<'a>>,
-    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    /// Ordered by when they fire; a timer can be taken out by its key before then.
+    timers: BTreeMap<TimerKey, Timer>,
     timer_seq: u64,
     helpers: Option<Helpers>,
     /// One read buffer for every connection: data is handed to the session at once.
@@ -302,7 +307,7 @@ impl<'a> EventLoop<'a> {
             listeners: tcp,
             udp,
             connections: Slab::new(),
-            timers: BinaryHeap::new(),
+            timers: BTreeMap::new(),
             timer_seq: 0,
             helpers,
             scratch: vec![0; 64 * 1024],
@@ -327,8 +332,8 @@ impl<'a> EventLoop<'a> {
             }
             let timeout = self
                 .timers
-                .peek()
-                .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()));
+                .first_key_value()
+                .map(|((at, _), _)| at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -350,9 +355,11 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    fn add_timer(&mut self, at: Instant, timer: Timer) {
+    fn add_timer(&mut self, at: Instant, timer: Timer) -> TimerKey {
         self.timer_seq += 1;
-        self.timers.push(Reverse((at, self.timer_seq, timer)));
+        let key = (at, self.timer_seq);
+        self.timers.insert(key, timer);
+        key
     }
 
     /// Accepts every connection waiting on listener `i`.
@@ -451,7 +458,8 @@ impl<'a> EventLoop<'a> {
                     let id = connection.id;
                     match shared.config.work {
                         Work::Sleep(d) => {
-                            return self.add_timer(Instant::now() + d, Timer::WorkDone { key, id });
+                            self.add_timer(Instant::now() + d, Timer::WorkDone { key, id });
+                            return;
                         }
                         work => match &mut self.helpers {
                             Some(helpers) => {
@@ -482,12 +490,15 @@ impl<'a> EventLoop<'a> {
         let Some((at, _)) = connection.next_deadline(now, shared, stopping) else {
             return;
         };
-        if connection.armed.is_some_and(|armed| armed <= at) {
+        if connection.armed.is_some_and(|(armed, _)| armed <= at) {
             return;
         }
-        connection.armed = Some(at);
-        let id = connection.id;
-        self.add_timer(at, Timer::Deadline { key, id });
+        let (id, earlier) = (connection.id, connection.armed.take());
+        if let Some(earlier) = earlier {
+            self.timers.remove(&earlier);
+        }
+        let timer = self.add_timer(at, Timer::Deadline { key, id });
+        self.connections[key].armed = Some(timer);
     }
 
     /// Connection `key`'s deadline timer fired: act on a deadline that has passed, or set the timer again.
@@ -526,6 +537,9 @@ impl<'a> EventLoop<'a> {
     fn close(&mut self, key: usize, why: &'static str) {
         if self.connections.contains(key) {
             let mut connection = self.connections.remove(key);
+            if let Some(timer) = connection.armed {
+                self.timers.remove(&timer);
+            }
             let _ = self.poll.registry().deregister(&mut connection.stream);
             super::blocking::discard_unread(&mut connection.stream);
             debug!(peer = %connection.peer, why, "connection closed");
@@ -627,10 +641,10 @@ impl<'a> EventLoop<'a> {
         let now = Instant::now();
         while self
             .timers
-            .peek()
-            .is_some_and(|Reverse((at, _, _))| *at <= now)
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= now)
         {
-            let Some(Reverse((_, _, timer))) = self.timers.pop() else {
+            let Some((_, timer)) = self.timers.pop_first() else {
                 break;
             };
             match timer {

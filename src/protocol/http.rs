@@ -111,6 +111,8 @@ pub struct HttpSession {
     body: BodySkip,
     /// Body bytes of the current request skipped so far (for `max_body` on chunked bodies).
     body_seen: u64,
+    /// Bytes of the current request's trailer section (bounded like a head).
+    trailer_bytes: usize,
     /// At least one request has been answered: the first request's head is awaited from accept on.
     answered_any: bool,
     pending: Option<PendingReply>,
@@ -130,6 +132,7 @@ impl HttpSession {
             input: Vec::new(),
             body: BodySkip::None,
             body_seen: 0,
+            trailer_bytes: 0,
             answered_any: false,
             pending: None,
             eof: false,
@@ -138,15 +141,10 @@ impl HttpSession {
         }
     }
 
-    /// Throws away body bytes at the front of `input`. Returns false on a chunked body that does not parse.
+    /// Throws away body bytes at the front of `input`. Returns false on a body that does not parse (or, chunked,
+    /// that grows past `max_body`): the connection can no longer be kept in step with the client.
     fn skip_body(&mut self) -> bool {
         loop {
-            // A chunk-size line or trailer longer than a whole request head is an attack, not a body.
-            if matches!(self.body, BodySkip::ChunkSize | BodySkip::Trailers)
-                && self.input.len() > MAX_HEAD
-            {
-                return false;
-            }
             match self.body {
                 BodySkip::None => return true,
                 BodySkip::Length(left) => {
@@ -159,22 +157,36 @@ impl HttpSession {
                     };
                     return true;
                 }
-                BodySkip::ChunkSize => match httparse::parse_chunk_size(&self.input) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        self.body_seen = self.body_seen.saturating_add(size);
-                        if self.body_seen > self.max_body {
-                            return false;
-                        }
-                        self.input.drain(..used);
-                        self.body = if size == 0 {
-                            BodySkip::Trailers
-                        } else {
-                            BodySkip::ChunkData(size)
-                        };
+                BodySkip::ChunkSize => {
+                    // RFC 9112 7.1: chunk-size is 1*HEXDIG. An empty line is not a last chunk, and "-1" or "0x5"
+                    // are not sizes: a parser that reads them differently from a proxy in front is a smuggling gap.
+                    let Some(first) = self.input.first() else {
+                        return true;
+                    };
+                    if !first.is_ascii_hexdigit() {
+                        return false;
                     }
-                    Ok(httparse::Status::Partial) => return true,
-                    Err(_) => return false,
-                },
+                    match httparse::parse_chunk_size(&self.input) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            if !is_crlf_line(&self.input[..used]) {
+                                return false;
+                            }
+                            self.body_seen = self.body_seen.saturating_add(size);
+                            if self.body_seen > self.max_body {
+                                return false;
+                            }
+                            self.input.drain(..used);
+                            self.body = if size == 0 {
+                                BodySkip::Trailers
+                            } else {
+                                BodySkip::ChunkData(size)
+                            };
+                        }
+                        // A chunk-size line longer than a whole request head is an attack, not a body.
+                        Ok(httparse::Status::Partial) => return self.input.len() <= MAX_HEAD,
+                        Err(_) => return false,
+                    }
+                }
                 BodySkip::ChunkData(left) => {
                     let n = left.min(self.input.len() as u64);
                     self.input.drain(..n as usize);
@@ -196,8 +208,18 @@ impl HttpSession {
                 }
                 BodySkip::Trailers => {
                     let Some(end) = self.input.windows(2).position(|w| w == b"\r\n") else {
-                        return true;
+                        return self.input.len() <= MAX_HEAD && !self.input.contains(&b'\n');
                     };
+                    let line = &self.input[..end];
+                    // The trailer section counts against the same limit as a head, and each field must be one.
+                    self.trailer_bytes += end + 2;
+                    if end > 0
+                        && (self.trailer_bytes > MAX_HEAD
+                            || !line.contains(&b':')
+                            || line.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n'))
+                    {
+                        return false;
+                    }
                     self.input.drain(..end + 2);
                     if end == 0 {
                         self.body = BodySkip::None;
@@ -230,12 +252,18 @@ impl HttpSession {
                     Ok((reply, body)) => {
                         self.body = body;
                         self.body_seen = 0;
+                        self.trailer_bytes = 0;
                         Some(reply)
                     }
                     Err(status) => Some(self.fatal(status)),
                 }
             }
             Err(httparse::Error::TooManyHeaders) => Some(self.fatal(Status::HeadersTooLarge)),
+            // Whether a version is another one (505) or no version (400) can only be told from a whole line:
+            // "HTTP/2" may yet become "HTTP/2x".
+            Err(httparse::Error::Version) if !has_line_end(&self.input) => {
+                (self.input.len() > MAX_HEAD).then(|| self.fatal(Status::HeadersTooLarge))
+            }
             Err(httparse::Error::Version) if has_other_http_version(&self.input) => {
                 Some(self.fatal(Status::VersionNotSupported))
             }
@@ -289,17 +317,22 @@ fn understand(
             }
             content_length = Some(length);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only a body whose last coding is chunked has a knowable end.
-            let last = value
-                .rsplit(|&b| b == b',')
-                .next()
-                .unwrap_or(b"")
-                .trim_ascii();
-            if !last.eq_ignore_ascii_case(b"chunked") || http10 {
+            // Only a body whose last coding is chunked has a knowable end, and chunked is applied once.
+            let codings = value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
+            let chunked_count = codings
+                .clone()
+                .filter(|c| c.eq_ignore_ascii_case(b"chunked"))
+                .count();
+            let last = codings.clone().next_back().unwrap_or(b"");
+            if !last.eq_ignore_ascii_case(b"chunked") || chunked || chunked_count > 1 || http10 {
                 return Err(Status::BadRequest);
             }
             chunked = true;
         } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9110 7.2: uri-host [":" port], never spaces or controls.
+            if value.iter().any(|b| !b.is_ascii_graphic()) {
+                return Err(Status::BadRequest);
+            }
             hosts += 1;
         } else if name.eq_ignore_ascii_case("expect") {
             expects_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
@@ -323,7 +356,7 @@ fn understand(
         }
     };
     let mut keep_alive = if http10 {
-        connection_keep_alive
+        connection_keep_alive && !connection_close
     } else {
         !connection_close
     };
@@ -354,6 +387,14 @@ fn understand(
     Ok((reply, body))
 }
 
+/// Whether a chunk-size line ends in CRLF with no other CR or LF in it (not even inside an extension).
+fn is_crlf_line(line: &[u8]) -> bool {
+    match line.strip_suffix(b"\r\n") {
+        Some(body) => !body.iter().any(|&b| b == b'\r' || b == b'\n'),
+        None => false,
+    }
+}
+
 /// `Content-Length` as RFC 9110 8.6 defines it: 1*DIGIT, nothing else (no sign, no spaces inside, no hex), and
 /// small enough to count.
 fn parse_content_length(value: &[u8]) -> Option<u64> {
@@ -376,13 +417,23 @@ fn is_page_path(target: &str) -> bool {
     path == "/" || path == "/index.html"
 }
 
-/// Whether the request line ends in a well-formed version other than the 1.0 and 1.1 this server speaks.
+/// Whether the request line has arrived whole.
+fn has_line_end(input: &[u8]) -> bool {
+    input.contains(&b'\n')
+}
+
+/// Whether the request line is `METHOD SP TARGET SP VERSION` with a well-formed version other than the 1.0 and
+/// 1.1 this server speaks.
 fn has_other_http_version(input: &[u8]) -> bool {
     let line_end = input
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(input.len());
     let line = &input[..line_end];
+    if line.split(|&b| b == b' ').count() != 3 {
+        // A space in the target, or no version at all: a malformed line, not another version.
+        return false;
+    }
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
     match version.strip_prefix(b"HTTP/") {
         Some([major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit(),

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use serverlab::protocol::http::{DEFAULT_PAGE, HttpSession};
-use serverlab::protocol::{Session, Step};
+use serverlab::protocol::http::{DEFAULT_MAX_BODY, DEFAULT_PAGE, HttpSession};
+use serverlab::protocol::{Output, Session, Step};
 
 /// Every status the server may send. 408 and 413 arrive with the strict-HTTP fix (issue 8).
 pub const ALLOWED_STATUSES: [u16; 8] = [200, 400, 404, 405, 408, 413, 431, 505];
@@ -19,7 +19,7 @@ pub const NON_FATAL_STATUSES: [u16; 3] = [200, 404, 405];
 
 /// The one place a session is made: when `HttpSession::new` gains a parameter, only this changes.
 pub fn new_session() -> HttpSession {
-    HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()))
+    HttpSession::new(Arc::from(DEFAULT_PAGE.as_bytes()), DEFAULT_MAX_BODY)
 }
 
 /// Steps a session may take without reading input before we call it a livelock.
@@ -40,9 +40,10 @@ impl Run {
             match session.step() {
                 Step::Request { .. } => {
                     assert!(!self.closed, "a request announced after Close");
-                    let before = self.out.len();
-                    session.respond(SystemTime::now(), &mut self.out);
-                    assert!(self.out.len() > before, "respond wrote nothing");
+                    let mut reply = Output::default();
+                    session.respond(SystemTime::now(), &mut reply);
+                    assert!(!reply.is_empty(), "respond wrote nothing");
+                    self.out.extend_from_slice(&reply.to_vec());
                     self.reply_ends.push(self.out.len());
                 }
                 Step::NeedInput => {
