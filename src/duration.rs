@@ -6,6 +6,7 @@
 //! (`Instant + 18446744073709551615s` panics) or hangs a stop. Checked here, once, so every flag says the same
 //! thing in the same words.
 
+use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -73,6 +74,34 @@ impl FromStr for OptionalDuration {
     }
 }
 
+impl fmt::Display for OptionalDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, "{}", humantime::format_duration(d)),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+/// A timeout that is always on, from 1 ms to 1 day, written and read the way people write it: what clap shows as
+/// a flag's default and parses back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl FromStr for Timeout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse(text).map(Timeout)
+    }
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +141,14 @@ mod tests {
         assert!(check_work(Duration::from_micros(100)).is_ok());
         assert!(check_work(Duration::ZERO).is_err());
         assert!(check_work(Duration::from_secs(99_999_999 * 3600)).is_err());
+    }
+
+    #[test]
+    fn timeouts_print_as_they_parse() {
+        for text in ["5s", "30s", "1m 30s", "250ms", "off"] {
+            let parsed: OptionalDuration = text.parse().unwrap();
+            assert_eq!(parsed.to_string(), text);
+        }
+        assert_eq!("1day".parse::<Timeout>().unwrap().to_string(), "1day");
     }
 }

@@ -67,16 +67,8 @@ impl Shutdown {
     /// insisted. Registers plain signal handlers; starts no thread.
     pub fn install_signal_handlers(&self) -> io::Result<()> {
         let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // Registered first, so the first signal finds the flag still false and does not exit.
-            let flag = Arc::clone(&self.requested);
-            handlers.push(signal_hook::flag::register_conditional_shutdown(
-                signal, 130, flag,
-            )?);
-            handlers.push(signal_hook::flag::register(
-                signal,
-                Arc::clone(&self.requested),
-            )?);
+        handlers.extend(flag_on_stop_signals(&self.requested)?);
+        for signal in STOP_SIGNALS {
             handlers.push(signal_hook::low_level::pipe::register(
                 signal,
                 self.wake_write.try_clone()?,
@@ -185,6 +177,25 @@ impl Shutdown {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
     }
+}
+
+/// The signals that ask a program to stop: Ctrl-C and `kill`.
+const STOP_SIGNALS: [i32; 2] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+
+/// The stop convention of every serverlab command: the first SIGINT or SIGTERM sets `flag` (the program then
+/// stops gracefully and still reports), a second one exits at once with status 130. Starts no thread.
+pub fn flag_on_stop_signals(flag: &Arc<AtomicBool>) -> io::Result<Vec<SigId>> {
+    let mut handlers = Vec::new();
+    for signal in STOP_SIGNALS {
+        // Registered first, so the first signal finds the flag still false and does not exit.
+        handlers.push(signal_hook::flag::register_conditional_shutdown(
+            signal,
+            130,
+            Arc::clone(flag),
+        )?);
+        handlers.push(signal_hook::flag::register(signal, Arc::clone(flag))?);
+    }
+    Ok(handlers)
 }
 
 #[cfg(test)]

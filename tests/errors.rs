@@ -218,3 +218,42 @@ fn idle_timeout_closes_quiet_connections() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     ));
 }
+
+#[test]
+fn impossible_experiments_are_usage_errors_too() {
+    assert_one_line_error(
+        &run_cli(&[
+            "experiment",
+            "--allow-debug",
+            "--proto",
+            "udp-echo",
+            "--keep-alive",
+        ]),
+        2,
+        "--keep-alive",
+    );
+    assert_one_line_error(
+        &run_cli(&[
+            "experiment",
+            "--allow-debug",
+            "--preset",
+            "slowloris",
+            "--proto",
+            "echo",
+        ]),
+        2,
+        "need --proto http",
+    );
+    assert_one_line_error(
+        &run_cli(&[
+            "experiment",
+            "--allow-debug",
+            "--models",
+            "poll",
+            "--offload",
+            "0",
+        ]),
+        2,
+        "--offload",
+    );
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use super::Failure;
+
 use crate::duration as durations;
 use crate::experiment::catalog::Lang;
 use crate::experiment::report::{self, tables};
@@ -143,23 +145,36 @@ impl Preset {
     }
 }
 
-pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
+pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
     if crate::system::build_profile() == "debug" && !args.allow_debug {
-        return Err("this is a debug build, whose timings mean little: build with --release, or pass --allow-debug".into());
+        return Err(Failure::Run("this is a debug build, whose timings mean little: build with --release, or pass --allow-debug".into()));
     }
-    let server_bin = match args.server_bin {
+    let server_bin = match args.server_bin.clone() {
         Some(path) => path,
-        None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?,
+        None => std::env::current_exe()
+            .map_err(|e| Failure::Run(format!("cannot find this executable: {e}")))?,
     };
     let preset = args.preset.map(Preset::values).unwrap_or_default();
     let mut config = ExperimentConfig::new(server_bin);
     config.proto = args.proto.or(preset.proto).unwrap_or(config.proto);
-    config.models = args.models.or(preset.models).unwrap_or(config.models);
-    config.clients = args.clients.or(preset.clients).unwrap_or(config.clients);
-    if let Some(works) = args.work {
+    config.models = args
+        .models
+        .clone()
+        .or(preset.models)
+        .unwrap_or(config.models);
+    config.clients = args
+        .clients
+        .clone()
+        .or(preset.clients)
+        .unwrap_or(config.clients);
+    if let Some(works) = args.work.clone() {
         config.works = works;
     } else if let Some(works) = preset.works {
-        config.works = works.iter().map(|w| w.parse()).collect::<Result<_, _>>()?;
+        config.works = works
+            .iter()
+            .map(|w| w.parse())
+            .collect::<Result<_, _>>()
+            .map_err(Failure::Usage)?;
     }
     config.cell = args.cell.or(preset.cell).unwrap_or(config.cell);
     config.repeat = args.repeat.unwrap_or(1);
@@ -168,18 +183,20 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
     config.slow = preset.slow;
     config.variants = preset.variants;
     config.out = Some(args.out.clone());
-    validate(&config)?;
+    config
+        .validate()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     if let Err(e) = crate::net::raise_fd_limit() {
         eprintln!("serverlab: cannot raise the open-file limit: {e}");
     }
+    run_and_report(&config, &args).map_err(Failure::Run)
+}
 
+/// Runs the configured experiment, prints its tables and writes its files.
+fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<(), String> {
+    // The first Ctrl-C stops after the current cell's load and writes the report; a second leaves at once.
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C leaves at once; the first stops after the current cell's load and writes the report.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .map_err(|e| e.to_string())?;
-        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| e.to_string())?;
-    }
+    crate::shutdown::flag_on_stop_signals(&stop).map_err(|e| e.to_string())?;
     eprintln!(
         "serverlab experiment: {} cells ({} work x {} variants x {} models x {} client counts x {} repeats), about {} s each",
         config.cells(),
@@ -191,7 +208,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
         config.cell.as_secs_f64() + config.warmup.as_secs_f64()
     );
     let mut progress = Display::new(std::io::stderr().is_terminal());
-    let results = run(&config, &stop, &mut progress)?;
+    let results = run(config, &stop, &mut progress)?;
     progress.finish();
 
     print_tables(&results, args.lang);
@@ -205,25 +222,6 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), String> {
             "stopped early: the files hold the {} cells measured",
             results.cells.len()
         );
-    }
-    Ok(())
-}
-
-fn validate(config: &ExperimentConfig) -> Result<(), String> {
-    if config.models.is_empty() || config.clients.is_empty() || config.works.is_empty() {
-        return Err("--models, --clients and --work each need at least one value".into());
-    }
-    if config.clients.contains(&0) {
-        return Err("--clients must be at least 1".into());
-    }
-    if config.repeat == 0 {
-        return Err("--repeat must be at least 1".into());
-    }
-    if config.proto.is_datagram() && config.keep_alive {
-        return Err("--keep-alive means nothing for udp-echo".into());
-    }
-    if config.slow > 0 && config.proto != Proto::Http {
-        return Err("slow connections (--preset slowloris) need --proto http".into());
     }
     Ok(())
 }

@@ -124,11 +124,8 @@ pub fn main(args: LoadArgs) -> ExitCode {
     }
 
     let control = Control::new();
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C exits at once; the first one stops the run and still prints the summary.
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, control.stop_flag());
-        let _ = signal_hook::flag::register(signal, control.stop_flag());
-    }
+    // The first Ctrl-C stops the run and still prints the summary; a second exits at once.
+    let _ = crate::shutdown::flag_on_stop_signals(&control.stop_flag());
     let provenance = Provenance::here(std::env::args().collect());
     let show_progress =
         !args.no_progress && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();

@@ -17,7 +17,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "serverlab",
     version,
-    about = "A lab for network-server concurrency: serve, load, compare."
+    about = "A lab for network-server concurrency: serve, load, compare.",
+    // A flag given twice takes its last value, so a command line can be extended by appending to it.
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,7 +48,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Load(args) => return load::main(args),
         Command::Merge(args) => return load::merge_main(args),
-        Command::Experiment(args) => experiment::run_command(args).map_err(Failure::Run),
+        Command::Experiment(args) => experiment::run_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

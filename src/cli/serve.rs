@@ -9,17 +9,19 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, parse_addr};
-use crate::duration::{self, OptionalDuration};
+use crate::duration::{OptionalDuration, Timeout};
 use crate::models::config::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DATAGRAMS, DEFAULT_SEND_TIMEOUT, default_header_timeout,
-    default_idle_timeout,
+    DEFAULT_BACKLOG, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNS, DEFAULT_MAX_DATAGRAMS,
+    DEFAULT_QUEUE, DEFAULT_SEND_TIMEOUT, default_header_timeout, default_idle_timeout,
 };
-use crate::models::{Model, ServerConfig};
+use crate::models::{DEFAULT_POOL_WORKERS, Model, ServerConfig};
 use crate::protocol::Proto;
 use crate::protocol::http::DEFAULT_MAX_BODY;
 use crate::server::Server;
 use crate::work::Work;
 
+/// The flags of `serve`. Every default is read from the library's constants, the ones `ServerConfig::new` uses,
+/// so `--help`, the server and the experiment's predictions cannot disagree.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Protocol to speak.
@@ -31,17 +33,16 @@ pub struct ServeArgs {
     /// Address to listen on (repeat for several; port 0 lets the OS choose).
     #[arg(long = "listen", value_name = "ADDR", value_parser = parse_addr, default_value = "127.0.0.1:5000")]
     listen: Vec<SocketAddr>,
-    /// Worker threads (pool: 8; async: one per CPU) or worker processes (prefork: one per CPU).
-    #[arg(long)]
+    #[arg(long, help = format!("Worker threads (pool) or processes (prefork) [default: {DEFAULT_POOL_WORKERS} for pool, one per CPU for async and prefork]"))]
     workers: Option<usize>,
     /// Places in the queue of accepted connections (pool).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULT_QUEUE)]
     queue: usize,
     /// Listen backlog passed to listen(2); 5 is Python's socketserver default.
-    #[arg(long, default_value_t = 1024, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, allow_negative_numbers = true)]
     backlog: i32,
     /// Most connections served at once (threads).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNS)]
     max_conns: usize,
     /// Simulated per-request work: none, sleep:DUR (I/O wait), cpu:DUR (CPU time), block:DUR (a blocking call).
     #[arg(
@@ -53,20 +54,22 @@ pub struct ServeArgs {
     /// poll and async: run cpu: and block: work on this many helper threads instead of the event loop.
     #[arg(long, value_name = "N")]
     offload: Option<usize>,
-    /// Close connections idle this long between requests; `off` disables [default: 10s for http, off otherwise].
-    #[arg(long, value_name = "DUR")]
+    #[arg(long, value_name = "DUR", help = per_protocol_default(
+        "Close connections idle this long between requests; `off` disables",
+        default_idle_timeout,
+    ))]
     idle_timeout: Option<OptionalDuration>,
-    /// http: the whole request head must arrive within this long of its first byte (of accept, for the first
-    /// request), or the answer is 408 and a close; `off` disables [default: 10s].
-    #[arg(long, value_name = "DUR")]
+    #[arg(long, value_name = "DUR", help = per_protocol_default(
+        "http: the whole request head must arrive within this long of its first byte (of accept, for the first request), or 408 and a close; `off` disables",
+        default_header_timeout,
+    ))]
     header_timeout: Option<OptionalDuration>,
-    /// Close a connection whose reply makes no progress this long (a client that does not read) [default: 30s].
-    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
-    send_timeout: Option<Duration>,
-    /// The bound of a stop: connections still open this long after it are closed, and the server exits
-    /// [default: 5s].
-    #[arg(long, value_name = "DUR", value_parser = duration::parse)]
-    drain_timeout: Option<Duration>,
+    /// Close a connection whose reply makes no progress this long (a client that does not read).
+    #[arg(long, value_name = "DUR", default_value_t = Timeout(DEFAULT_SEND_TIMEOUT))]
+    send_timeout: Timeout,
+    /// The bound of a stop: connections still open this long after it are closed, and the server exits.
+    #[arg(long, value_name = "DUR", default_value_t = Timeout(DEFAULT_DRAIN_TIMEOUT))]
+    drain_timeout: Timeout,
     /// http: largest request body accepted, in bytes; a larger one gets 413 and a close.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
     max_body: u64,
@@ -109,8 +112,8 @@ fn config_of(args: &ServeArgs) -> Result<ServerConfig, Failure> {
     config.header_timeout = args
         .header_timeout
         .map_or_else(|| default_header_timeout(args.proto), |d| d.0);
-    config.send_timeout = args.send_timeout.unwrap_or(DEFAULT_SEND_TIMEOUT);
-    config.drain_timeout = args.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT);
+    config.send_timeout = args.send_timeout.0;
+    config.drain_timeout = args.drain_timeout.0;
     config.max_body = args.max_body;
     config.max_datagrams = args.max_datagrams;
     if let Some(path) = &args.page {
@@ -186,6 +189,87 @@ fn serve(config: ServerConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// A flag's help with its default for each protocol, read from the function the server itself uses.
+fn per_protocol_default(what: &str, default: fn(Proto) -> Option<Duration>) -> String {
+    let http = OptionalDuration(default(Proto::Http));
+    let echo = OptionalDuration(default(Proto::Echo));
+    if http == echo {
+        format!("{what} [default: {http}]")
+    } else {
+        format!("{what} [default: {http} for http, {echo} otherwise]")
+    }
+}
+
 fn transport(proto: Proto) -> &'static str {
     if proto.is_datagram() { "udp" } else { "tcp" }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    /// What `serve` makes of `args`.
+    fn config_from(args: &[String]) -> ServerConfig {
+        let cli =
+            Cli::try_parse_from(std::iter::once("serve".to_string()).chain(args.iter().cloned()))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        config_of(&cli.serve).unwrap()
+    }
+
+    #[test]
+    fn to_args_round_trips_through_the_command_line() {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let mut configs = vec![
+            ServerConfig::new(Proto::Echo, Model::Threads, addr),
+            ServerConfig::new(Proto::Http, Model::Pool, addr),
+            ServerConfig::new(Proto::UdpEcho, Model::Async, addr),
+        ];
+        let mut tuned = ServerConfig::new(Proto::Http, Model::Poll, addr);
+        tuned.listen.push("127.0.0.1:8081".parse().unwrap());
+        tuned.workers = 3;
+        tuned.queue = 7;
+        tuned.backlog = 5;
+        tuned.max_conns = 9;
+        tuned.work = "sleep:1m 30s".parse().unwrap();
+        tuned.offload = Some(2);
+        tuned.idle_timeout = None;
+        tuned.header_timeout = Some(Duration::from_millis(250));
+        tuned.send_timeout = Duration::from_secs(2);
+        tuned.drain_timeout = Duration::from_secs(1);
+        tuned.max_body = 100;
+        tuned.max_datagrams = 10;
+        configs.push(tuned);
+        for config in configs {
+            config.validate().unwrap();
+            assert_eq!(config_from(&config.to_args()), config);
+        }
+    }
+
+    #[test]
+    fn the_flags_default_to_what_the_library_does() {
+        let parsed = config_from(&["--listen".into(), "127.0.0.1:0".into()]);
+        let library =
+            ServerConfig::new(Proto::Echo, Model::Threads, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(parsed, library);
+        let parsed = config_from(&[
+            "--proto".into(),
+            "http".into(),
+            "--model".into(),
+            "prefork".into(),
+        ]);
+        let library = ServerConfig::new(
+            Proto::Http,
+            Model::Prefork,
+            "127.0.0.1:5000".parse().unwrap(),
+        );
+        assert_eq!(parsed, library);
+    }
 }

@@ -8,6 +8,7 @@
 //! written after every cell, so a crash or Ctrl-C loses nothing measured; a cell that fails (server will not
 //! start, every request errors) is recorded with its reason and the run goes on.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
 use crate::models::ServerConfig;
 use crate::protocol::Proto;
+use crate::settings::ConfigError;
 use crate::system::cpus;
 use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
@@ -95,6 +97,44 @@ impl ExperimentConfig {
         }
     }
 
+    /// Checks what cannot work, for the CLI and library callers alike; [`run`] refuses what this refuses.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.models.is_empty() || self.clients.is_empty() || self.works.is_empty() {
+            return Err(ConfigError::new(
+                "--models, --clients and --work each need at least one value",
+            ));
+        }
+        if self.clients.contains(&0) {
+            return Err(ConfigError::new("--clients must be at least 1"));
+        }
+        if self.repeat == 0 {
+            return Err(ConfigError::new("--repeat must be at least 1"));
+        }
+        crate::duration::check("--cell", self.cell).map_err(ConfigError::new)?;
+        if self.proto.is_datagram() && self.keep_alive {
+            return Err(ConfigError::new("--keep-alive means nothing for udp-echo"));
+        }
+        if self.slow > 0 && self.proto != Proto::Http {
+            return Err(ConfigError::new(
+                "slow connections (--preset slowloris) need --proto http",
+            ));
+        }
+        // Every server the experiment will start must be one `serve` accepts.
+        for model in &self.models {
+            for work in &self.works {
+                let what = CellSpec {
+                    work: *work,
+                    model: *model,
+                    clients: 1,
+                    repeat: 1,
+                    variant: &Variant::new(&[]),
+                };
+                server_config(self, &what).validate()?;
+            }
+        }
+        Ok(())
+    }
+
     /// The variants run: the configured ones, or the one plain `serve`.
     pub fn variants(&self) -> Vec<Variant> {
         if self.variants.is_empty() {
@@ -154,6 +194,7 @@ pub fn run(
     stop: &Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Result<Results, String> {
+    config.validate().map_err(|e| e.to_string())?;
     let mut results = Results {
         provenance: Provenance::collect(),
         proto: config.proto,
@@ -257,24 +298,20 @@ fn run_cell(
     }
 }
 
-/// The `serve` flags of one cell's server: protocol, model, work, then the variant's own.
+/// One cell's server: `serve`'s own defaults for the protocol and model, with the cell's work, then the
+/// variant's flags (later flags win).
+fn server_config(config: &ExperimentConfig, what: &CellSpec<'_>) -> ServerConfig {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut server = ServerConfig::new(config.proto, what.model, any_port);
+    server.work = what.work;
+    // A cell's server is stopped once its load is over: nothing is left to drain.
+    server.drain_timeout = Duration::from_secs(1);
+    server.offload = config.offload.filter(|_| what.model.is_event_driven());
+    server
+}
+
 fn server_args(config: &ExperimentConfig, what: &CellSpec<'_>) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--proto",
-        config.proto.name(),
-        "--model",
-        what.model.name(),
-        "--work",
-        &what.work.to_string(),
-        "--drain-timeout",
-        "1s",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if let Some(helpers) = config.offload.filter(|_| what.model.is_event_driven()) {
-        args.extend(["--offload".to_string(), helpers.to_string()]);
-    }
+    let mut args = server_config(config, what).to_args();
     args.extend(what.variant.server_args.iter().cloned());
     args
 }

@@ -32,13 +32,17 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `bin serve ARGS --listen 127.0.0.1:0` and waits (at most `startup`) for its address.
+    /// Starts `bin serve ARGS` (adding `--listen 127.0.0.1:0` unless ARGS has a `--listen`) and waits (at most
+    /// `startup`) for its address.
     pub fn start(bin: &Path, args: &[String], startup: Duration) -> Result<ServerProcess, String> {
         let mut command = Command::new(bin);
         command
             .arg("serve")
             .args(args)
-            .args(["--listen", "127.0.0.1:0", "--log-level", "warn"]);
+            .args(["--log-level", "warn"]);
+        if !args.iter().any(|a| a == "--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

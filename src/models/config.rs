@@ -13,7 +13,7 @@ use crate::settings::{ConfigError, in_range};
 use crate::work::Work;
 
 /// Everything a server needs to know before it binds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
     pub proto: Proto,
     pub model: Model,
@@ -69,9 +69,9 @@ impl ServerConfig {
             model,
             listen: vec![listen],
             workers: model.default_workers(),
-            queue: 64,
-            backlog: 1024,
-            max_conns: 1024,
+            queue: DEFAULT_QUEUE,
+            backlog: DEFAULT_BACKLOG,
+            max_conns: DEFAULT_MAX_CONNS,
             work: Work::None,
             offload: None,
             idle_timeout: default_idle_timeout(proto),
@@ -82,6 +82,42 @@ impl ServerConfig {
             max_datagrams: DEFAULT_MAX_DATAGRAMS,
             page: Arc::from(crate::protocol::http::DEFAULT_PAGE.as_bytes()),
         }
+    }
+
+    /// The `serverlab serve` flags that make a server with exactly this config (all but the page, which is a
+    /// file: pass `--page FILE` beside them). The experiment starts its servers with these.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = vec!["--proto".into(), self.proto.to_string()];
+        args.extend(["--model".into(), self.model.to_string()]);
+        for addr in &self.listen {
+            args.extend(["--listen".into(), addr.to_string()]);
+        }
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let optional = |d: Option<Duration>| d.map_or_else(|| "off".to_string(), duration);
+        args.extend(
+            [
+                ("--workers", self.workers.to_string()),
+                ("--queue", self.queue.to_string()),
+                ("--backlog", self.backlog.to_string()),
+                ("--max-conns", self.max_conns.to_string()),
+                ("--work", self.work.to_string()),
+                ("--idle-timeout", optional(self.idle_timeout)),
+                ("--send-timeout", duration(self.send_timeout)),
+                ("--drain-timeout", duration(self.drain_timeout)),
+                ("--max-body", self.max_body.to_string()),
+                ("--max-datagrams", self.max_datagrams.to_string()),
+            ]
+            .into_iter()
+            .flat_map(|(flag, value)| [flag.to_string(), value]),
+        );
+        if let Some(helpers) = self.offload {
+            args.extend(["--offload".into(), helpers.to_string()]);
+        }
+        // Only HTTP has a request head; the flag is refused for the rest.
+        if self.proto == Proto::Http {
+            args.extend(["--header-timeout".into(), optional(self.header_timeout)]);
+        }
+        args
     }
 
     /// Checks what no model should have to check for itself. Every model serves every protocol; what can be
@@ -157,6 +193,10 @@ pub fn default_header_timeout(proto: Proto) -> Option<Duration> {
 
 /// nginx's `send_timeout`: how long a reply may make no progress before the client is given up on.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_QUEUE: usize = 64;
+/// Python's `socketserver` uses 5; a real server far more (nginx 511, and Linux caps it at `somaxconn`).
+pub const DEFAULT_BACKLOG: i32 = 1024;
+pub const DEFAULT_MAX_CONNS: usize = 1024;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_DATAGRAMS: usize = 1024;
 

@@ -81,7 +81,7 @@ impl Model {
     pub fn default_workers(self) -> usize {
         match self {
             Model::Async | Model::Prefork => crate::system::cpus(),
-            _ => 8,
+            _ => DEFAULT_POOL_WORKERS,
         }
     }
 }
@@ -115,6 +115,9 @@ impl Listeners {
         }
     }
 }
+
+/// The pool's worker threads unless `--workers` says otherwise.
+pub const DEFAULT_POOL_WORKERS: usize = 8;
 
 /// Serves `listeners` with the configured model until a stop is requested and everything accepted is finished.
 pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
