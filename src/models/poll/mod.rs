@@ -3,7 +3,7 @@
 //! Every socket is non-blocking and registered with one `Poll`. The thread sleeps in `poll` until some socket is
 //! ready, then does for each ready socket only what can be done *without waiting*: accept every pending
 //! connection, read what has arrived, write what the socket will take. A connection's state between events lives
-//! in its [`Connection`] — protocol session, unsent output — not on a thread's stack, so 10,000 connections cost
+//! in its `Connection` — protocol session, unsent output — not on a thread's stack, so 10,000 connections cost
 //! 10,000 small structs instead of 10,000 threads.
 //!
 //! The rules that make it correct:
@@ -20,6 +20,9 @@
 //!   `block:D` do hold the thread — every other connection waits, the honest cost of computing or blocking inside
 //!   an event loop — unless `--offload N` hands them to N helper threads (the Flash paper's AMPED design).
 //! - One thread means one thread: signals arrive through the shutdown descriptor and logging writes in place.
+//!
+//! This file is the chapter: the loop and a connection's life, from accept to close. The helpers it calls live
+//! beside it: `timers.rs` (work, deadlines, the drain), `datagrams.rs` (UDP) and `offload.rs` (helper threads).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -29,12 +32,18 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use tracing::{debug, warn};
+
+mod datagrams;
+mod offload;
+mod timers;
+
+use offload::{Helpers, Job};
+use timers::{Timer, TimerKey};
 
 use super::deadlines::{ConnectionClock, Expiry};
 use super::{Listeners, Shared};
@@ -176,87 +185,6 @@ impl Connection<'_> {
     }
 }
 
-/// When a timer fires, and a sequence number that makes every key unique.
-type TimerKey = (Instant, u64);
-
-/// Something the loop must do at a given time.
-#[derive(Debug)]
-enum Timer {
-    /// A connection's `sleep:` work is over.
-    WorkDone { key: usize, id: u64 },
-    /// A connection's nearest deadline may have passed: ask the rule again.
-    Deadline { key: usize, id: u64 },
-    /// A datagram's `sleep:` work is over: send its reply.
-    DatagramDue {
-        socket: usize,
-        peer: SocketAddr,
-        reply: Vec<u8>,
-    },
-    /// Try accepting again after running out of descriptors.
-    ResumeAccept,
-    /// The drain time after a stop is over: close whatever is idle.
-    DrainOver,
-}
-
-/// Work handed to a helper thread, and what it hands back.
-enum Job {
-    Connection {
-        key: usize,
-        id: u64,
-    },
-    Datagram {
-        socket: usize,
-        peer: SocketAddr,
-        reply: Vec<u8>,
-    },
-}
-
-/// `--offload N`: N helper threads that run CPU and blocking work so the loop does not have to.
-struct Helpers {
-    jobs: Sender<(Work, Job)>,
-    done: Receiver<Job>,
-    in_flight: usize,
-}
-
-impl Helpers {
-    fn start<'scope>(
-        scope: &'scope thread::Scope<'scope, '_>,
-        count: usize,
-        shared: &'scope Shared,
-        waker: Arc<Waker>,
-    ) -> Helpers {
-        let (jobs, queue) = unbounded::<(Work, Job)>();
-        let (finished, done) = unbounded::<Job>();
-        for n in 0..count {
-            let queue = queue.clone();
-            let finished = finished.clone();
-            let waker = Arc::clone(&waker);
-            let spawned = thread::Builder::new()
-                .name(format!("helper-{n}"))
-                .spawn_scoped(scope, move || {
-                    let _alive = shared.stats.thread_started();
-                    for (work, job) in queue {
-                        // Work cut short by the end of a stop is never replied to; the loop has closed its
-                        // connection already.
-                        work.run_bounded(&shared.shutdown);
-                        if finished.send(job).is_err() {
-                            break;
-                        }
-                        let _ = waker.wake();
-                    }
-                });
-            if let Err(e) = spawned {
-                warn!(error = %e, "cannot start an offload helper thread");
-            }
-        }
-        Helpers {
-            jobs,
-            done,
-            in_flight: 0,
-        }
-    }
-}
-
 /// The loop's whole state. Only ever touched by the one thread that runs it.
 struct EventLoop<'a> {
     shared: &'a Shared,
@@ -353,13 +281,6 @@ impl<'a> EventLoop<'a> {
             }
             self.fire_due_timers();
         }
-    }
-
-    fn add_timer(&mut self, at: Instant, timer: Timer) -> TimerKey {
-        self.timer_seq += 1;
-        let key = (at, self.timer_seq);
-        self.timers.insert(key, timer);
-        key
     }
 
     /// Accepts every connection waiting on listener `i`.
@@ -481,47 +402,6 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Sets connection `key`'s deadline timer, unless one already fires at or before its nearest deadline.
-    fn arm_deadline(&mut self, key: usize, now: Instant) {
-        let (shared, stopping) = (self.shared, self.stopping);
-        let Some(connection) = self.connections.get_mut(key) else {
-            return;
-        };
-        let Some((at, _)) = connection.next_deadline(now, shared, stopping) else {
-            return;
-        };
-        if connection.armed.is_some_and(|(armed, _)| armed <= at) {
-            return;
-        }
-        let (id, earlier) = (connection.id, connection.armed.take());
-        if let Some(earlier) = earlier {
-            self.timers.remove(&earlier);
-        }
-        let timer = self.add_timer(at, Timer::Deadline { key, id });
-        self.connections[key].armed = Some(timer);
-    }
-
-    /// Connection `key`'s deadline timer fired: act on a deadline that has passed, or set the timer again.
-    fn check_deadline(&mut self, key: usize, id: u64, now: Instant) {
-        let (shared, stopping) = (self.shared, self.stopping);
-        let Some(connection) = self.connections.get_mut(key) else {
-            return;
-        };
-        if connection.id != id {
-            return;
-        }
-        connection.armed = None;
-        match connection.next_deadline(now, shared, stopping) {
-            Some((at, Expiry::Header)) if at <= now => {
-                // Answer 408; the session closes after it.
-                connection.session.head_timed_out();
-                self.advance(key);
-            }
-            Some((at, why)) if at <= now => self.close(key, why.reason()),
-            _ => self.arm_deadline(key, now),
-        }
-    }
-
     /// The work of connection `key` is over: reply and carry on.
     fn work_done(&mut self, key: usize, id: u64) {
         let Some(connection) = self.connections.get_mut(key) else {
@@ -543,133 +423,6 @@ impl<'a> EventLoop<'a> {
             let _ = self.poll.registry().deregister(&mut connection.stream);
             super::blocking::discard_unread(&mut connection.stream);
             debug!(peer = %connection.peer, why, "connection closed");
-        }
-    }
-
-    /// Reads every datagram waiting on UDP socket `i` and answers each.
-    fn receive_datagrams(&mut self, i: usize) {
-        while !self.stopping {
-            let Some(socket) = self.udp.get(i) else {
-                return;
-            };
-            let (len, peer) = match socket.recv_from(&mut self.scratch) {
-                Ok(received) => received,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    debug!(error = %e, "receive failed");
-                    continue;
-                }
-            };
-            let waits = self.shared.config.work != Work::None;
-            if waits && self.datagrams_pending >= self.shared.config.max_datagrams {
-                // Bounded memory: past the cap a datagram is dropped, as a full socket buffer would drop it.
-                self.shared.stats.dropped();
-                continue;
-            }
-            let mut reply = Vec::with_capacity(len);
-            protocol::datagram_reply(self.shared.config.proto, &self.scratch[..len], &mut reply);
-            match (self.shared.config.work, &mut self.helpers) {
-                (Work::None, _) => self.send_datagram(i, peer, &reply),
-                (Work::Sleep(d), _) => {
-                    self.datagrams_pending += 1;
-                    self.add_timer(
-                        Instant::now() + d,
-                        Timer::DatagramDue {
-                            socket: i,
-                            peer,
-                            reply,
-                        },
-                    );
-                }
-                (work, Some(helpers)) => {
-                    self.datagrams_pending += 1;
-                    helpers.in_flight += 1;
-                    let _ = helpers.jobs.send((
-                        work,
-                        Job::Datagram {
-                            socket: i,
-                            peer,
-                            reply,
-                        },
-                    ));
-                }
-                (work, None) => {
-                    if work.run_bounded(&self.shared.shutdown) {
-                        self.send_datagram(i, peer, &reply);
-                    }
-                }
-            }
-        }
-    }
-
-    fn send_datagram(&mut self, socket: usize, peer: SocketAddr, reply: &[u8]) {
-        match self.udp[socket].send_to(reply, peer) {
-            Ok(_) => self.shared.stats.request_served(),
-            Err(e) => {
-                // UDP may drop; a full send buffer drops here rather than blocking the loop.
-                self.shared.stats.error();
-                debug!(%peer, error = %e, "reply not sent");
-            }
-        }
-    }
-
-    /// Sends a datagram reply that was waiting on its work (a timer or a helper).
-    fn deliver_owed(&mut self, socket: usize, peer: SocketAddr, reply: &[u8]) {
-        self.datagrams_pending -= 1;
-        self.send_datagram(socket, peer, reply);
-    }
-
-    fn collect_helper_results(&mut self) {
-        let Some(helpers) = &mut self.helpers else {
-            return;
-        };
-        let finished: Vec<Job> = helpers.done.try_iter().collect();
-        helpers.in_flight -= finished.len();
-        for job in finished {
-            match job {
-                Job::Connection { key, id } => self.work_done(key, id),
-                Job::Datagram {
-                    socket,
-                    peer,
-                    reply,
-                } => self.deliver_owed(socket, peer, &reply),
-            }
-        }
-    }
-
-    fn fire_due_timers(&mut self) {
-        let now = Instant::now();
-        while self
-            .timers
-            .first_key_value()
-            .is_some_and(|((at, _), _)| *at <= now)
-        {
-            let Some((_, timer)) = self.timers.pop_first() else {
-                break;
-            };
-            match timer {
-                Timer::WorkDone { key, id } => self.work_done(key, id),
-                Timer::Deadline { key, id } => self.check_deadline(key, id, now),
-                Timer::DatagramDue {
-                    socket,
-                    peer,
-                    reply,
-                } => self.deliver_owed(socket, peer, &reply),
-                Timer::ResumeAccept => {
-                    self.accept_paused = false;
-                    for i in 0..self.listeners.len() {
-                        self.accept_all(i);
-                    }
-                }
-                Timer::DrainOver => {
-                    // The bound of the whole stop: whatever is still open closes now, work in progress included.
-                    self.drained = true;
-                    let open: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
-                    for key in open {
-                        self.close(key, "drain timeout");
-                    }
-                }
-            }
         }
     }
 
