@@ -142,7 +142,7 @@ async fn serve_connection(
         }
     }
     let mut unread = UnreadInput(&stream);
-    super::blocking::discard_unread(&mut unread);
+    super::discard_unread(&mut unread);
 }
 
 /// Reads what a tokio stream holds right now, without waiting (for discarding unread input before a close).

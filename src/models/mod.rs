@@ -149,3 +149,17 @@ pub fn warn_accept_failed(error: &io::Error) {
     let hidden = HIDDEN.swap(0, Ordering::Relaxed);
     warn!(error = %error, failures_not_logged = hidden, "accept failed (out of file descriptors?); pausing accepts, serving open connections");
 }
+
+/// Reads and throws away what the peer sent that will never be answered (the rest of a refused request, say),
+/// up to 64 KiB and without waiting: `stream` must be non-blocking.
+/// Closing a socket with unread input makes the kernel send a reset, which can destroy the reply the peer has
+/// not read yet; a 431 or 400 would then never arrive.
+pub fn discard_unread(stream: &mut impl io::Read) {
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}

@@ -4,6 +4,9 @@
 //! being served, every other client waits — first in the listen backlog, then, once the backlog is full, with
 //! their SYNs dropped or their connections refused. With per-request work W, throughput is 1/W however many
 //! clients come.
+//!
+//! What "accept" and "serve to the end" do — wait in `poll` so a stop is heard, let the protocol decide, bound
+//! every wait by a deadline — is shared with the threads and pool models, in `blocking.rs`: read it next.
 
 use std::io;
 use std::net::{TcpListener, UdpSocket};

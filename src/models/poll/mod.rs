@@ -421,7 +421,7 @@ impl<'a> EventLoop<'a> {
                 self.timers.remove(&timer);
             }
             let _ = self.poll.registry().deregister(&mut connection.stream);
-            super::blocking::discard_unread(&mut connection.stream);
+            super::discard_unread(&mut connection.stream);
             debug!(peer = %connection.peer, why, "connection closed");
         }
     }
