@@ -17,11 +17,12 @@ use std::time::Duration;
 use super::predict::{ModelLimits, Prediction, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
-use super::server_process::ServerProcess;
+use super::server_process::Sampler;
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
 use crate::models::ServerConfig;
 use crate::protocol::Proto;
+use crate::server::process::ServerProcess;
 use crate::settings::ConfigError;
 use crate::system::cpus;
 use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
@@ -329,7 +330,7 @@ fn measure(
         Duration::from_secs(10),
     )?;
 
-    let mut load_config = LoadConfig::new(config.proto, server.addr);
+    let mut load_config = LoadConfig::new(config.proto, server.addr());
     load_config.clients = clients;
     load_config.threads = clients.min(cpus());
     load_config.duration = Some(config.cell);
@@ -343,7 +344,7 @@ fn measure(
     load_config.slow = config.slow;
 
     let overflows_before = listen_overflows();
-    let sampler = server.sampler(Duration::from_millis(100));
+    let sampler = Sampler::start(server.pid(), Duration::from_millis(100));
     let control = Control::new();
     let report = std::thread::scope(|scope| {
         let running = scope.spawn(|| load::run(&load_config, &control));

@@ -1,176 +1,14 @@
-//! A server under test, run as its own process so its CPU, memory and threads can be measured apart from the
-//! load generator's, and so a misbehaving model cannot disturb the measurement.
-//!
-//! The server is `serverlab serve` on port 0; its address comes from its `listening on` line. It is asked to die
-//! with the experiment (`PR_SET_PDEATHSIG`), so even a killed experiment leaves no server behind. While a cell
-//! runs, [`Sampler`] reads `/proc` for the whole process tree (prefork's children included); at the end the
-//! server's own exit report adds what `/proc` cannot give per process, such as context switches of all threads.
+//! Measuring a server process from outside: while a cell runs, [`Sampler`] reads `/proc` for the whole process
+//! tree (prefork's children included) — CPU, threads, RSS and PSS, processes. At the end the server's own exit
+//! report adds what `/proc` cannot give per process, such as context switches of all threads. The process
+//! itself is a [`crate::server::process::ServerProcess`].
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
-
-use crate::server::ExitReport;
-
-/// A running `serverlab serve` child.
-pub struct ServerProcess {
-    child: Child,
-    pub addr: SocketAddr,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-}
-
-impl ServerProcess {
-    /// Starts `bin serve ARGS` (adding `--listen 127.0.0.1:0` unless ARGS has a `--listen`) and waits (at most
-    /// `startup`) for its address.
-    pub fn start(bin: &Path, args: &[String], startup: Duration) -> Result<ServerProcess, String> {
-        let mut command = Command::new(bin);
-        command
-            .arg("serve")
-            .args(args)
-            .args(["--log-level", "warn"]);
-        if !args.iter().any(|a| a == "--listen") {
-            command.args(["--listen", "127.0.0.1:0"]);
-        }
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group: Ctrl-C at the terminal stops the experiment, which then stops the server
-            // once the cell's load is over, instead of the server dying in the middle of a measurement.
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe, as a pre_exec hook must be.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stdout = lines_of(child.stdout.take().expect("piped stdout"));
-        let stderr = text_of(child.stderr.take().expect("piped stderr"));
-        let first = stdout.recv_timeout(startup);
-        let addr = first.ok().and_then(|line| {
-            line.strip_prefix("listening on ")?
-                .split_whitespace()
-                .next()?
-                .parse::<SocketAddr>()
-                .ok()
-        });
-        match addr {
-            Some(addr) => Ok(ServerProcess {
-                child,
-                addr,
-                stdout,
-                stderr,
-            }),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let why = stderr
-                    .recv_timeout(Duration::from_secs(2))
-                    .unwrap_or_default();
-                let why = why
-                    .lines()
-                    .last()
-                    .unwrap_or("no message")
-                    .trim()
-                    .to_string();
-                Err(format!("server did not start: {why}"))
-            }
-        }
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Starts sampling the server's process tree every `every`.
-    pub fn sampler(&self, every: Duration) -> Sampler {
-        Sampler::start(self.pid(), every)
-    }
-
-    /// Stops the server gracefully and returns its exit report; kills it if it does not exit within `limit`.
-    pub fn stop(mut self, limit: Duration) -> Result<ExitReport, String> {
-        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return Err(format!("server did not stop within {limit:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut last_json = None;
-        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(2)) {
-            if line.starts_with('{') {
-                last_json = Some(line);
-            }
-        }
-        let line = last_json.ok_or_else(|| {
-            let err = self
-                .stderr
-                .recv_timeout(Duration::from_secs(1))
-                .unwrap_or_default();
-            format!(
-                "server printed no exit report; stderr: {}",
-                err.lines().last().unwrap_or("")
-            )
-        })?;
-        serde_json::from_str(&line).map_err(|e| format!("unreadable exit report: {e}"))
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Hands each line `pipe` yields to the returned channel, from a thread of its own (so a child process never
-/// blocks on a full pipe).
-pub fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Hands all that `pipe` yields, once it closes, to the returned channel.
-pub fn text_of(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    rx
-}
 
 /// One reading of a process tree.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -257,7 +95,8 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    fn start(pid: i32, every: Duration) -> Sampler {
+    /// Starts sampling the process tree of `pid` every `every`.
+    pub fn start(pid: i32, every: Duration) -> Sampler {
         let running = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&running);
         let thread = std::thread::spawn(move || {

@@ -2,20 +2,18 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::Receiver;
-
-use serverlab::experiment::server_process::{lines_of, text_of};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use serverlab::server::process;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_serverlab");
 
-/// A `serverlab serve` process. Dropping it kills it and reaps it, even when the test panicked.
+/// A `serverlab serve` process: the library's own [`process::ServerProcess`], with test defaults (debug log,
+/// port 0) and panics instead of errors. Dropping it kills it and reaps it, even when the test panicked.
 pub struct ServerProcess {
-    child: Child,
+    inner: process::ServerProcess,
     pub addrs: Vec<SocketAddr>,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
 }
 
 /// What a stopped server left behind.
@@ -38,66 +36,41 @@ impl Finished {
     }
 }
 
+impl From<process::Finished> for Finished {
+    fn from(f: process::Finished) -> Finished {
+        Finished {
+            status: f.status,
+            stdout: f.stdout,
+            stderr: f.stderr,
+        }
+    }
+}
+
 impl ServerProcess {
-    /// Starts `serverlab serve ARGS`, adding `--listen 127.0.0.1:0` unless ARGS has a --listen, and waits for
-    /// every `listening on` line.
+    /// Starts `serverlab serve ARGS`, adding `--log-level debug` and `--listen 127.0.0.1:0` unless ARGS has
+    /// them, and waits for every `listening on` line.
     pub fn start(args: &[&str]) -> ServerProcess {
-        let mut full: Vec<&str> = vec!["serve"];
-        full.extend_from_slice(args);
+        let mut full: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         if !args.contains(&"--log-level") {
-            full.extend_from_slice(&["--log-level", "debug"]);
+            full.extend(["--log-level".into(), "debug".into()]);
         }
-        let listeners = args.iter().filter(|a| **a == "--listen").count();
-        if listeners == 0 {
-            full.extend_from_slice(&["--listen", "127.0.0.1:0"]);
-        }
-        let mut command = Command::new(BIN);
-        command.args(&full);
-        ServerProcess::from_command_with(command, listeners.max(1))
+        let started = process::ServerProcess::start(BIN.as_ref(), &full, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("serve {full:?}: {e}"));
+        ServerProcess::from(started)
     }
 
     /// Starts a `serverlab serve` command built by the caller (with one `--listen`), and waits for it to listen.
     pub fn from_command(command: Command) -> ServerProcess {
-        ServerProcess::from_command_with(command, 1)
+        let started = process::ServerProcess::spawn(command, 1, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}"));
+        ServerProcess::from(started)
     }
 
-    fn from_command_with(mut command: Command, listeners: usize) -> ServerProcess {
-        let full = format!("{command:?}");
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start serverlab");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = text_of(child.stderr.take().unwrap());
-        let mut server = ServerProcess {
-            child,
-            addrs: Vec::new(),
-            stdout,
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while server.addrs.len() < listeners {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match server.stdout.recv_timeout(left) {
-                Ok(line) => line,
-                Err(_) => {
-                    let _ = server.child.kill();
-                    let err = server
-                        .stderr
-                        .recv_timeout(Duration::from_secs(5))
-                        .unwrap_or_default();
-                    panic!("server did not report listening ({full}); stderr:\n{err}");
-                }
-            };
-            let rest = line
-                .strip_prefix("listening on ")
-                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
-            let addr = rest.split_whitespace().next().unwrap();
-            server.addrs.push(addr.parse().unwrap());
+    fn from(inner: process::ServerProcess) -> ServerProcess {
+        ServerProcess {
+            addrs: inner.addrs.clone(),
+            inner,
         }
-        server
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -105,12 +78,12 @@ impl ServerProcess {
     }
 
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.inner.pid()
     }
 
     /// Sends a signal without waiting.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).unwrap();
+        self.inner.signal(signal);
     }
 
     /// Sends SIGTERM and waits (at most `limit`) for the process to exit.
@@ -125,39 +98,9 @@ impl ServerProcess {
 
     /// Waits for the process to exit on its own (at most `limit`).
     pub fn wait_within(&mut self, limit: Duration) -> Finished {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server still running after {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // Read until the pipe closes: the reader thread may still be behind the process's last line.
-        let mut stdout = Vec::new();
-        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
-            stdout.push(line);
-        }
-        let stderr = self
-            .stderr
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_default();
-        Finished {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        match self.inner.wait(limit) {
+            Some(finished) => finished.into(),
+            None => panic!("server still running after {limit:?}"),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! use" before anything is served. [`Server::run`] serves on the calling thread until stopped; the `poll` model
 //! depends on that to stay single-threaded. [`Server::spawn`] runs it on a thread of its own, for tests and tools.
 
+pub mod process;
+
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
