@@ -92,50 +92,37 @@ fn wait(
 
 /// Waits for the next connection on any listener and accepts it; `None` once the server is stopping.
 pub fn accept_next<'a>(listeners: &[TcpListener], shared: &'a Shared) -> Option<Accepted<'a>> {
-    let fds: Vec<BorrowedFd> = listeners.iter().map(AsFd::as_fd).collect();
-    let mut turn = 0;
-    loop {
-        if shared.shutdown.is_requested() {
-            shared.shutdown.stop_listening();
-            return None;
+    let accepted = take_turns(listeners, shared, |listener| match listener.accept() {
+        Ok((stream, peer)) => {
+            // Accepted sockets do not inherit the listener's O_NONBLOCK on Linux, but say so explicitly.
+            if let Err(e) = stream.set_nonblocking(false) {
+                warn!(%peer, error = %e, "cannot make the connection blocking");
+                return None;
+            }
+            Some(Accepted {
+                stream,
+                peer,
+                open: shared.stats.connection_opened(),
+            })
         }
-        let ready = match wait(&fds, PollFlags::POLLIN, turn, shared, true, None) {
-            Ok(Wake::Ready(i)) => i,
-            Ok(Wake::Stop | Wake::Deadline) => return None,
-            Err(e) => {
-                warn!(error = %e, "waiting for connections failed");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        turn = ready + 1;
-        match listeners[ready].accept() {
-            Ok((stream, peer)) => {
-                // Accepted sockets do not inherit the listener's O_NONBLOCK on Linux, but say so explicitly.
-                if let Err(e) = stream.set_nonblocking(false) {
-                    warn!(%peer, error = %e, "cannot make the connection blocking");
-                    continue;
-                }
-                return Some(Accepted {
-                    stream,
-                    peer,
-                    open: shared.stats.connection_opened(),
-                });
-            }
-            // Another thread or process took it, or the client gave up before we got to it.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::ConnectionAborted
-                ) => {}
-            Err(e) => {
-                // Out of file descriptors or memory: back off instead of spinning, and let clients queue.
-                shared.stats.error();
-                super::warn_accept_failed(&e);
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        // Another thread or process took it, or the client gave up before we got to it.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            None
         }
-    }
+        Err(e) => {
+            // Out of file descriptors or memory: back off instead of spinning, and let clients queue.
+            shared.stats.error();
+            super::warn_accept_failed(&e);
+            std::thread::sleep(Duration::from_millis(10));
+            None
+        }
+    });
+    accepted.map(|(_, connection)| connection)
 }
 
 /// Waits for the next datagram on any socket; returns which socket, its length in `buf` and its sender.
@@ -145,6 +132,26 @@ pub fn recv_next(
     shared: &Shared,
     buf: &mut [u8],
 ) -> Option<(usize, usize, SocketAddr)> {
+    let (socket, (len, peer)) =
+        take_turns(sockets, shared, |socket| match socket.recv_from(buf) {
+            Ok(received) => Some(received),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                // An ICMP "port unreachable" from an earlier reply surfaces here; it concerns that client only.
+                debug!(error = %e, "receive failed");
+                None
+            }
+        })?;
+    Some((socket, len, peer))
+}
+
+/// Waits until one of `sockets` is readable and tries `take` on it, the sockets taking turns, until `take` gives
+/// something; returns which socket and what. `None` once the server is stopping.
+fn take_turns<S: AsFd, T>(
+    sockets: &[S],
+    shared: &Shared,
+    mut take: impl FnMut(&S) -> Option<T>,
+) -> Option<(usize, T)> {
     let fds: Vec<BorrowedFd> = sockets.iter().map(AsFd::as_fd).collect();
     let mut turn = 0;
     loop {
@@ -156,19 +163,14 @@ pub fn recv_next(
             Ok(Wake::Ready(i)) => i,
             Ok(Wake::Stop | Wake::Deadline) => return None,
             Err(e) => {
-                warn!(error = %e, "waiting for datagrams failed");
+                warn!(error = %e, "waiting for a socket failed");
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
         turn = ready + 1;
-        match sockets[ready].recv_from(buf) {
-            Ok((len, peer)) => return Some((ready, len, peer)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => {
-                // An ICMP "port unreachable" from an earlier reply surfaces here; it concerns that client only.
-                debug!(error = %e, "receive failed");
-            }
+        if let Some(taken) = take(&sockets[ready]) {
+            return Some((ready, taken));
         }
     }
 }

@@ -15,39 +15,14 @@ use crossbeam_channel::bounded;
 use tracing::error;
 
 use super::Shared;
-use super::blocking::{Accepted, accept_next, answer_datagram, recv_next, serve_connection};
+use super::blocking::{accept_next, answer_datagram, recv_next, serve_connection};
 
 pub fn serve_tcp(listeners: &[TcpListener], shared: &Shared) -> io::Result<()> {
-    let (queue, jobs) = bounded::<Accepted>(shared.config.queue);
-    thread::scope(|scope| {
-        for n in 0..shared.config.workers {
-            let jobs = jobs.clone();
-            let worker = thread::Builder::new()
-                .name(format!("worker-{n}"))
-                .spawn_scoped(scope, move || {
-                    let _alive = shared.stats.thread_started();
-                    // Ends when the acceptor has hung up and the queue is empty.
-                    for connection in jobs {
-                        serve_connection(connection, shared);
-                    }
-                });
-            if let Err(e) = worker {
-                error!(error = %e, "cannot start a pool worker");
-                shared.shutdown.trigger();
-                return Err(e);
-            }
-        }
-        drop(jobs);
-        while let Some(connection) = accept_next(listeners, shared) {
-            // Blocks while the queue is full: the backpressure that keeps the pool bounded.
-            if queue.send(connection).is_err() {
-                break;
-            }
-        }
-        // Hanging up lets the workers finish what is queued, then leave; the scope waits for them.
-        drop(queue);
-        Ok(())
-    })
+    run_pool(
+        shared,
+        || accept_next(listeners, shared),
+        |connection| serve_connection(connection, shared),
+    )
 }
 
 /// A datagram waiting for a worker.
@@ -59,7 +34,31 @@ struct Job {
 
 /// Over UDP: the receiver queues datagrams, the workers do the work and reply.
 pub fn serve_udp(sockets: &[UdpSocket], shared: &Shared) -> io::Result<()> {
-    let (queue, jobs) = bounded::<Job>(shared.config.queue);
+    let mut buf = vec![0u8; 64 * 1024];
+    run_pool(
+        shared,
+        || {
+            let (socket, len, peer) = recv_next(sockets, shared, &mut buf)?;
+            Some(Job {
+                socket,
+                datagram: buf[..len].to_vec(),
+                peer,
+            })
+        },
+        |job| answer_datagram(&sockets[job.socket], &job.datagram, job.peer, shared),
+    )
+}
+
+/// The pool itself: `--workers` threads take jobs off a queue of `--queue` places and `handle` each, while the
+/// calling thread `produce`s jobs (accepts connections, receives datagrams) until that returns `None`, blocking
+/// while the queue is full. Returns once every queued job has been handled.
+fn run_pool<T: Send>(
+    shared: &Shared,
+    mut produce: impl FnMut() -> Option<T>,
+    handle: impl Fn(T) + Sync,
+) -> io::Result<()> {
+    let (queue, jobs) = bounded::<T>(shared.config.queue);
+    let handle = &handle;
     thread::scope(|scope| {
         for n in 0..shared.config.workers {
             let jobs = jobs.clone();
@@ -67,8 +66,9 @@ pub fn serve_udp(sockets: &[UdpSocket], shared: &Shared) -> io::Result<()> {
                 .name(format!("worker-{n}"))
                 .spawn_scoped(scope, move || {
                     let _alive = shared.stats.thread_started();
+                    // Ends when the producer has hung up and the queue is empty.
                     for job in jobs {
-                        answer_datagram(&sockets[job.socket], &job.datagram, job.peer, shared);
+                        handle(job);
                     }
                 });
             if let Err(e) = worker {
@@ -78,17 +78,13 @@ pub fn serve_udp(sockets: &[UdpSocket], shared: &Shared) -> io::Result<()> {
             }
         }
         drop(jobs);
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Some((socket, len, peer)) = recv_next(sockets, shared, &mut buf) {
-            let job = Job {
-                socket,
-                datagram: buf[..len].to_vec(),
-                peer,
-            };
+        while let Some(job) = produce() {
+            // Blocks while the queue is full: the backpressure that keeps the pool bounded.
             if queue.send(job).is_err() {
                 break;
             }
         }
+        // Hanging up lets the workers finish what is queued, then leave; the scope waits for them.
         drop(queue);
         Ok(())
     })
