@@ -1,4 +1,4 @@
-//! The analysis of cells with slow (slowloris) connections beside the clients: which models they starved, and
+//! Rules for cells with slow (slowloris) connections beside the clients: which models they starved, and
 //! whether a header deadline freed them.
 //!
 //! A cell is *starved* when its clients got less than a tenth of what they would have got without the slow
@@ -6,12 +6,13 @@
 //! best any model did at that many clients in the same group. A group's header deadline is read from its variant
 //! (`--header-timeout 1s`); the same work without one is the group to compare it with.
 
-use super::analysis::{Finding, ms as ms_arg, rps as rps_arg};
-use super::catalog::Arg;
-use super::results::{Measurement, Results, work_of};
+use super::Finding;
+use super::finding::SlowFinding::*;
+use crate::experiment::results::{Measurement, Results, work_of};
 use crate::models::Model;
 
-/// Below this share of the expected throughput, the clients were starved.
+/// Below this share of the expected throughput, the clients were starved: slow connections that merely slow a
+/// model down leave it far more than a tenth, and one that holds every worker leaves it (nearly) nothing.
 const STARVED_SHARE: f64 = 0.1;
 
 /// One client count of a model in a group, beside slow connections.
@@ -74,70 +75,86 @@ fn without_deadline<'a>(results: &'a Results, group: &str) -> Option<&'a str> {
 }
 
 /// What slow connections did to `model` in `group`: nothing when the group had none.
-pub fn slow_findings(results: &Results, group: &str, model: Model) -> Vec<Finding> {
+pub(super) fn findings(results: &Results, group: &str, model: Model) -> Option<Finding> {
     let points = points(results, group, model);
-    let Some(last) = points.last() else {
-        return Vec::new();
-    };
-    let slow = last.run.slow.as_ref().map_or(0, |s| s.connections);
-    let s = Arg::Int(slow as u64);
-    let deadline = header_deadline(group);
+    let last = points.last()?;
+    starved(&points, group)
+        .or_else(|| freed(results, group, model, last))
+        .or_else(|| Some(unharmed(last)))
+}
+
+/// How many slow connections ran beside the clients at `point`.
+fn slow_connections(point: &SlowPoint) -> usize {
+    point.run.slow.as_ref().map_or(0, |s| s.connections)
+}
+
+/// The clients starved at some client count: said at the most clients where they were.
+fn starved(points: &[SlowPoint], group: &str) -> Option<Finding> {
     let starved: Vec<&SlowPoint> = points.iter().filter(|p| p.starved()).collect();
-    if let Some(worst) = starved.last() {
-        let mut args = vec![
-            ("s", s),
-            ("r", rps_arg(worst.rps)),
-            ("c", Arg::Int(worst.clients as u64)),
-            ("e", rps_arg(worst.expected)),
-            ("n", Arg::Int(starved.len() as u64)),
-            ("m", Arg::Int(points.len() as u64)),
-        ];
-        return vec![match deadline {
-            None => Finding::new("slow_starved", args),
-            Some(d) => {
-                args.push(("d", Arg::Text(d.to_string())));
-                Finding::new("slow_starved_deadline", args)
-            }
-        }];
+    let worst = starved.last()?;
+    let (slow, rps, clients, expected_rps) = (
+        slow_connections(points.last()?),
+        worst.rps,
+        worst.clients,
+        worst.expected,
+    );
+    let finding = match header_deadline(group) {
+        None => Starved {
+            slow,
+            rps,
+            clients,
+            expected_rps,
+            starved_cells: starved.len(),
+            cells: points.len(),
+        },
+        Some(deadline) => StarvedDeadline {
+            deadline: deadline.to_string(),
+            slow,
+            rps,
+            clients,
+            expected_rps,
+        },
+    };
+    Some(finding.into())
+}
+
+/// Served beside the slow connections thanks to the header deadline: the same model starved without one, and
+/// the server closed slow connections.
+fn freed(results: &Results, group: &str, model: Model, last: &SlowPoint) -> Option<Finding> {
+    let deadline = header_deadline(group)?;
+    let before = points_of(
+        results,
+        without_deadline(results, group)?,
+        model,
+        last.clients,
+    )
+    .filter(SlowPoint::starved)?;
+    let closed = last.run.slow.as_ref().filter(|s| s.closed_by_server > 0)?;
+    let seconds = |us: Option<u64>| us.unwrap_or(0) as f64 / 1e6;
+    Some(
+        Freed {
+            deadline: deadline.to_string(),
+            closed: closed.closed_by_server,
+            first_close_s: seconds(closed.closed_after_min_us),
+            last_close_s: seconds(closed.closed_after_max_us),
+            answered: closed.answered_total(),
+            statuses: closed.answered.keys().copied().collect(),
+            rps: last.rps,
+            clients: last.clients,
+            rps_without_deadline: before.rps,
+        }
+        .into(),
+    )
+}
+
+/// Served beside the slow connections as if they were not there.
+fn unharmed(last: &SlowPoint) -> Finding {
+    Unharmed {
+        slow: slow_connections(last),
+        rps: last.rps,
+        clients: last.clients,
     }
-    // Served beside them: freed by the deadline, if the same model starved without one; else never held up.
-    let before = deadline
-        .and_then(|_| without_deadline(results, group))
-        .and_then(|g| points_of(results, g, model, last.clients).filter(|p| p.starved()));
-    let closed = last.run.slow.as_ref().filter(|s| s.closed_by_server > 0);
-    if let (Some(d), Some(before), Some(closed)) = (deadline, before, closed) {
-        let codes: Vec<String> = closed.answered.keys().map(u16::to_string).collect();
-        let seconds = |us: Option<u64>| ms_arg(us.unwrap_or(0) as f64 / 1e6);
-        return vec![Finding::new(
-            "slow_freed",
-            vec![
-                ("d", Arg::Text(d.to_string())),
-                ("k", Arg::Int(closed.closed_by_server)),
-                ("t1", seconds(closed.closed_after_min_us)),
-                ("t2", seconds(closed.closed_after_max_us)),
-                ("a", Arg::Int(closed.answered_total())),
-                (
-                    "codes",
-                    Arg::Text(if codes.is_empty() {
-                        "-".into()
-                    } else {
-                        codes.join(", ")
-                    }),
-                ),
-                ("r", rps_arg(last.rps)),
-                ("c", Arg::Int(last.clients as u64)),
-                ("r0", rps_arg(before.rps)),
-            ],
-        )];
-    }
-    vec![Finding::new(
-        "slow_unharmed",
-        vec![
-            ("s", s),
-            ("r", rps_arg(last.rps)),
-            ("c", Arg::Int(last.clients as u64)),
-        ],
-    )]
+    .into()
 }
 
 fn points_of<'a>(
@@ -152,37 +169,30 @@ fn points_of<'a>(
 }
 
 /// Which models slow connections starved in `group`, and which went on serving; nothing when it had none.
-pub fn slow_summary(results: &Results, group: &str) -> Option<Finding> {
+pub(super) fn summary(results: &Results, group: &str) -> Option<Finding> {
     let mut slow = 0;
-    let (mut starved, mut served) = (Vec::new(), Vec::new());
+    let (mut starved, mut serving) = (Vec::new(), Vec::new());
     for &model in &results.models {
         let points = points(results, group, model);
         let Some(last) = points.last() else { continue };
-        slow = last.run.slow.as_ref().map_or(0, |s| s.connections);
+        slow = slow_connections(last);
         if points.iter().any(SlowPoint::starved) {
-            starved.push(model.to_string());
+            starved.push(model);
         } else {
-            served.push(model.to_string());
+            serving.push(model);
         }
     }
-    if starved.is_empty() && served.is_empty() {
+    if starved.is_empty() && serving.is_empty() {
         return None;
     }
-    let list = |names: Vec<String>| {
-        if names.is_empty() {
-            Arg::Label("nobody")
-        } else {
-            Arg::Text(names.join(", "))
+    Some(
+        Summary {
+            slow,
+            starved,
+            serving,
         }
-    };
-    Some(Finding::new(
-        "slow_summary",
-        vec![
-            ("s", Arg::Int(slow as u64)),
-            ("starved", list(starved)),
-            ("served", list(served)),
-        ],
-    ))
+        .into(),
+    )
 }
 
 #[cfg(test)]
