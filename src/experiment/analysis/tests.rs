@@ -291,3 +291,57 @@ fn findings_render_in_both_languages() {
         }
     }
 }
+
+/// `results` with the throughput of `model`'s cells where `which(clients)` set to nothing.
+fn served_nothing(mut results: Results, model: Model, which: impl Fn(usize) -> bool) -> Results {
+    for cell in &mut results.cells {
+        if cell.model == model && which(cell.clients) {
+            let measured = cell.measurement.as_mut().unwrap();
+            measured.throughput_rps = 0.0;
+            measured.requests = 0;
+        }
+    }
+    results
+}
+
+#[test]
+fn no_ratio_is_taken_over_a_server_that_served_nothing() {
+    let starved = served_nothing(
+        results(|clients| 19.5 * clients as f64),
+        Model::Sequential,
+        |_| true,
+    );
+    let analysis = analyse(&starved);
+    let keys = analysis.keys();
+    for ratio in [
+        "threads_helped",
+        "threads_helped_cores",
+        "threads_no_help",
+        "threads_no_help_cpu",
+        "sequential_lesson",
+    ] {
+        assert!(!keys.contains(&ratio), "{ratio}: {keys:?}");
+    }
+    // Nothing at every count is flat, not a growth.
+    let sequential: Vec<&str> = findings_of(&analysis, "sleep:50ms", Model::Sequential)
+        .iter()
+        .map(|f| f.key())
+        .collect();
+    assert!(sequential.contains(&"flat"), "{sequential:?}");
+
+    // Growth from nothing has no shape to name (it would be "1000000000x").
+    let late_start = served_nothing(
+        results(|clients| 19.5 * clients as f64),
+        Model::Threads,
+        |clients| clients == 1,
+    );
+    let analysis = analyse(&late_start);
+    let threads = findings_of(&analysis, "sleep:50ms", Model::Threads);
+    for finding in threads {
+        assert!(
+            !["scales", "flat", "plateau"].contains(&finding.key()),
+            "{}",
+            finding.render(Lang::En)
+        );
+    }
+}
