@@ -271,7 +271,11 @@ fn left_behind(points: &[Point]) -> Option<Finding> {
             p.run.unfinished > 0
                 && p.run.oldest_unfinished_ms > LEFT_BEHIND_P99S * p.run.latency.p99_ms
         })
-        .max_by(|a, b| (a.run.oldest_unfinished_ms).total_cmp(&b.run.oldest_unfinished_ms))?;
+        .max_by(|a, b| {
+            a.run
+                .oldest_unfinished_ms
+                .total_cmp(&b.run.oldest_unfinished_ms)
+        })?;
     Some(
         Unfinished {
             clients: waiting.clients,

@@ -38,6 +38,8 @@ pub fn header_deadline(group: &str) -> Option<&str> {
     words.next().filter(|d| !matches!(*d, "off" | "0" | "none"))
 }
 
+/// The points of `model` in `group` that had slow connections beside them, each with what its clients could
+/// have expected without them.
 fn points<'a>(results: &'a Results, group: &'a str, model: Model) -> Vec<SlowPoint<'a>> {
     results
         .clients
@@ -122,7 +124,7 @@ fn starved(points: &[SlowPoint], group: &str) -> Option<Finding> {
 /// the server closed slow connections.
 fn freed(results: &Results, group: &str, model: Model, last: &SlowPoint) -> Option<Finding> {
     let deadline = header_deadline(group)?;
-    let before = points_of(
+    let before = point_at(
         results,
         without_deadline(results, group)?,
         model,
@@ -157,7 +159,8 @@ fn unharmed(last: &SlowPoint) -> Finding {
     .into()
 }
 
-fn points_of<'a>(
+/// The point of `model` at `clients` in `group`, if it had slow connections.
+fn point_at<'a>(
     results: &'a Results,
     group: &'a str,
     model: Model,
