@@ -8,4 +8,3 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod server_process;
-pub mod slow_analysis;

@@ -3,11 +3,10 @@
 use std::fmt::Write;
 
 use super::super::analysis::{Analysis, analyse};
-use super::super::catalog::{Arg, Lang, label, text};
+use super::super::catalog::{Lang, label, work_description, work_heading};
 use super::super::results::{Results, work_of};
 use super::charts::charts_for_work;
 use super::tables::{Table, prediction_table, throughput_table};
-use crate::work::Work;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.7em}h2{margin-top:2em;border-bottom:2px solid #ddd;padding-bottom:.2em}h3{margin-bottom:.3em}
@@ -96,12 +95,8 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
         page,
         "<section class=\"work\" data-work=\"{}\">\n<h2>{}</h2>\n<p>{}</p>",
         escape(work),
-        escape(&text(
-            lang,
-            "work_section",
-            &[("work", Arg::Text(work.to_string()))]
-        )),
-        escape(&describe_work(work, lang))
+        escape(&work_heading(lang, work)),
+        escape(&work_description(lang, work_of(work)))
     );
     table_html(page, &throughput_table(results, work, lang), "throughput");
     table_html(page, &prediction_table(results, work, lang), "prediction");
@@ -133,18 +128,6 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
         page.push_str("</ul>\n");
     }
     page.push_str("</section>\n");
-}
-
-fn describe_work(work: &str, lang: Lang) -> String {
-    let parsed = work_of(work);
-    let d = Arg::Text(humantime::format_duration(parsed.duration()).to_string());
-    let key = match parsed {
-        Work::None => "work_none",
-        Work::Sleep(_) => "work_sleep",
-        Work::Cpu(_) => "work_cpu",
-        Work::Block(_) => "work_block",
-    };
-    text(lang, key, &[("d", d)])
 }
 
 fn table_html(page: &mut String, table: &Table, kind: &str) {

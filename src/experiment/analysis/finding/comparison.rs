@@ -1,0 +1,321 @@
+//! What can be said comparing the models under one work — the fastest, the lightest, threads against the
+//! sequential server, the CPU ceiling — and the conclusion's choice of a model per work, in both languages.
+
+use std::time::Duration;
+
+use super::words::{CLIENT, CORE, Writer, word};
+use crate::experiment::analysis::comparison::AS_FAST_AS_THE_BEST;
+use crate::experiment::catalog::Lang;
+use crate::models::Model;
+
+/// The models compared under one work.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Comparison {
+    /// The fastest and the slowest model.
+    Best {
+        clients: usize,
+        best: Model,
+        best_rps: f64,
+        worst: Model,
+        worst_rps: f64,
+    },
+    /// The cheapest of the models about as fast as the best.
+    Lightest {
+        model: Model,
+        threads: u64,
+        pss_mib: f64,
+    },
+    /// Threads beat the sequential server on waiting work.
+    ThreadsHelped { ratio: f64, clients: usize },
+    /// Threads beat the sequential server on computation, up to the cores.
+    ThreadsHelpedCores {
+        ratio: f64,
+        clients: usize,
+        cores: usize,
+    },
+    /// Threads barely beat the sequential server on computation.
+    ThreadsNoHelpCpu {
+        ratio: f64,
+        clients: usize,
+        cores: usize,
+        ceiling_rps: f64,
+    },
+    /// Threads did not beat the sequential server.
+    ThreadsNoHelp { ratio: f64, clients: usize },
+    /// The sequential server, against the best model.
+    SequentialLesson {
+        sequential_rps: f64,
+        clients: usize,
+        best: Model,
+        best_rps: f64,
+    },
+    /// The throughput the cores allow, against the best reached.
+    CpuCeiling {
+        ceiling_rps: f64,
+        cores: usize,
+        per_request: Duration,
+        best_rps: f64,
+    },
+}
+
+/// The conclusion: which model to choose for a work (`work` is its spec, `sleep:50ms`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Choice {
+    /// Waiting work: the model that overlapped waits best.
+    Io {
+        work: String,
+        model: Model,
+        rps: f64,
+        clients: usize,
+    },
+    /// Computation: the model that came closest to the cores' ceiling.
+    Cpu {
+        work: String,
+        model: Model,
+        rps: f64,
+        ceiling_rps: f64,
+    },
+    /// Blocking calls: the model that kept serving around them.
+    Block {
+        work: String,
+        model: Model,
+        rps: f64,
+    },
+    /// No work: the model whose own cost is least.
+    NoWork {
+        work: String,
+        model: Model,
+        rps: f64,
+        clients: usize,
+    },
+}
+
+impl Comparison {
+    /// The kind's stable name (`threads_helped`).
+    pub fn key(&self) -> &'static str {
+        use Comparison::*;
+        match self {
+            Best { .. } => "best",
+            Lightest { .. } => "lightest",
+            ThreadsHelped { .. } => "threads_helped",
+            ThreadsHelpedCores { .. } => "threads_helped_cores",
+            ThreadsNoHelpCpu { .. } => "threads_no_help_cpu",
+            ThreadsNoHelp { .. } => "threads_no_help",
+            SequentialLesson { .. } => "sequential_lesson",
+            CpuCeiling { .. } => "cpu_ceiling",
+        }
+    }
+
+    /// The finding as a sentence in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        use Comparison::*;
+        let w = Writer(lang);
+        match self {
+            Best {
+                clients,
+                best,
+                best_rps,
+                worst,
+                worst_rps,
+            } => {
+                let c = w.count(*clients, CLIENT);
+                let (r, rw) = (w.rps(*best_rps), w.rps(*worst_rps));
+                w.pick(
+                    format!("With {c}, {best} served the most: {r} req/s; {worst} served the least: {rw} req/s."),
+                    format!("Com {c}, {best} atendeu mais: {r} req/s; {worst} atendeu menos: {rw} req/s."),
+                )
+            }
+            Lightest {
+                model,
+                threads,
+                pss_mib,
+            } => {
+                let within = w.int(((1.0 - AS_FAST_AS_THE_BEST) * 100.0).round() as u64);
+                let (t, m) = (w.int(*threads), w.num(*pss_mib, 1));
+                w.pick(
+                    format!(
+                        "Among the models within {within}% of the best, {model} used the fewest threads ({t}) and {m} MiB."
+                    ),
+                    format!(
+                        "Entre os modelos a até {within}% do melhor, {model} usou menos threads ({t}) e {m} MiB."
+                    ),
+                )
+            }
+            ThreadsHelped { ratio, clients } => {
+                let (x, c) = (w.num(*ratio, 1), w.count(*clients, CLIENT));
+                w.pick(
+                    format!(
+                        "Threads helped: {x}x the sequential server's throughput at {c}, because the work was waiting, and waits overlap."
+                    ),
+                    format!(
+                        "Threads ajudaram: {x}x a vazão do servidor sequencial com {c}, porque o trabalho era espera, e esperas se sobrepõem."
+                    ),
+                )
+            }
+            ThreadsHelpedCores {
+                ratio,
+                clients,
+                cores,
+            } => {
+                let (x, c) = (w.num(*ratio, 1), w.count(*clients, CLIENT));
+                let n = w.count(*cores, CORE);
+                w.pick(
+                    format!(
+                        "Threads helped only as far as the cores go: {x}x the sequential server at {c}, on {n}. Computation overlaps only when there is a free core to run it."
+                    ),
+                    format!(
+                        "Threads ajudaram só até onde vão os núcleos: {x}x o servidor sequencial com {c}, em {n}. Computação só se sobrepõe quando há um núcleo livre para executá-la."
+                    ),
+                )
+            }
+            ThreadsNoHelpCpu {
+                ratio,
+                clients,
+                cores,
+                ceiling_rps,
+            } => {
+                let (x, c) = (w.num(*ratio, 1), w.count(*clients, CLIENT));
+                let (n, p) = (w.count(*cores, CORE), w.rps(*ceiling_rps));
+                let compute = w.word(
+                    *cores,
+                    word(["computes", "compute"], ["computa", "computam"]),
+                );
+                let share = w.word(
+                    *cores,
+                    word(["share it", "share them"], ["o dividam", "os dividam"]),
+                );
+                w.pick(
+                    format!(
+                        "Threads did not help much ({x}x the sequential server at {c}): the work was computation, and {n} {compute} at most {p} req/s however many threads {share}."
+                    ),
+                    format!(
+                        "Threads ajudaram pouco ({x}x o servidor sequencial com {c}): o trabalho era computação, e {n} {compute} no máximo {p} req/s, não importa quantas threads {share}."
+                    ),
+                )
+            }
+            ThreadsNoHelp { ratio, clients } => {
+                let (x, c) = (w.num(*ratio, 1), w.count(*clients, CLIENT));
+                w.pick(
+                    format!(
+                        "Threads did not help ({x}x the sequential server at {c}): something other than waiting was the limit."
+                    ),
+                    format!(
+                        "Threads não ajudaram ({x}x o servidor sequencial com {c}): o limite era outra coisa que não a espera."
+                    ),
+                )
+            }
+            SequentialLesson {
+                sequential_rps,
+                clients,
+                best,
+                best_rps,
+            } => {
+                let (r, c) = (w.rps(*sequential_rps), w.count(*clients, CLIENT));
+                let rb = w.rps(*best_rps);
+                w.pick(
+                    format!(
+                        "The sequential server never did better than one request at a time: {r} req/s at {c}, where {best} did {rb} req/s."
+                    ),
+                    format!(
+                        "O servidor sequencial nunca fez melhor que uma requisição por vez: {r} req/s com {c}, enquanto {best} fez {rb} req/s."
+                    ),
+                )
+            }
+            CpuCeiling {
+                ceiling_rps,
+                cores,
+                per_request,
+                best_rps,
+            } => {
+                let (p, n) = (w.rps(*ceiling_rps), w.count(*cores, CORE));
+                let (d, r) = (w.duration(*per_request), w.rps(*best_rps));
+                w.pick(
+                    format!("No model passed the CPU ceiling of {p} req/s ({n} / {d}): the best reached {r} req/s."),
+                    format!(
+                        "Nenhum modelo passou do teto de CPU de {p} req/s ({n} / {d}): o melhor chegou a {r} req/s."
+                    ),
+                )
+            }
+        }
+    }
+}
+
+impl Choice {
+    /// The kind's stable name (`threads_helped`).
+    pub fn key(&self) -> &'static str {
+        use Choice::*;
+        match self {
+            Io { .. } => "choose_io",
+            Cpu { .. } => "choose_cpu",
+            Block { .. } => "choose_block",
+            NoWork { .. } => "choose_none",
+        }
+    }
+
+    /// The finding as a sentence in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        use Choice::*;
+        let w = Writer(lang);
+        match self {
+            Io {
+                work,
+                model,
+                rps,
+                clients,
+            } => {
+                let (r, c) = (w.rps(*rps), w.count(*clients, CLIENT));
+                w.pick(
+                    format!(
+                        "For I/O-bound work ({work}), choose {model}: it served the most ({r} req/s at {c}) by overlapping waits."
+                    ),
+                    format!(
+                        "Para trabalho limitado por E/S ({work}), escolha {model}: atendeu mais ({r} req/s com {c}) ao sobrepor as esperas."
+                    ),
+                )
+            }
+            Cpu {
+                work,
+                model,
+                rps,
+                ceiling_rps,
+            } => {
+                let (r, p) = (w.rps(*rps), w.rps(*ceiling_rps));
+                w.pick(
+                    format!(
+                        "For CPU-bound work ({work}), the cores decide: {model} came closest ({r} req/s of a {p} req/s ceiling); more threads than cores only add switching."
+                    ),
+                    format!(
+                        "Para trabalho limitado por CPU ({work}), os núcleos decidem: {model} chegou mais perto ({r} req/s de um teto de {p} req/s); mais threads que núcleos só acrescentam trocas de contexto."
+                    ),
+                )
+            }
+            Block { work, model, rps } => {
+                let r = w.rps(*rps);
+                w.pick(
+                    format!(
+                        "For blocking calls ({work}), {model} served the most ({r} req/s): an event loop must hand blocking calls to helper threads or it serves one request at a time."
+                    ),
+                    format!(
+                        "Para chamadas bloqueantes ({work}), {model} atendeu mais ({r} req/s): um laço de eventos precisa entregar chamadas bloqueantes a threads auxiliares, senão atende uma requisição por vez."
+                    ),
+                )
+            }
+            NoWork {
+                work,
+                model,
+                rps,
+                clients,
+            } => {
+                let (r, c) = (w.rps(*rps), w.count(*clients, CLIENT));
+                w.pick(
+                    format!(
+                        "With no extra work ({work}), {model} served the most ({r} req/s at {c}): the cost of the model itself decides."
+                    ),
+                    format!(
+                        "Sem trabalho extra ({work}), {model} atendeu mais ({r} req/s com {c}): o custo do próprio modelo decide."
+                    ),
+                )
+            }
+        }
+    }
+}

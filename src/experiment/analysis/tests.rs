@@ -1,0 +1,347 @@
+//! The rules against results built by hand: opposite results read differently, slow connections starve the
+//! models they should, and every finding says itself in both languages.
+
+use super::*;
+use crate::experiment::catalog::Lang;
+use crate::experiment::predict::{ModelLimits, predict};
+use crate::experiment::results::{Cell, Latency};
+use crate::experiment::server_process::ServerSample;
+use crate::protocol::Proto;
+use crate::system::Provenance;
+use crate::work::Work;
+
+const LIMITS: ModelLimits = ModelLimits {
+    workers: 8,
+    max_conns: 1024,
+    offload: None,
+};
+
+fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
+    let mean_ms = clients as f64 / rps * 1000.0;
+    Measurement {
+        requests: (rps * 2.0) as u64,
+        errors: Default::default(),
+        duration_s: 2.0,
+        throughput_rps: rps,
+        latency: Latency {
+            min_ms: mean_ms / 2.0,
+            mean_ms,
+            p50_ms: mean_ms,
+            p90_ms: mean_ms,
+            p99_ms: mean_ms * 1.2,
+            p999_ms: mean_ms * 1.3,
+            max_ms: mean_ms * 1.5,
+        },
+        histogram: String::new(),
+        fewest_per_client: fewest,
+        most_per_client: fewest.max(1) * 2,
+        unfinished: 0,
+        oldest_unfinished_ms: 0.0,
+        server: ServerSample {
+            cpu_s: 0.1,
+            wall_s: 2.0,
+            peak_threads: 1 + clients as u64,
+            peak_rss_kib: 8000,
+            peak_pss_kib: 6000,
+            peak_processes: 1,
+            readings: 10,
+        },
+        server_cpu_cores: 0.05,
+        voluntary_context_switches: 100,
+        involuntary_context_switches: 1,
+        generator_cpu_cores: 0.1,
+        generator_threads: clients.min(2),
+        socket_memory_kib: Some(100),
+        listen_overflows: Some(0),
+        slow: None,
+    }
+}
+
+/// Sequential and threads under sleep:50ms; `threads_rps(clients)` says what threads achieved.
+fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
+    let work = Work::Sleep(std::time::Duration::from_millis(50));
+    let mut cells = Vec::new();
+    for clients in [1, 2, 5, 10] {
+        for (model, rps, fewest) in [
+            (Model::Sequential, 19.5, if clients > 1 { 0 } else { 39 }),
+            (Model::Threads, threads_rps(clients), 30),
+        ] {
+            cells.push(Cell {
+                work: "sleep:50ms".into(),
+                model,
+                clients,
+                repeat: 0,
+                variant: String::new(),
+                slow: 0,
+                prediction: predict(model, LIMITS, work, clients, 2),
+                measurement: Some(measurement(clients, rps, fewest)),
+                failure: None,
+            });
+        }
+    }
+    Results {
+        provenance: Provenance::collect(),
+        proto: Proto::Echo,
+        models: vec![Model::Sequential, Model::Threads],
+        clients: vec![1, 2, 5, 10],
+        works: vec!["sleep:50ms".into()],
+        cell_seconds: 2.0,
+        repeat: 1,
+        keep_alive: false,
+        slow: 0,
+        cells,
+        interrupted: false,
+    }
+}
+
+/// Pool and poll under sleep:10ms beside 8 slow connections, without and with a 1 s header deadline:
+/// `pool_rps(deadline, clients)` says what pool achieved.
+fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
+    use crate::load::SlowReport;
+    let work = Work::Sleep(std::time::Duration::from_millis(10));
+    let mut cells = Vec::new();
+    for deadline in [false, true] {
+        for clients in [1, 2, 5, 10] {
+            for (model, rps) in [
+                (Model::Pool, pool_rps(deadline, clients)),
+                (Model::Poll, 95.0 * clients as f64),
+            ] {
+                let mut m = measurement(clients, rps.max(1e-3), 1);
+                m.throughput_rps = rps;
+                m.requests = (rps * 2.0) as u64;
+                let mut slow = SlowReport {
+                    connections: 8,
+                    opened: 8,
+                    ..SlowReport::default()
+                };
+                if deadline {
+                    for _ in 0..16 {
+                        slow.record_close(1_010_000, Some(408));
+                    }
+                } else {
+                    slow.open_at_end = 8;
+                }
+                m.slow = Some(slow);
+                cells.push(Cell {
+                    work: "sleep:10ms".into(),
+                    model,
+                    clients,
+                    repeat: 0,
+                    variant: format!("--header-timeout {}", if deadline { "1s" } else { "off" }),
+                    slow: 8,
+                    prediction: predict(model, LIMITS, work, clients, 2),
+                    measurement: Some(m),
+                    failure: None,
+                });
+            }
+        }
+    }
+    Results {
+        provenance: Provenance::collect(),
+        proto: Proto::Http,
+        models: vec![Model::Pool, Model::Poll],
+        clients: vec![1, 2, 5, 10],
+        works: vec![
+            "sleep:10ms --header-timeout off".into(),
+            "sleep:10ms --header-timeout 1s".into(),
+        ],
+        cell_seconds: 3.0,
+        repeat: 1,
+        keep_alive: true,
+        slow: 8,
+        cells,
+        interrupted: false,
+    }
+}
+
+fn findings_of<'a>(analysis: &'a Analysis, group: &str, model: Model) -> Vec<&'a Finding> {
+    let work = analysis.works.iter().find(|w| w.work == group).unwrap();
+    let model = work.models.iter().find(|m| m.model == model).unwrap();
+    model.findings.iter().collect()
+}
+
+#[test]
+fn slow_connections_starve_a_pool_not_an_event_loop_and_a_deadline_frees_it() {
+    let analysis = analyse(&slowloris(|deadline, clients| {
+        if deadline { 60.0 * clients as f64 } else { 0.0 }
+    }));
+    let (off, on) = (
+        "sleep:10ms --header-timeout off",
+        "sleep:10ms --header-timeout 1s",
+    );
+    let keys = |group, model| -> Vec<&str> {
+        findings_of(&analysis, group, model)
+            .iter()
+            .map(|f| f.key())
+            .collect()
+    };
+    assert!(
+        keys(off, Model::Pool).contains(&"slow_starved"),
+        "{:?}",
+        keys(off, Model::Pool)
+    );
+    assert!(keys(off, Model::Poll).contains(&"slow_unharmed"));
+    assert!(
+        keys(on, Model::Pool).contains(&"slow_freed"),
+        "{:?}",
+        keys(on, Model::Pool)
+    );
+    assert!(!keys(on, Model::Pool).contains(&"slow_starved"));
+
+    let starved = findings_of(&analysis, off, Model::Pool)
+        .into_iter()
+        .find(|f| f.key() == "slow_starved")
+        .unwrap();
+    let en = starved.render(Lang::En);
+    assert!(en.starts_with("Beside 8 slow connections that never finished a request head, it served 0.0 req/s at 10 clients, where 800 req/s was expected (starved in 4 of 4 cells)"), "{en}");
+    assert!(en.contains("client_header_timeout"), "{en}");
+    let pt = starved.render(Lang::Pt);
+    assert!(
+        pt.starts_with("Ao lado de 8 conexões lentas que nunca terminaram"),
+        "{pt}"
+    );
+    assert!(
+        pt.contains("com 10 clientes") && pt.contains("de 4 células"),
+        "{pt}"
+    );
+
+    let freed = findings_of(&analysis, on, Model::Pool)
+        .into_iter()
+        .find(|f| f.key() == "slow_freed")
+        .unwrap()
+        .render(Lang::En);
+    assert!(
+        freed.contains(
+            "closed 16 slow connections after 1.01 to 1.01 s (16 with a status first: 408)"
+        ),
+        "{freed}"
+    );
+    assert!(
+        freed.contains(
+            "served 600 req/s at 10 clients, where without the deadline it served 0.0 req/s"
+        ),
+        "{freed}"
+    );
+
+    let summary = &analysis.works[0].comparison[0];
+    assert_eq!(summary.key(), "slow_summary");
+    assert_eq!(
+        summary.render(Lang::En),
+        "Beside 8 slow connections, starved: pool; still serving: poll."
+    );
+    let summary = analysis.works[1].comparison[0].render(Lang::Pt);
+    assert_eq!(
+        summary,
+        "Ao lado de 8 conexões lentas, em inanição: nenhum; ainda atendendo: pool, poll."
+    );
+}
+
+#[test]
+fn a_pool_that_kept_serving_beside_slow_connections_is_not_called_starved() {
+    // 8 workers but only a little under the prediction: not starved, in either group.
+    let analysis = analyse(&slowloris(|_, clients| 80.0 * clients as f64));
+    let keys = analysis.keys();
+    assert!(
+        !keys.contains(&"slow_starved") && !keys.contains(&"slow_freed"),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&"slow_unharmed"), "{keys:?}");
+}
+
+#[test]
+fn opposite_results_lead_to_opposite_conclusions() {
+    let overlapping = analyse(&results(|clients| 19.5 * clients as f64));
+    let stalled = analyse(&results(|_| 19.0));
+    let (a, b) = (overlapping.keys(), stalled.keys());
+    assert!(
+        a.contains(&"scales") && a.contains(&"threads_helped"),
+        "{a:?}"
+    );
+    assert!(
+        b.contains(&"flat") && b.contains(&"threads_no_help"),
+        "{b:?}"
+    );
+    assert!(!b.contains(&"threads_helped"));
+    // The sequential server is recognised as serving one request at a time, and its starving clients seen.
+    assert!(
+        a.contains(&"serialised") && a.contains(&"starvation"),
+        "{a:?}"
+    );
+    // The same rule quotes different numbers.
+    let best = |analysis: &Analysis| analysis.conclusion[0].render(Lang::En);
+    assert_ne!(best(&overlapping), best(&stalled));
+    assert!(
+        best(&overlapping).contains("threads"),
+        "{}",
+        best(&overlapping)
+    );
+}
+
+#[test]
+fn findings_render_in_both_languages() {
+    let analysis = analyse(&results(|clients| 19.5 * clients as f64));
+    for work in &analysis.works {
+        for finding in work.models.iter().flat_map(|m| &m.findings) {
+            let (en, pt) = (finding.render(Lang::En), finding.render(Lang::Pt));
+            assert!(
+                !en.contains('{') && !pt.contains('{'),
+                "unfilled placeholder: {en} / {pt}"
+            );
+            assert_ne!(en, pt);
+        }
+    }
+}
+
+/// `results` with the throughput of `model`'s cells where `which(clients)` set to nothing.
+fn served_nothing(mut results: Results, model: Model, which: impl Fn(usize) -> bool) -> Results {
+    for cell in &mut results.cells {
+        if cell.model == model && which(cell.clients) {
+            let measured = cell.measurement.as_mut().unwrap();
+            measured.throughput_rps = 0.0;
+            measured.requests = 0;
+        }
+    }
+    results
+}
+
+#[test]
+fn no_ratio_is_taken_over_a_server_that_served_nothing() {
+    let starved = served_nothing(
+        results(|clients| 19.5 * clients as f64),
+        Model::Sequential,
+        |_| true,
+    );
+    let analysis = analyse(&starved);
+    let keys = analysis.keys();
+    for ratio in [
+        "threads_helped",
+        "threads_helped_cores",
+        "threads_no_help",
+        "threads_no_help_cpu",
+        "sequential_lesson",
+    ] {
+        assert!(!keys.contains(&ratio), "{ratio}: {keys:?}");
+    }
+    // Nothing at every count is flat, not a growth.
+    let sequential: Vec<&str> = findings_of(&analysis, "sleep:50ms", Model::Sequential)
+        .iter()
+        .map(|f| f.key())
+        .collect();
+    assert!(sequential.contains(&"flat"), "{sequential:?}");
+
+    // Growth from nothing has no shape to name (it would be "1000000000x").
+    let late_start = served_nothing(
+        results(|clients| 19.5 * clients as f64),
+        Model::Threads,
+        |clients| clients == 1,
+    );
+    let analysis = analyse(&late_start);
+    let threads = findings_of(&analysis, "sleep:50ms", Model::Threads);
+    for finding in threads {
+        assert!(
+            !["scales", "flat", "plateau"].contains(&finding.key()),
+            "{}",
+            finding.render(Lang::En)
+        );
+    }
+}
