@@ -1,20 +1,19 @@
 //! The client side of each protocol, sans-IO: the request encoded once, and a checker that is fed the reply's
 //! bytes as they arrive and says when the reply is complete, or why it is wrong. No sockets, no clocks.
 //!
-//! Checking is minimal but strict, in the manner of wrk: echo compares every byte with what was sent; HTTP parses
-//! the head once (`httparse`), then counts the body by `Content-Length` or walks the chunked framing without
-//! keeping it; daytime wants a non-empty first line before the server closes; udp-echo matches a sequence number.
+//! Checking is minimal but strict, in the manner of wrk: echo compares every byte with what was sent; HTTP is read
+//! by [`crate::protocol::http::ReplyReader`], framed by the same rules as our server's requests (head parsed once,
+//! body counted by `Content-Length` or walked through its chunks without keeping it); daytime wants a non-empty
+//! first line before the server closes; udp-echo matches a sequence number.
 
 use crate::protocol::Proto;
+use crate::protocol::http::{ReplyReader, ReplyStatus};
 
 /// Bytes a udp-echo datagram starts with: the request's sequence number, big-endian.
 pub const SEQ_LEN: usize = 8;
 
-/// Most bytes of a reply head (HTTP) or of a daytime reply accepted before the reply is called bad.
-const MAX_HEAD: usize = 64 * 1024;
-
-/// Most header fields of an HTTP reply.
-const MAX_HEADERS: usize = 64;
+/// Most bytes of a daytime reply accepted before the reply is called bad.
+const MAX_DAYTIME_REPLY: usize = 64 * 1024;
 
 /// What feeding bytes to a checker found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +62,16 @@ impl Request {
     }
 }
 
+impl From<ReplyStatus> for Feed {
+    fn from(status: ReplyStatus) -> Feed {
+        match status {
+            ReplyStatus::More => Feed::More,
+            ReplyStatus::Done { used, keep_alive } => Feed::Done { used, keep_alive },
+            ReplyStatus::Bad(why) => Feed::Bad(why),
+        }
+    }
+}
+
 /// What a udp-echo reply is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Datagram {
@@ -96,7 +105,7 @@ pub fn check_datagram(request: &Request, awaited: Option<u64>, reply: &[u8]) -> 
 pub enum Checker {
     Echo { got: usize },
     Daytime(Daytime),
-    Http(HttpReply),
+    Http(ReplyReader),
 }
 
 impl Checker {
@@ -104,7 +113,7 @@ impl Checker {
         match proto {
             Proto::Echo | Proto::UdpEcho => Checker::Echo { got: 0 },
             Proto::Daytime => Checker::Daytime(Daytime::default()),
-            Proto::Http => Checker::Http(HttpReply::default()),
+            Proto::Http => Checker::Http(ReplyReader::default()),
         }
     }
 
@@ -122,7 +131,7 @@ impl Checker {
         match self {
             Checker::Echo { got } => *got > 0,
             Checker::Daytime(d) => d.len > 0,
-            Checker::Http(h) => h.started,
+            Checker::Http(h) => h.started(),
         }
     }
 
@@ -132,7 +141,7 @@ impl Checker {
         match self {
             Checker::Echo { .. } => false,
             Checker::Daytime(_) => true,
-            Checker::Http(h) => h.body == Body::UntilClose,
+            Checker::Http(h) => h.needs_eof(),
         }
     }
 
@@ -159,7 +168,7 @@ impl Checker {
                 }
             }
             Checker::Daytime(d) => d.feed(data),
-            Checker::Http(h) => h.feed(data),
+            Checker::Http(h) => Feed::from(h.feed(data)),
         }
     }
 
@@ -169,7 +178,7 @@ impl Checker {
         match self {
             Checker::Echo { .. } => None,
             Checker::Daytime(d) => Some(d.finish()),
-            Checker::Http(h) => h.feed_eof(),
+            Checker::Http(h) => h.feed_eof().map(Feed::from),
         }
     }
 }
@@ -191,8 +200,10 @@ pub struct Daytime {
 impl Daytime {
     fn feed(&mut self, data: &[u8]) -> Feed {
         self.len += data.len();
-        if self.len > MAX_HEAD {
-            return Feed::Bad(format!("daytime reply longer than {MAX_HEAD} bytes"));
+        if self.len > MAX_DAYTIME_REPLY {
+            return Feed::Bad(format!(
+                "daytime reply longer than {MAX_DAYTIME_REPLY} bytes"
+            ));
         }
         for &b in data {
             if self.line_over {
@@ -219,261 +230,6 @@ impl Daytime {
             Feed::Bad("daytime reply has an empty first line".into())
         }
     }
-}
-
-/// How an HTTP body ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Body {
-    /// Still reading the head.
-    Head,
-    /// This many bytes are still to come.
-    Length(u64),
-    /// Chunked framing.
-    Chunked(Chunk),
-    /// Until the server closes (no length given).
-    UntilClose,
-}
-
-/// Where the walk through a chunked body is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    Size { value: u64, digits: u32, ext: bool },
-    Data(u64),
-    DataEnd,
-    Trailer { line: usize },
-}
-
-/// An HTTP/1.x reply being read: the head is parsed once it is complete, the body is only counted.
-#[derive(Debug)]
-pub struct HttpReply {
-    /// Head bytes, kept only when the head arrives in more than one read.
-    head: Vec<u8>,
-    body: Body,
-    keep_alive: bool,
-    started: bool,
-}
-
-impl Default for HttpReply {
-    fn default() -> HttpReply {
-        HttpReply {
-            head: Vec::new(),
-            body: Body::Head,
-            keep_alive: true,
-            started: false,
-        }
-    }
-}
-
-impl HttpReply {
-    fn reset(&mut self) {
-        self.head.clear();
-        self.body = Body::Head;
-        self.keep_alive = true;
-        self.started = false;
-    }
-
-    fn feed(&mut self, data: &[u8]) -> Feed {
-        if !data.is_empty() {
-            self.started = true;
-        }
-        let mut used = 0;
-        if self.body == Body::Head {
-            match self.head_end(data) {
-                Err(bad) => return Feed::Bad(bad),
-                Ok(None) => return Feed::More,
-                Ok(Some(n)) => used = n,
-            }
-        }
-        self.feed_body(data, used)
-    }
-
-    /// Finds the end of the head; parses it when complete and returns how many bytes of `data` it took.
-    fn head_end(&mut self, data: &[u8]) -> Result<Option<usize>, String> {
-        if self.head.is_empty() {
-            // The usual case: the whole head in one read, parsed in place, in one pass.
-            if let Some(end) = self.parse_head_bytes(data)? {
-                return Ok(Some(end));
-            }
-            self.head.extend_from_slice(data);
-        } else {
-            let before = self.head.len();
-            self.head.extend_from_slice(data);
-            let head = std::mem::take(&mut self.head);
-            let result = self.parse_head_bytes(&head);
-            self.head = head;
-            if let Some(end) = result? {
-                self.head.clear();
-                return Ok(Some(end - before));
-            }
-        }
-        if self.head.len() > MAX_HEAD {
-            return Err(format!("HTTP reply head longer than {MAX_HEAD} bytes"));
-        }
-        Ok(None)
-    }
-
-    /// Parses a head at the start of `bytes`: its length once complete, `None` while it is not.
-    fn parse_head_bytes(&mut self, bytes: &[u8]) -> Result<Option<usize>, String> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        let len = match response.parse(bytes) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(format!("HTTP reply is not HTTP ({e})")),
-        };
-        let code = response.code.unwrap_or(0);
-        if !(200..300).contains(&code) {
-            return Err(format!("HTTP status {code}"));
-        }
-        let http10 = response.version == Some(0);
-        let mut keep_alive = !http10;
-        let mut length = None;
-        let mut chunked = false;
-        for h in response.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let text = std::str::from_utf8(h.value).unwrap_or("").trim();
-                length = Some(
-                    text.parse::<u64>()
-                        .map_err(|_| format!("bad Content-Length {text:?}"))?,
-                );
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                let value = String::from_utf8_lossy(h.value).to_ascii_lowercase();
-                chunked = value.trim_end().ends_with("chunked");
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                let value = String::from_utf8_lossy(h.value).to_ascii_lowercase();
-                if value.contains("close") {
-                    keep_alive = false;
-                } else if value.contains("keep-alive") {
-                    keep_alive = true;
-                }
-            }
-        }
-        self.keep_alive = keep_alive;
-        // 204 and 304 never have a body, whatever the headers say.
-        let bodiless = code == 204 || code == 304;
-        self.body = if bodiless {
-            Body::Length(0)
-        } else if chunked {
-            Body::Chunked(Chunk::Size {
-                value: 0,
-                digits: 0,
-                ext: false,
-            })
-        } else if let Some(n) = length {
-            Body::Length(n)
-        } else {
-            self.keep_alive = false;
-            Body::UntilClose
-        };
-        Ok(Some(len))
-    }
-
-    fn feed_body(&mut self, data: &[u8], mut at: usize) -> Feed {
-        loop {
-            match &mut self.body {
-                Body::Head => unreachable!("the head is parsed first"),
-                Body::UntilClose => return Feed::More,
-                Body::Length(left) => {
-                    let take = (*left).min((data.len() - at) as u64);
-                    *left -= take;
-                    at += take as usize;
-                    return if *left == 0 {
-                        Feed::Done {
-                            used: at,
-                            keep_alive: self.keep_alive,
-                        }
-                    } else {
-                        Feed::More
-                    };
-                }
-                Body::Chunked(chunk) => {
-                    if at == data.len() {
-                        return Feed::More;
-                    }
-                    if let Chunk::Data(left) = chunk {
-                        let take = (*left).min((data.len() - at) as u64);
-                        *left -= take;
-                        at += take as usize;
-                        if *left == 0 {
-                            *chunk = Chunk::DataEnd;
-                        }
-                        continue;
-                    }
-                    let b = data[at];
-                    at += 1;
-                    match step_chunk(chunk, b) {
-                        Ok(false) => {}
-                        Ok(true) => {
-                            return Feed::Done {
-                                used: at,
-                                keep_alive: self.keep_alive,
-                            };
-                        }
-                        Err(bad) => return Feed::Bad(bad.into()),
-                    }
-                }
-            }
-        }
-    }
-
-    fn feed_eof(&mut self) -> Option<Feed> {
-        match self.body {
-            Body::UntilClose => Some(Feed::Done {
-                used: 0,
-                keep_alive: false,
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// One framing byte of a chunked body (data bytes are taken in bulk elsewhere). True when the body is over.
-fn step_chunk(chunk: &mut Chunk, b: u8) -> Result<bool, &'static str> {
-    match chunk {
-        Chunk::Size { value, digits, ext } => match b {
-            b'\n' => {
-                if *digits == 0 {
-                    return Err("chunk size line without a size");
-                }
-                *chunk = if *value == 0 {
-                    Chunk::Trailer { line: 0 }
-                } else {
-                    Chunk::Data(*value)
-                };
-            }
-            b'\r' => {}
-            _ if *ext => {}
-            b';' => *ext = true,
-            b' ' | b'\t' => {}
-            _ => {
-                let d = (b as char).to_digit(16).ok_or("bad chunk size")?;
-                if *digits >= 15 {
-                    return Err("chunk size too large");
-                }
-                *value = *value * 16 + u64::from(d);
-                *digits += 1;
-            }
-        },
-        Chunk::DataEnd => match b {
-            b'\r' => {}
-            b'\n' => {
-                *chunk = Chunk::Size {
-                    value: 0,
-                    digits: 0,
-                    ext: false,
-                }
-            }
-            _ => return Err("chunk data longer than its size"),
-        },
-        Chunk::Trailer { line } => match b {
-            b'\r' => {}
-            b'\n' if *line == 0 => return Ok(true),
-            b'\n' => *line = 0,
-            _ => *line += 1,
-        },
-        Chunk::Data(_) => unreachable!("data is taken in bulk"),
-    }
-    Ok(false)
 }
 
 #[cfg(test)]
