@@ -502,8 +502,8 @@ proptest! {
     #![proptest_config(cases(2000))]
 
     /// Valid pipelined requests get one reply each, in order, with the right status, framing and connection
-    /// handling, however the bytes are split. Pipelines stay well under MAX_HEAD in all (see the ignored
-    /// corpus case `chunked_8k_in_one_read` for what happens beyond).
+    /// handling, however the bytes are split. Pipelines stay well under MAX_HEAD in all (the corpus case
+    /// `chunked_8k_in_one_read` covers more than that in one read).
     #[test]
     fn pipelined_valid_requests_get_one_reply_each_in_order(
         requests in prop::collection::vec(request(), 1..8),

@@ -6,14 +6,11 @@
 //! (`httparse`), kept only when it arrives in more than one read; the body is walked, never kept. Only a 2xx
 //! reply counts as an answer: the reader is for clients that count answers (the load generator).
 
-use super::framing::{BodyDecoder, reply_framing};
+use super::framing::{BodyDecoder, MAX_HEADERS, reply_framing};
 
 /// Most bytes of a reply head. Larger than a request's ([`super::MAX_HEAD`]): servers that are not ours may send
 /// many cookies.
 pub const MAX_REPLY_HEAD: usize = 64 * 1024;
-
-/// Most header fields of a reply.
-const MAX_HEADERS: usize = 64;
 
 /// What feeding bytes to a [`ReplyReader`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]

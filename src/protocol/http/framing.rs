@@ -21,6 +21,9 @@ use std::fmt;
 /// trailer section are bounded by it too: either longer than a whole head is an attack, not a body.
 pub const MAX_HEAD: usize = 8 * 1024;
 
+/// Most header fields in one message head, either role; beyond it a request gets 431, a reply is bad.
+pub const MAX_HEADERS: usize = 64;
+
 /// Why a message's framing cannot be trusted: the connection cannot be kept in step with the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FramingError {

@@ -15,15 +15,12 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::framing::{BodyDecoder, BodyError, BodyLength, MAX_HEAD, request_framing};
+use super::framing::{BodyDecoder, BodyError, BodyLength, MAX_HEAD, MAX_HEADERS, request_framing};
 use super::reply::{PendingReply, Status, write_reply};
 use crate::protocol::{Output, Session, Step};
 
 /// The page served at `/` unless `--page` names another.
 pub const DEFAULT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>serverlab</title></head>\n<body>\n<h1>Hello from serverlab</h1>\n<p>A small page served over HTTP/1.1 by a server built to be measured.</p>\n</body>\n</html>\n";
-
-/// Most header fields accepted in one request; beyond it the answer is 431 too.
-const MAX_HEADERS: usize = 64;
 
 /// The largest request body accepted unless `--max-body` says otherwise; beyond it the answer is 413.
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;

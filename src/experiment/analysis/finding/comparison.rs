@@ -230,9 +230,9 @@ impl Comparison {
                 let (p, n) = (w.rps(*ceiling_rps), w.count(*cores, CORE));
                 let (d, r) = (w.duration(*per_request), w.rps(*best_rps));
                 w.pick(
-                    format!("No model passed the CPU ceiling of {p} req/s ({n} / {d}): the best reached {r} req/s."),
+                    format!("The cores set the ceiling for computation at {p} req/s ({n} / {d}); the best model reached {r} req/s."),
                     format!(
-                        "Nenhum modelo passou do teto de CPU de {p} req/s ({n} / {d}): o melhor chegou a {r} req/s."
+                        "Os núcleos põem o teto da computação em {p} req/s ({n} / {d}); o melhor modelo chegou a {r} req/s."
                     ),
                 )
             }
