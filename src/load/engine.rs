@@ -25,9 +25,10 @@ use mio::{Events, Interest, Poll, Token};
 use super::Control;
 use super::backoff::Backoff;
 use super::config::LoadConfig;
+use super::connect::{ConnectError, connect, connected, register};
 use super::protocol::{Checker, Datagram, Feed, Request, check_datagram};
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
-use super::sys::{Timer, thread_cpu, udp_socket};
+use super::sys::{Timer, thread_cpu, thread_cpu_since, udp_socket};
 use crate::protocol::Proto;
 
 /// What every thread of one run reads.
@@ -236,11 +237,7 @@ pub(super) fn run_thread(
     };
     w.run()?;
     let mut out = w.finish();
-    let cpu_after = thread_cpu();
-    out.cpu = CpuTime {
-        user_us: cpu_after.user_us.saturating_sub(cpu_before.user_us),
-        system_us: cpu_after.system_us.saturating_sub(cpu_before.system_us),
-    };
+    out.cpu = thread_cpu_since(cpu_before);
     Ok(out)
 }
 
@@ -474,11 +471,7 @@ impl Worker<'_> {
         if proto == Proto::UdpEcho {
             match udp_socket(self.plan.config.target) {
                 Ok(mut s) => {
-                    if let Err(e) = self.poll.registry().register(
-                        &mut s,
-                        Token(i),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
+                    if let Err(e) = register(self.poll.registry(), &mut s, Token(i)) {
                         return self.fail(i, now, ErrorKind::Other, &e.to_string());
                     }
                     self.clients[i].sock = Sock::Udp(s);
@@ -494,24 +487,30 @@ impl Worker<'_> {
             self.slot_wait.push_back(i);
             return;
         }
+        if let Err(e) = self.connect(i, now) {
+            self.fail(i, now, ErrorKind::Other, &e.to_string());
+        }
+    }
+
+    /// Starts client `i`'s connection. A failed connect is the request's failure; a socket that the poll would not
+    /// take is the caller's to handle (returned).
+    fn connect(&mut self, i: usize, now: u64) -> io::Result<()> {
+        let c = &mut self.clients[i];
         c.ever_connected = true;
         c.reused = false;
-        match TcpStream::connect(self.plan.config.target) {
-            Ok(mut s) => {
-                if let Err(e) = self.poll.registry().register(
-                    &mut s,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                ) {
-                    return self.fail(i, now, ErrorKind::Other, &e.to_string());
-                }
+        match connect(self.poll.registry(), self.plan.config.target, Token(i)) {
+            Ok(s) => {
                 c.sock = Sock::Tcp(s);
                 c.phase = Phase::Connecting;
                 self.connecting += 1;
                 self.out.connections += 1;
             }
-            Err(e) => self.fail(i, now, ErrorKind::of(&e), &connect_message(&e)),
+            Err(ConnectError::Connect(e)) => {
+                self.fail(i, now, ErrorKind::of(&e), &connect_message(&e));
+            }
+            Err(ConnectError::Register(e)) => return Err(e),
         }
+        Ok(())
     }
 
     fn connect_done(&mut self) {
@@ -547,18 +546,11 @@ impl Worker<'_> {
                 let Sock::Tcp(s) = &self.clients[i].sock else {
                     return;
                 };
-                // Whether the connection is up: an error is final, "not connected" means not yet.
-                let status = match s.take_error() {
-                    Ok(Some(e)) | Err(e) => Err(e),
-                    Ok(None) => match s.peer_addr() {
-                        Ok(_) => {
-                            let _ = s.set_nodelay(true);
-                            Ok(true)
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                        Err(e) => Err(e),
-                    },
-                };
+                let status = connected(s).inspect(|&up| {
+                    if up {
+                        let _ = s.set_nodelay(true);
+                    }
+                });
                 match status {
                     Ok(false) => {}
                     Ok(true) => {
@@ -659,30 +651,7 @@ impl Worker<'_> {
         c.written = 0;
         c.checker.reset();
         self.close(i);
-        let c = &mut self.clients[i];
-        c.ever_connected = true;
-        c.reused = false;
-        match TcpStream::connect(self.plan.config.target) {
-            Ok(mut s) => {
-                if self
-                    .poll
-                    .registry()
-                    .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)
-                    .is_err()
-                {
-                    return false;
-                }
-                c.sock = Sock::Tcp(s);
-                c.phase = Phase::Connecting;
-                self.connecting += 1;
-                self.out.connections += 1;
-                true
-            }
-            Err(e) => {
-                self.fail(i, now, ErrorKind::of(&e), &connect_message(&e));
-                true
-            }
-        }
+        self.connect(i, now).is_ok()
     }
 
     /// Reads the reply. `closed`: the server's close is already known, so read to the end.

@@ -8,6 +8,7 @@
 //! - [`print`](mod@print) — the human summary.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
+//! - `connect` (private) — a connection opened and registered with a poll, for the clients and the slow ones.
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -39,6 +40,7 @@
 
 mod backoff;
 pub mod config;
+mod connect;
 mod engine;
 pub mod merge;
 pub mod print;

@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
 use super::Control;
 use super::backoff::Backoff;
 use super::config::LoadConfig;
+use super::connect::{connect, connected};
 use super::report::{CpuTime, SlowReport};
-use super::sys::thread_cpu;
+use super::sys::{thread_cpu, thread_cpu_since};
 
 /// What is repeated after the request line and the Host header, one byte at a time, for ever.
 const FILLER: &[u8] = b"X-a: b\r\n";
@@ -118,12 +119,7 @@ pub(super) fn run_slow(plan: &SlowPlan<'_>) -> io::Result<(SlowReport, CpuTime)>
     };
     slow.run()?;
     let report = slow.finish();
-    let cpu_after = thread_cpu();
-    let cpu = CpuTime {
-        user_us: cpu_after.user_us.saturating_sub(cpu_before.user_us),
-        system_us: cpu_after.system_us.saturating_sub(cpu_before.system_us),
-    };
-    Ok((report, cpu))
+    Ok((report, thread_cpu_since(cpu_before)))
 }
 
 struct Slow<'a> {
@@ -177,18 +173,8 @@ impl Slow<'_> {
     }
 
     fn connect(&mut self, i: usize, now: u64) {
-        match TcpStream::connect(self.plan.config.target) {
-            Ok(mut stream) => {
-                let registered = self.poll.registry().register(
-                    &mut stream,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                );
-                match registered {
-                    Ok(()) => self.conns[i].state = State::Connecting(stream),
-                    Err(_) => self.retry_later(i, now),
-                }
-            }
+        match connect(self.poll.registry(), self.plan.config.target, Token(i)) {
+            Ok(stream) => self.conns[i].state = State::Connecting(stream),
             Err(_) => self.retry_later(i, now),
         }
     }
@@ -341,18 +327,6 @@ fn due(state: &State) -> Option<u64> {
         State::Waiting(at) => Some(*at),
         State::Trickling { next_send, .. } => Some(*next_send),
         State::Connecting(_) => None,
-    }
-}
-
-/// Whether a non-blocking connect has finished: an error is final, "not connected" means not yet.
-fn connected(stream: &TcpStream) -> io::Result<bool> {
-    if let Some(e) = stream.take_error()? {
-        return Err(e);
-    }
-    match stream.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-        Err(e) => Err(e),
     }
 }
 

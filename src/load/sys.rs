@@ -37,6 +37,15 @@ pub(super) fn thread_cpu() -> CpuTime {
     }
 }
 
+/// CPU time of the calling thread since `before` (a [`thread_cpu`] reading on the same thread).
+pub(super) fn thread_cpu_since(before: CpuTime) -> CpuTime {
+    let after = thread_cpu();
+    CpuTime {
+        user_us: after.user_us.saturating_sub(before.user_us),
+        system_us: after.system_us.saturating_sub(before.system_us),
+    }
+}
+
 /// A timerfd in the event loop: open-loop sends wake the loop at their due time to the microsecond, where an
 /// `epoll_wait` timeout is rounded up to whole milliseconds (a send 1 ms late would be counted against the
 /// server in the corrected latency).
