@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
+use super::clock::Nanos;
 use super::report::CpuTime;
 
 /// A UDP socket bound to an ephemeral port and connected to `target`: it hears only the target, and an ICMP
@@ -51,8 +52,8 @@ pub(super) fn thread_cpu_since(before: CpuTime) -> CpuTime {
 /// server in the corrected latency).
 pub(super) struct Timer {
     fd: std::os::fd::OwnedFd,
-    /// The due time (ns since t0) it is set for; `u64::MAX`: none.
-    armed_for: u64,
+    /// The due time it is set for; `Nanos::NEVER`: none.
+    armed_for: Nanos,
 }
 
 impl Timer {
@@ -72,7 +73,7 @@ impl Timer {
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         Ok(Timer {
             fd,
-            armed_for: u64::MAX,
+            armed_for: Nanos::NEVER,
         })
     }
 
@@ -82,11 +83,11 @@ impl Timer {
     }
 
     /// Makes the timer fire `due - now` from now (at once if due is past).
-    pub(super) fn arm(&mut self, due: u64, now: u64) {
+    pub(super) fn arm(&mut self, due: Nanos, now: Nanos) {
         if self.armed_for == due {
             return;
         }
-        let delay = due.saturating_sub(now).max(1);
+        let delay = due.saturating_sub(now).as_nanos().max(1);
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
@@ -107,6 +108,6 @@ impl Timer {
         let mut count = [0u8; 8];
         // SAFETY: reading 8 bytes into an 8-byte buffer.
         unsafe { libc::read(self.raw(), count.as_mut_ptr().cast(), 8) };
-        self.armed_for = u64::MAX;
+        self.armed_for = Nanos::NEVER;
     }
 }
