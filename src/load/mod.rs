@@ -2,12 +2,15 @@
 //!
 //! - [`config`] — what a run is asked to do ([`LoadConfig`]).
 //! - [`protocol`] — the client side of each protocol, sans-IO: the request encoded once, replies checked.
-//! - `engine` (private) — one `mio` event loop per thread, a state machine per client.
+//! - `engine` (private) — one `mio` event loop per thread, a state machine per client: TCP, UDP, the open-loop
+//!   timetable, each in a file of its own.
 //! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
+//! - `connect` (private) — a connection opened and registered with a poll, for the clients and the slow ones.
+//! - `clock` (private) — the run's time: `Nanos` since its start, no bare integers.
 //! - `sys` (private) — timerfd, per-thread CPU time, UDP sockets.
 //!
 //! The engine is a library call, so an experiment can drive it in-process:
@@ -38,7 +41,9 @@
 //! (its threads only, not the process: a server may share the process) is in [`LoadReport::cpu`].
 
 mod backoff;
+mod clock;
 pub mod config;
+mod connect;
 mod engine;
 pub mod merge;
 pub mod print;
@@ -56,7 +61,8 @@ pub use config::{LoadConfig, Payload};
 pub use report::{ErrorKind, LoadReport, SlowReport};
 
 use crate::settings::ConfigError;
-use engine::{Plan, run_thread};
+use clock::{Clock, Nanos};
+use engine::{Plan, first_index_at, run_thread};
 use protocol::Request;
 use slow::{SlowPlan, run_slow};
 
@@ -148,12 +154,15 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         &host,
         config.connect_per_request,
     );
-    let ns = |d: std::time::Duration| d.as_nanos().min(u128::from(u64::MAX / 4)) as u64;
-    let warm_ns = ns(config.warmup);
-    let end_ns = config.duration.map_or(u64::MAX, |d| warm_ns + ns(d));
-    let hard_end_ns = config.max_duration.map_or(u64::MAX, |d| warm_ns + ns(d));
+    let warm = Nanos::from_duration(config.warmup);
+    let end = config
+        .duration
+        .map_or(Nanos::NEVER, |d| warm + Nanos::from_duration(d));
+    let hard_end = config
+        .max_duration
+        .map_or(Nanos::NEVER, |d| warm + Nanos::from_duration(d));
     let first_measured = match config.rate {
-        Some(rate) => first_index_at(warm_ns, rate),
+        Some(rate) => first_index_at(warm, rate),
         None => 0,
     };
     let max_connecting = (config.connect_batch / threads).max(1);
@@ -162,7 +171,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
     let slow_plan = SlowPlan {
         config,
         control,
-        t0: Instant::now(),
+        clock: Clock::start(),
         over: &clients_done,
         settled: &slow_settled,
     };
@@ -187,10 +196,10 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
             request,
             control,
             unsatisfied: AtomicUsize::new(if config.min_per_client > 0 { n } else { 0 }),
-            t0: Instant::now(),
-            warm_ns,
-            end_ns,
-            hard_end_ns,
+            clock: Clock::start(),
+            warm,
+            end,
+            hard_end,
             first_measured,
         };
         let results = run_clients(&plan, threads, max_connecting);
@@ -236,10 +245,10 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         report.slow = Some(slow);
         report.cpu.add(&cpu);
     }
-    let mut end = 0;
+    let mut end = Nanos::ZERO;
     for result in results {
         let r = result.map_err(LoadError::Io)?;
-        end = end.max(r.end_ns);
+        end = end.max(r.end);
         report.successes += r.successes;
         report.errors.merge(&r.errors);
         for (kind, example) in r.examples {
@@ -257,7 +266,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         report.cpu.add(&r.cpu);
     }
     report.requests = report.successes + report.errors.total();
-    report.duration_us = end.saturating_sub(warm_ns) / 1_000;
+    report.duration_us = end.saturating_sub(warm).as_micros();
     if let Some(rate) = config.rate {
         // Sends the timetable called for between the end of the warm-up and the end of the run.
         let mut due_by_end = first_index_at(end, rate).max(first_measured);
@@ -306,40 +315,9 @@ fn run_clients(
     })
 }
 
-/// The first request of the open-loop timetable due at or after `t_ns`.
-fn first_index_at(t_ns: u64, rate: f64) -> u64 {
-    let mut j = (t_ns as f64 * rate / 1e9).ceil() as u64;
-    let due = |j: u64| (j as f64 * 1e9 / rate) as u64;
-    while j > 0 && due(j - 1) >= t_ns {
-        j -= 1;
-    }
-    while due(j) < t_ns {
-        j += 1;
-    }
-    j
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_timetable_index_at_a_time_is_exact() {
-        // At 3 requests/s, request j is due at j/3 s.
-        assert_eq!(first_index_at(0, 3.0), 0);
-        assert_eq!(first_index_at(1, 3.0), 1);
-        assert_eq!(first_index_at(333_333_333, 3.0), 1);
-        assert_eq!(first_index_at(333_333_334, 3.0), 2);
-        assert_eq!(first_index_at(1_000_000_000, 3.0), 3);
-        for rate in [1.0, 7.0, 200.0, 12_345.6] {
-            for t in [0u64, 1, 999, 1_000_000, 123_456_789, 2_000_000_000] {
-                let j = first_index_at(t, rate);
-                let due = |j: u64| (j as f64 * 1e9 / rate) as u64;
-                assert!(due(j) >= t, "rate {rate} t {t}");
-                assert!(j == 0 || due(j - 1) < t, "rate {rate} t {t}");
-            }
-        }
-    }
 
     #[test]
     fn a_bad_config_is_refused_before_anything_runs() {

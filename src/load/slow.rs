@@ -13,21 +13,22 @@
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
 use super::Control;
 use super::backoff::Backoff;
+use super::clock::{Clock, Nanos};
 use super::config::LoadConfig;
+use super::connect::{connect, connected};
 use super::report::{CpuTime, SlowReport};
-use super::sys::thread_cpu;
+use super::sys::{thread_cpu, thread_cpu_since};
 
 /// What is repeated after the request line and the Host header, one byte at a time, for ever.
 const FILLER: &[u8] = b"X-a: b\r\n";
 /// The longest the thread sleeps without looking at the stop flags.
-const STOP_CHECK_NS: u64 = 20_000_000;
+const STOP_CHECK: Nanos = Nanos::from_millis(20);
 /// Bytes of the server's answer kept to read its status line.
 const ANSWER_KEPT: usize = 256;
 
@@ -54,13 +55,13 @@ impl Head {
 
 enum State {
     /// Waiting to (re)connect at this time.
-    Waiting(u64),
+    Waiting(Nanos),
     Connecting(TcpStream),
     /// Connected at `since`; the next byte goes out at `next_send`.
     Trickling {
         stream: TcpStream,
-        since: u64,
-        next_send: u64,
+        since: Nanos,
+        next_send: Nanos,
     },
 }
 
@@ -79,8 +80,8 @@ struct SlowConn {
 pub(super) struct SlowPlan<'a> {
     pub config: &'a LoadConfig,
     pub control: &'a Control,
-    /// The run's clock (ns are counted from here).
-    pub t0: Instant,
+    /// The slow connections' clock (it starts before the clients' own).
+    pub clock: Clock,
     /// Raised when the run's clients are done: the slow connections stop with them.
     pub over: &'a AtomicBool,
     /// Slow connections that are up or have failed once: the clients start when all are.
@@ -100,10 +101,10 @@ pub(super) fn run_slow(plan: &SlowPlan<'_>) -> io::Result<(SlowReport, CpuTime)>
         plan,
         poll: Poll::new()?,
         head: Head::new(&config.path, &host),
-        interval_ns: config.slow_interval.as_nanos() as u64,
+        interval: Nanos::from_duration(config.slow_interval),
         conns: (0..config.slow)
             .map(|_| SlowConn {
-                state: State::Waiting(0),
+                state: State::Waiting(Nanos::ZERO),
                 settled: false,
                 sent: 0,
                 answer: Vec::new(),
@@ -118,27 +119,22 @@ pub(super) fn run_slow(plan: &SlowPlan<'_>) -> io::Result<(SlowReport, CpuTime)>
     };
     slow.run()?;
     let report = slow.finish();
-    let cpu_after = thread_cpu();
-    let cpu = CpuTime {
-        user_us: cpu_after.user_us.saturating_sub(cpu_before.user_us),
-        system_us: cpu_after.system_us.saturating_sub(cpu_before.system_us),
-    };
-    Ok((report, cpu))
+    Ok((report, thread_cpu_since(cpu_before)))
 }
 
 struct Slow<'a> {
     plan: &'a SlowPlan<'a>,
     poll: Poll,
     head: Head,
-    interval_ns: u64,
+    interval: Nanos,
     conns: Vec<SlowConn>,
     report: SlowReport,
     buf: Vec<u8>,
 }
 
 impl Slow<'_> {
-    fn now(&self) -> u64 {
-        self.plan.t0.elapsed().as_nanos() as u64
+    fn now(&self) -> Nanos {
+        self.plan.clock.now()
     }
 
     fn over(&self) -> bool {
@@ -153,9 +149,9 @@ impl Slow<'_> {
                 self.on_time(i, now);
             }
             let next = self.conns.iter().filter_map(|c| due(&c.state)).min();
-            let until = next.unwrap_or(u64::MAX).min(now + STOP_CHECK_NS);
-            let wait = Duration::from_nanos(until.saturating_sub(self.now()));
-            match self.poll.poll(&mut events, Some(wait)) {
+            let until = next.unwrap_or(Nanos::NEVER).min(now + STOP_CHECK);
+            let wait = until.saturating_sub(self.now());
+            match self.poll.poll(&mut events, Some(wait.to_duration())) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -168,7 +164,7 @@ impl Slow<'_> {
     }
 
     /// Connects or sends the next byte when it is time.
-    fn on_time(&mut self, i: usize, now: u64) {
+    fn on_time(&mut self, i: usize, now: Nanos) {
         match &self.conns[i].state {
             State::Waiting(at) if *at <= now => self.connect(i, now),
             State::Trickling { next_send, .. } if *next_send <= now => self.send_byte(i, now),
@@ -176,25 +172,15 @@ impl Slow<'_> {
         }
     }
 
-    fn connect(&mut self, i: usize, now: u64) {
-        match TcpStream::connect(self.plan.config.target) {
-            Ok(mut stream) => {
-                let registered = self.poll.registry().register(
-                    &mut stream,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                );
-                match registered {
-                    Ok(()) => self.conns[i].state = State::Connecting(stream),
-                    Err(_) => self.retry_later(i, now),
-                }
-            }
+    fn connect(&mut self, i: usize, now: Nanos) {
+        match connect(self.poll.registry(), self.plan.config.target, Token(i)) {
+            Ok(stream) => self.conns[i].state = State::Connecting(stream),
             Err(_) => self.retry_later(i, now),
         }
     }
 
     /// A connection attempt failed: try again after the backoff.
-    fn retry_later(&mut self, i: usize, now: u64) {
+    fn retry_later(&mut self, i: usize, now: Nanos) {
         self.report.failed_connects += 1;
         self.settle(i);
         let c = &mut self.conns[i];
@@ -208,7 +194,7 @@ impl Slow<'_> {
                 Ok(false) => return,
                 Ok(true) => {
                     let State::Connecting(stream) =
-                        std::mem::replace(&mut self.conns[i].state, State::Waiting(0))
+                        std::mem::replace(&mut self.conns[i].state, State::Waiting(Nanos::ZERO))
                     else {
                         unreachable!("checked above")
                     };
@@ -234,9 +220,9 @@ impl Slow<'_> {
     }
 
     /// Sends the next byte of the head, if the socket takes it.
-    fn send_byte(&mut self, i: usize, now: u64) {
+    fn send_byte(&mut self, i: usize, now: Nanos) {
         let byte = self.head.byte(self.conns[i].sent);
-        let interval = self.interval_ns;
+        let interval = self.interval;
         let c = &mut self.conns[i];
         let State::Trickling {
             stream, next_send, ..
@@ -255,7 +241,7 @@ impl Slow<'_> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The server closed or reset the connection; what it said before is still to be read.
             Err(_) => {
-                *next_send = u64::MAX;
+                *next_send = Nanos::NEVER;
                 self.read_answer(i, now);
                 if matches!(self.conns[i].state, State::Trickling { .. }) {
                     self.closed_by_server(i, now);
@@ -265,7 +251,7 @@ impl Slow<'_> {
     }
 
     /// Reads whatever the server sent; a close (or reset) ends the connection.
-    fn read_answer(&mut self, i: usize, now: u64) {
+    fn read_answer(&mut self, i: usize, now: Nanos) {
         loop {
             let c = &mut self.conns[i];
             let State::Trickling { stream, .. } = &mut c.state else {
@@ -286,17 +272,17 @@ impl Slow<'_> {
     }
 
     /// The server ended a slow connection: record it, and open another.
-    fn closed_by_server(&mut self, i: usize, now: u64) {
+    fn closed_by_server(&mut self, i: usize, now: Nanos) {
         let State::Trickling { since, .. } = self.conns[i].state else {
             return;
         };
         let held = now.saturating_sub(since);
         let status = status_code(&self.conns[i].answer);
-        self.report.record_close(held / 1_000, status);
+        self.report.record_close(held.as_micros(), status);
         self.drop_stream(i);
         let c = &mut self.conns[i];
         // Held a full interval or more: the server let it live, so come back at once, as slowloris does.
-        if held >= self.interval_ns {
+        if held >= self.interval {
             c.backoff.reset();
         }
         c.state = State::Waiting(now + c.backoff.next_delay());
@@ -312,7 +298,7 @@ impl Slow<'_> {
     }
 
     fn drop_stream(&mut self, i: usize) {
-        match std::mem::replace(&mut self.conns[i].state, State::Waiting(u64::MAX)) {
+        match std::mem::replace(&mut self.conns[i].state, State::Waiting(Nanos::NEVER)) {
             State::Connecting(mut s) | State::Trickling { stream: mut s, .. } => {
                 let _ = self.poll.registry().deregister(&mut s);
             }
@@ -328,7 +314,7 @@ impl Slow<'_> {
                 self.report.oldest_open_us = self
                     .report
                     .oldest_open_us
-                    .max(now.saturating_sub(since) / 1_000);
+                    .max(now.saturating_sub(since).as_micros());
             }
         }
         self.report
@@ -336,23 +322,11 @@ impl Slow<'_> {
 }
 
 /// When a connection next needs the thread, if at a set time.
-fn due(state: &State) -> Option<u64> {
+fn due(state: &State) -> Option<Nanos> {
     match state {
         State::Waiting(at) => Some(*at),
         State::Trickling { next_send, .. } => Some(*next_send),
         State::Connecting(_) => None,
-    }
-}
-
-/// Whether a non-blocking connect has finished: an error is final, "not connected" means not yet.
-fn connected(stream: &TcpStream) -> io::Result<bool> {
-    if let Some(e) = stream.take_error()? {
-        return Err(e);
-    }
-    match stream.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-        Err(e) => Err(e),
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
+use super::clock::Nanos;
 use super::report::CpuTime;
 
 /// A UDP socket bound to an ephemeral port and connected to `target`: it hears only the target, and an ICMP
@@ -37,13 +38,22 @@ pub(super) fn thread_cpu() -> CpuTime {
     }
 }
 
+/// CPU time of the calling thread since `before` (a [`thread_cpu`] reading on the same thread).
+pub(super) fn thread_cpu_since(before: CpuTime) -> CpuTime {
+    let after = thread_cpu();
+    CpuTime {
+        user_us: after.user_us.saturating_sub(before.user_us),
+        system_us: after.system_us.saturating_sub(before.system_us),
+    }
+}
+
 /// A timerfd in the event loop: open-loop sends wake the loop at their due time to the microsecond, where an
 /// `epoll_wait` timeout is rounded up to whole milliseconds (a send 1 ms late would be counted against the
 /// server in the corrected latency).
 pub(super) struct Timer {
     fd: std::os::fd::OwnedFd,
-    /// The due time (ns since t0) it is set for; `u64::MAX`: none.
-    armed_for: u64,
+    /// The due time it is set for; `Nanos::NEVER`: none.
+    armed_for: Nanos,
 }
 
 impl Timer {
@@ -63,7 +73,7 @@ impl Timer {
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         Ok(Timer {
             fd,
-            armed_for: u64::MAX,
+            armed_for: Nanos::NEVER,
         })
     }
 
@@ -73,11 +83,11 @@ impl Timer {
     }
 
     /// Makes the timer fire `due - now` from now (at once if due is past).
-    pub(super) fn arm(&mut self, due: u64, now: u64) {
+    pub(super) fn arm(&mut self, due: Nanos, now: Nanos) {
         if self.armed_for == due {
             return;
         }
-        let delay = due.saturating_sub(now).max(1);
+        let delay = due.saturating_sub(now).as_nanos().max(1);
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
@@ -98,6 +108,6 @@ impl Timer {
         let mut count = [0u8; 8];
         // SAFETY: reading 8 bytes into an 8-byte buffer.
         unsafe { libc::read(self.raw(), count.as_mut_ptr().cast(), 8) };
-        self.armed_for = u64::MAX;
+        self.armed_for = Nanos::NEVER;
     }
 }
