@@ -7,4 +7,4 @@ pub mod predict;
 pub mod report;
 pub mod results;
 pub mod run;
-pub mod server_process;
+pub mod sampler;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::predict::Prediction;
-use super::server_process::ServerSample;
+use super::sampler::ServerSample;
 use crate::load::SlowReport;
 use crate::models::Model;
 use crate::protocol::Proto;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::predict::{ModelLimits, Prediction, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
-use super::server_process::Sampler;
+use super::sampler::Sampler;
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
 use crate::models::ServerConfig;
@@ -390,7 +390,7 @@ fn measure(
 fn measurement(
     report: &LoadReport,
     load_config: &LoadConfig,
-    server: super::server_process::ServerSample,
+    server: super::sampler::ServerSample,
     exit: &crate::server::ExitReport,
     socket_memory_kib: Option<u64>,
     listen_overflows: Option<u64>,

@@ -81,7 +81,7 @@ pub struct LoadConfig {
     /// listen backlog, so that a burst does not overflow the server's accept queue by itself.
     pub connect_batch: usize,
     /// HTTP only: this many extra slowloris connections beside the clients, each trickling a request head it
-    /// never finishes (see [`super::slow`]); reported apart, in [`super::LoadReport::slow`].
+    /// never finishes (see `load/slow.rs`); reported apart, in [`super::LoadReport::slow`].
     #[serde(default)]
     pub slow: usize,
     /// How often a slow connection sends its next byte.

@@ -6,8 +6,8 @@
 //! with the figures that show it. Different results therefore read differently.
 //!
 //! One function per rule, returning the finding when its pattern is there; each threshold is a named constant
-//! that says why it is where it is. The rules are grouped by what they look at: [`models`] one model's series,
-//! [`little`] Little's law, [`slow`] slow connections beside the clients, [`comparison`] the models side by side
+//! that says why it is where it is. The rules are grouped by what they look at: `models.rs` one model's series,
+//! `little.rs` Little's law, `slow.rs` slow connections beside the clients, `comparison.rs` the models side by side
 //! and the conclusion. Findings are typed data ([`Finding`]) that say themselves in English or Portuguese.
 
 mod comparison;

@@ -5,7 +5,7 @@ use super::*;
 use crate::experiment::catalog::Lang;
 use crate::experiment::predict::{ModelLimits, predict};
 use crate::experiment::results::{Cell, Latency};
-use crate::experiment::server_process::ServerSample;
+use crate::experiment::sampler::ServerSample;
 use crate::protocol::Proto;
 use crate::system::Provenance;
 use crate::work::Work;
