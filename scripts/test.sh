@@ -17,3 +17,10 @@ if ((${#missing[@]})); then
 fi
 
 cargo test --locked
+
+# Tests that need root (a network namespace of their own) are ignored in a plain `cargo test`; run them here.
+if [ "$(id -u)" -eq 0 ]; then
+    cargo test --locked --test load -- --ignored ports::
+else
+    echo "not root: skipped load's ports:: tests, which need a network namespace"
+fi

@@ -4,7 +4,8 @@
 //! - [`protocol`] — the client side of each protocol, sans-IO: the request encoded once, replies checked.
 //! - `engine` (private) — one `mio` event loop per thread, a state machine per client: TCP, UDP, the open-loop
 //!   timetable, each in a file of its own.
-//! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness, HdrHistograms; merging.
+//! - [`report`] — what a run found ([`LoadReport`]): counts, errors by kind, fairness.
+//! - [`latency`] — latency distributions as HdrHistograms, written in their V2 format, added exactly.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
@@ -45,6 +46,7 @@ mod clock;
 pub mod config;
 mod connect;
 mod engine;
+pub mod latency;
 pub mod merge;
 pub mod print;
 pub mod protocol;

@@ -1,15 +1,13 @@
 //! What the event-driven and multi-process models promise beyond serving every protocol: one thread for `poll`,
 //! thousands of connections for `poll` and `async`, supervised children for `prefork`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, connect, run_cli};
+use crate::support::{ServerProcess, connect, run_cli};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 

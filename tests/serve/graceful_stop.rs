@@ -1,11 +1,9 @@
 //! Stopping: SIGINT/SIGTERM finish what was accepted, close what is idle, exit 0 and report.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{MODELS, ServerProcess, connect};
+use crate::support::{MODELS, ServerProcess, connect};
 use nix::sys::signal::Signal;
 
 #[test]
@@ -164,7 +162,7 @@ fn ctrl_c_at_a_terminal_stops_prefork_gracefully() {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     // A terminal sends SIGINT to the whole foreground process group; run the server in a group of its own.
-    let mut child = std::process::Command::new(common::BIN)
+    let mut child = std::process::Command::new(crate::support::BIN)
         .args([
             "serve",
             "--model",

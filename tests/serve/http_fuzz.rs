@@ -11,12 +11,10 @@
 //! ends closes the connection after at most `MAX_HEAD` plus one read); and valid pipelined requests get exactly
 //! one reply each, in order, however the bytes are split.
 
-mod http_support;
-
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use http_support::{ALLOWED_STATUSES, Run, check_run, new_session, run_session, statuses};
+use crate::http_support::{ALLOWED_STATUSES, Run, check_run, new_session, run_session, statuses};
 use serverlab::protocol::Session;
 use serverlab::protocol::http::MAX_HEAD;
 

@@ -1,10 +1,8 @@
 //! The load generator against our own servers (in-process, port 0): every protocol, closed and open loop.
 
-mod load_support;
-
 use std::time::Duration;
 
-use load_support::{assert_consistent, config, our_server, run};
+use crate::load_support::{assert_consistent, config, our_server, run};
 use serverlab::load::Payload;
 use serverlab::models::Model;
 use serverlab::protocol::Proto;

@@ -1,15 +1,12 @@
 //! Failed requests are counted by kind, never as successes; a run where nothing succeeded exits 1 with one line.
 
-mod common;
-mod load_support;
-
 use std::time::Duration;
 
-use common::run_cli;
-use load_support::{
+use crate::load_support::{
     assert_consistent, closed_port, config, failing_http, run, shouting_echo, tiny_tcp_server,
     udp_echo_with_one_late_reply,
 };
+use crate::support::run_cli;
 use serverlab::load::ErrorKind;
 use serverlab::protocol::Proto;
 
@@ -188,7 +185,7 @@ fn more_clients_than_open_files_is_a_usage_error() {
     let closed = closed_port().to_string();
     let script = format!(
         "ulimit -n 200 && exec {} load --target {closed} --clients 500 --requests 5",
-        common::BIN
+        crate::support::BIN
     );
     let out = std::process::Command::new("sh")
         .args(["-c", &script])

@@ -2,14 +2,12 @@
 //! fixes, and upper bounds with at least a 2x margin against a figure measured in the same test. Everything timed
 //! Timed tests take a lock, so that they run one at a time and nothing else in this binary competes for the CPU.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, connect};
+use crate::support::{ServerProcess, connect};
 
 /// `clients` clients connect at once, each sends one message and waits for its echo; returns the wall time
 /// until the last reply.

@@ -1,13 +1,11 @@
 //! Clients that misbehave — trickle, never read, flood, ignore the stop — cannot wedge any model, and a stop is
 //! bounded whatever they do. Each test fails on a server without the matching defence (issue 8).
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{MODELS, ServerProcess, connect};
+use crate::support::{MODELS, ServerProcess, connect};
 use nix::sys::signal::Signal;
 
 /// The server's resident memory, in KiB.
@@ -378,7 +376,7 @@ fn datagrams_waiting_for_work_are_bounded_and_the_rest_counted_as_dropped() {
 fn a_server_at_its_descriptor_ceiling_logs_once_a_second_and_keeps_serving() {
     use std::os::unix::process::CommandExt;
     for model in ["threads", "poll", "async"] {
-        let mut command = std::process::Command::new(common::BIN);
+        let mut command = std::process::Command::new(crate::support::BIN);
         command.args([
             "serve",
             "--model",

@@ -1,13 +1,11 @@
 //! Every protocol in every model, through the real binary and real clients.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{MODELS, ServerProcess, connect, have};
+use crate::support::{MODELS, ServerProcess, connect, have};
 
 fn check_echo(server: &ServerProcess) {
     let mut client = connect(server.addr());

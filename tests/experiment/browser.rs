@@ -1,8 +1,6 @@
 //! The report opens in a real browser: headless Chromium loads `report.html` from disk, logs no console error,
 //! and draws every chart at a non-zero size. Driven over the DevTools protocol, the way test tools do it.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -10,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, have};
+use crate::support::{BIN, have};
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
@@ -262,7 +260,7 @@ fn the_report_opens_in_chromium_without_errors_and_draws_its_charts() {
     assert!(errors.is_empty(), "console errors: {errors:?}");
 
     // The same browser is happy with our HTTP server: the page loads over keep-alive and renders.
-    let server = common::ServerProcess::start(&["--proto", "http", "--model", "poll"]);
+    let server = crate::support::ServerProcess::start(&["--proto", "http", "--model", "poll"]);
     page.events.clear();
     page.call(
         "Page.navigate",

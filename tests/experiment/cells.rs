@@ -1,13 +1,11 @@
 //! `serverlab experiment` end to end, through the real binary: the files it writes agree with each other and
 //! with the terminal, the charts carry data, and the one figure physics fixes comes out as predicted.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::BIN;
+use crate::support::BIN;
 use serverlab::experiment::report::tables::{format_ms, format_rps};
 
 /// Experiments time things: run them one at a time, so none slows another down.
@@ -169,7 +167,12 @@ fn a_small_experiment_writes_three_files_that_agree() {
         );
         assert!(svg.contains("sequential") && svg.contains("threads"));
     }
-    assert!(html.contains("DEBUG BUILD"), "a debug build is marked");
+    // The binary is built with the tests, in the same profile.
+    assert_eq!(
+        html.contains("DEBUG BUILD"),
+        cfg!(debug_assertions),
+        "a debug build is marked, and only a debug build"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -322,12 +325,38 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
 }
 
 #[test]
-fn a_debug_build_is_refused_without_allow_debug() {
+fn only_a_debug_build_is_refused_without_allow_debug() {
+    let out = out_dir("profile");
     let output = Command::new(BIN)
-        .args(["experiment", "--out", "/tmp/never-written"])
+        .args([
+            "experiment",
+            "--server-bin",
+            BIN,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--models",
+            "sequential",
+            "--clients",
+            "1",
+            "--work",
+            "sleep:5ms",
+            "--cell",
+            "100ms",
+        ])
+        .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("debug build"));
-    assert!(!Path::new("/tmp/never-written").exists());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The binary is built with the tests, in the same profile: a release test run checks the other branch.
+    if cfg!(debug_assertions) {
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("debug build"), "{stderr}");
+        assert!(!out.exists(), "nothing is written");
+    } else {
+        assert!(output.status.success(), "{stderr}");
+        assert!(out.join("report.html").exists());
+    }
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -1,13 +1,11 @@
 //! At a cap, a model stops accepting — it never accepts and then drops — so extra clients wait in the backlog
 //! and are served when a place frees up.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{ServerProcess, connect};
+use crate::support::{ServerProcess, connect};
 
 fn send(stream: &mut TcpStream, message: &[u8]) {
     stream.write_all(message).unwrap();

@@ -2,8 +2,6 @@
 //! pool's workers are starved, an event loop's clients are not, and the analysis says so. Variants of the servers
 //! are groups of their own, each cell recording which it was.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -15,7 +13,7 @@ use serverlab::protocol::Proto;
 
 #[test]
 fn slow_connections_starve_the_pool_and_a_header_deadline_frees_it() {
-    let mut config = ExperimentConfig::new(common::BIN.into());
+    let mut config = ExperimentConfig::new(crate::support::BIN.into());
     config.proto = Proto::Http;
     config.models = vec![Model::Pool, Model::Poll];
     config.clients = vec![2];
@@ -73,7 +71,7 @@ fn slow_connections_starve_the_pool_and_a_header_deadline_frees_it() {
 
 #[test]
 fn the_slowloris_preset_needs_http_and_cells_have_a_range() {
-    let out = common::run_cli(&["experiment", "--allow-debug", "--cell", "0s"]);
+    let out = crate::support::run_cli(&["experiment", "--allow-debug", "--cell", "0s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -82,7 +80,7 @@ fn the_slowloris_preset_needs_http_and_cells_have_a_range() {
         "{stderr}"
     );
 
-    let out = common::run_cli(&[
+    let out = crate::support::run_cli(&[
         "experiment",
         "--allow-debug",
         "--preset",

@@ -1,11 +1,9 @@
 //! `serverlab load` and `serverlab merge` through the real binary, against the real `serve` binary.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, ServerProcess, run_cli};
+use crate::support::{BIN, ServerProcess, run_cli};
 use serverlab::load::merge::ResultFile;
 use serverlab::load::report::Latency;
 

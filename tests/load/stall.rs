@@ -1,14 +1,12 @@
 //! Coordinated omission: a server that stalls once cannot hide the stall from an open-loop run.
 
-mod load_support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use load_support::{assert_consistent, config, run, tiny_tcp_server};
+use crate::load_support::{assert_consistent, config, run, tiny_tcp_server};
 use serverlab::protocol::Proto;
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);

@@ -9,14 +9,11 @@
 //! Every file is one named test below, so an expectation the current code does not meet yet can be ignored on
 //! its own with the reason; `every_corpus_file_is_a_test` keeps the list and the directory in step.
 
-mod common;
-mod http_support;
-
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use http_support::{Run, check_run, run_session, statuses};
+use crate::http_support::{Run, check_run, run_session, statuses};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/http")
@@ -219,7 +216,7 @@ fn stream_statuses(mut bytes: &[u8], heads: &[bool]) -> Vec<u16> {
 
 #[test]
 fn the_real_server_answers_corpus_files_as_the_session_does() {
-    let server = common::ServerProcess::start(&["--proto", "http", "--model", "poll"]);
+    let server = crate::support::ServerProcess::start(&["--proto", "http", "--model", "poll"]);
     for file in SENT_TO_THE_SERVER {
         let expected = expected_from_name(file);
         let heads: Vec<bool> = if file.contains("-head.") {
@@ -227,7 +224,7 @@ fn the_real_server_answers_corpus_files_as_the_session_does() {
         } else {
             Vec::new()
         };
-        let mut stream = common::connect(server.addr());
+        let mut stream = crate::support::connect(server.addr());
         stream.write_all(&corpus_bytes(file)).unwrap();
         // End of input: a connection left open by the requests is closed once they are answered.
         stream.shutdown(std::net::Shutdown::Write).unwrap();

@@ -1,16 +1,13 @@
 //! `serverlab load --slow N` through the real binary: slowloris connections starve a pool server's workers but
 //! not an event loop, and a server with a header deadline is seen closing them (with its 408).
 
-mod common;
-mod load_support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, run_cli};
-use load_support::tiny_tcp_server;
+use crate::load_support::tiny_tcp_server;
+use crate::support::{ServerProcess, run_cli};
 use serverlab::load::merge::ResultFile;
 
 /// Runs `serverlab load ARGS --json FILE`; returns the exit code, stdout, stderr and the result file.
@@ -187,7 +184,7 @@ fn a_header_deadline_is_seen_closing_slow_connections_with_its_408() {
 
 #[test]
 fn slow_connections_need_http() {
-    let target = load_support::closed_port().to_string();
+    let target = crate::load_support::closed_port().to_string();
     let out = run_cli(&[
         "load",
         "--target",

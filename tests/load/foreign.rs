@@ -1,15 +1,12 @@
 //! Servers that are not ours: a Python classroom echo server (one client at a time, one reply per connection)
 //! and Python's `http.server` (HTTP/1.0, closes after each reply). Skipped when python3 is missing.
 
-mod common;
-mod load_support;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use load_support::{assert_consistent, config, run};
+use crate::load_support::{assert_consistent, config, run};
 use serverlab::protocol::Proto;
 
 /// A Python server; killed and reaped when dropped.
@@ -23,11 +20,11 @@ impl Drop for Python {
 }
 
 /// Starts `python3 -u -c CODE`; CODE prints its port on the first line.
-fn python(code: &str) -> Option<(Python, SocketAddr)> {
-    if !common::have("python3") {
-        eprintln!("python3 missing: skipped");
-        return None;
-    }
+fn python(code: &str) -> (Python, SocketAddr) {
+    assert!(
+        crate::support::have("python3"),
+        "python3 is needed: README's test command installs it"
+    );
     let mut child = Command::new("python3")
         .args(["-u", "-c", code])
         .stdin(Stdio::null())
@@ -40,7 +37,7 @@ fn python(code: &str) -> Option<(Python, SocketAddr)> {
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().parse().expect("a port");
-    Some((Python(child), SocketAddr::from(([127, 0, 0, 1], port))))
+    (Python(child), SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 const CLASSROOM_ECHO: &str = r#"
@@ -67,9 +64,7 @@ server.serve_forever()
 
 #[test]
 fn a_python_classroom_echo_server() {
-    let Some((_server, addr)) = python(CLASSROOM_ECHO) else {
-        return;
-    };
+    let (_server, addr) = python(CLASSROOM_ECHO);
     // The classroom client: a connection per request.
     let mut c = config(Proto::Echo, addr, 4);
     c.requests = Some(100);
@@ -86,9 +81,7 @@ fn a_python_classroom_echo_server() {
 
 #[test]
 fn python_http_server_one_reply_per_connection() {
-    let Some((_server, addr)) = python(HTTP_SERVER) else {
-        return;
-    };
+    let (_server, addr) = python(HTTP_SERVER);
     let mut c = config(Proto::Http, addr, 2);
     c.requests = Some(40);
     c.timeout = Duration::from_secs(3);

@@ -1,11 +1,9 @@
 //! Bad input gets a clear one-line error and a non-zero status; bad clients affect only themselves.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, connect, run_cli};
+use crate::support::{ServerProcess, connect, run_cli};
 
 fn assert_one_line_error(out: &std::process::Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,0 +1,15 @@
+//! `serverlab load`: the generator against our servers, tiny misbehaving servers written here, and servers that
+//! are not ours (Python's), through the library and the real binary.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod load_support;
+
+mod cli;
+mod errors;
+mod foreign;
+mod ports;
+mod protocols;
+mod slow;
+mod stall;
