@@ -71,6 +71,9 @@ pub struct LoadArgs {
     /// Also write the result, its provenance and its histograms as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Also write, per 100 ms, requests/s, errors, p99 and open connections as CSV.
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -155,6 +158,11 @@ pub fn main(args: LoadArgs) -> ExitCode {
     }
     let _ = write!(stdout, "{}", print::summary(&report));
     let _ = stdout.flush();
+    if let Some(path) = &args.timeline
+        && let Err(e) = std::fs::write(path, report.timeline.to_csv())
+    {
+        return fail(1, &format!("cannot write {}: {e}", path.display()));
+    }
     if let Some(path) = &args.json {
         let file = ResultFile::new(provenance, config, report.clone());
         if let Err(e) = file.write(path) {

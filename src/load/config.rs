@@ -77,6 +77,10 @@ pub struct LoadConfig {
     pub min_per_client: u64,
     /// ...but never run (after the warm-up) longer than this.
     pub max_duration: Option<Duration>,
+    /// After the warm-up, also wait until every client has completed one exchange before measuring, but at most
+    /// this much longer (many clients take long to connect; the ramp is not the server's steady state).
+    /// Closed loop only. `None`: measuring starts when the warm-up ends.
+    pub ramp_limit: Option<Duration>,
     /// Most connections being opened at once, in total: connections open in batches no larger than a typical
     /// listen backlog, so that a burst does not overflow the server's accept queue by itself.
     pub connect_batch: usize,
@@ -112,6 +116,7 @@ impl LoadConfig {
             warmup: Duration::ZERO,
             min_per_client: 0,
             max_duration: None,
+            ramp_limit: None,
             connect_batch: 128,
             slow: 0,
             slow_interval: default_slow_interval(),
@@ -148,11 +153,17 @@ impl LoadConfig {
             ("the longest run", self.max_duration),
             ("--warmup", Some(self.warmup).filter(|w| !w.is_zero())),
             ("--slow-interval", Some(self.slow_interval)),
+            ("the ramp's limit", self.ramp_limit),
         ];
         for (flag, value) in durations {
             if let Some(value) = value {
                 durations::check(flag, value).map_err(ConfigError::new)?;
             }
+        }
+        if self.ramp_limit.is_some() && self.rate.is_some() {
+            return fail(
+                "waiting for every client before measuring is for closed loops (no --rate)",
+            );
         }
         if self.slow > 0 && self.proto != Proto::Http {
             return fail("--slow needs --proto http (a slow client trickles an HTTP request head)");

@@ -53,6 +53,8 @@ pub mod protocol;
 pub mod report;
 mod slow;
 mod sys;
+pub mod timeline;
+mod window;
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,6 +69,8 @@ use clock::{Clock, Nanos};
 use engine::{Plan, first_index_at, run_thread};
 use protocol::Request;
 use slow::{SlowPlan, run_slow};
+use timeline::{Recorder, Timeline};
+use window::Window;
 
 /// The caller's handle on a running load: stop it from any thread, and watch its progress.
 #[derive(Debug, Default)]
@@ -157,12 +161,14 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         config.connect_per_request,
     );
     let warm = Nanos::from_duration(config.warmup);
-    let end = config
-        .duration
-        .map_or(Nanos::NEVER, |d| warm + Nanos::from_duration(d));
-    let hard_end = config
-        .max_duration
-        .map_or(Nanos::NEVER, |d| warm + Nanos::from_duration(d));
+    let window = Window::new(
+        warm,
+        config.duration.map(Nanos::from_duration),
+        config.max_duration.map(Nanos::from_duration),
+        config
+            .ramp_limit
+            .map(|limit| (n, Nanos::from_duration(limit))),
+    );
     let first_measured = match config.rate {
         Some(rate) => first_index_at(warm, rate),
         None => 0,
@@ -177,7 +183,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         over: &clients_done,
         settled: &slow_settled,
     };
-    let (results, slow) = std::thread::scope(|scope| {
+    let (results, slow, warm, ready_at) = std::thread::scope(|scope| {
         let slow = (config.slow > 0).then(|| {
             std::thread::Builder::new()
                 .name("load-slow".into())
@@ -199,12 +205,12 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
             control,
             unsatisfied: AtomicUsize::new(if config.min_per_client > 0 { n } else { 0 }),
             clock: Clock::start(),
-            warm,
-            end,
-            hard_end,
+            window,
             first_measured,
         };
         let results = run_clients(&plan, threads, max_connecting);
+        let warm = plan.window.warm();
+        let ready_at = plan.window.ready_at();
         // The slow connections end with the clients.
         clients_done.store(true, Ordering::Relaxed);
         let slow = slow.map(|h| match h {
@@ -213,7 +219,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
                 .unwrap_or_else(|_| Err(std::io::Error::other("the slow thread panicked"))),
             Err(e) => Err(e),
         });
-        (results, slow)
+        (results, slow, warm, ready_at)
     });
     let mut report = LoadReport {
         proto: config.proto,
@@ -241,7 +247,10 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         cpu: Default::default(),
         stopped_early: control.stop_requested(),
         slow: None,
+        timeline: Timeline::default(),
+        all_served_ms: ready_at.map(|at| at.as_micros() as f64 / 1000.0),
     };
+    let mut timeline = Recorder::default();
     if let Some(slow) = slow {
         let (slow, cpu) = slow.map_err(LoadError::Io)?;
         report.slow = Some(slow);
@@ -266,7 +275,9 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         report.latency.add(&r.latency);
         report.service_time.add(&r.service);
         report.cpu.add(&r.cpu);
+        timeline.merge(r.timeline);
     }
+    report.timeline = timeline.finish(warm);
     report.requests = report.successes + report.errors.total();
     report.duration_us = end.saturating_sub(warm).as_micros();
     if let Some(rate) = config.rate {

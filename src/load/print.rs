@@ -117,6 +117,14 @@ pub fn summary(report: &LoadReport) -> String {
     if let Some(slow) = &report.slow {
         slow_lines(&mut out, slow);
     }
+    if let Some((last, median)) = report.timeline.stall_at_end() {
+        let _ = writeln!(
+            out,
+            "  stall      the last second served {} req/s, under half the run's median second ({} req/s)",
+            number(last),
+            number(median)
+        );
+    }
     let per_1000 = report
         .cpu_per_1000()
         .map(|c| format!(", {c:.4} CPU-s per 1,000 requests"))

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use super::latency::{Latency, LatencySummary};
+use super::timeline::Timeline;
 
 use crate::protocol::Proto;
 
@@ -217,6 +218,14 @@ pub struct LoadReport {
     /// above counts them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow: Option<SlowReport>,
+    /// Per 100 ms: completions, p99 and open connections, from the start of the run (the warm-up included).
+    /// Empty for merged runs, whose clocks differ.
+    #[serde(default)]
+    pub timeline: Timeline,
+    /// When every client had completed an exchange (ms since the start), if the run waited for them and they
+    /// all did (`ramp_limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_served_ms: Option<f64>,
 }
 
 /// What the server did with connections that trickle a request head and never finish it.
@@ -339,6 +348,9 @@ impl LoadReport {
     /// Adds `other` to this report: counts and histograms add; the duration is the longest (runs on several
     /// machines at once); clients are listed one run after another.
     pub fn merge(&mut self, other: &LoadReport) {
+        // Runs on other machines have clocks of their own: their timelines do not line up.
+        self.timeline = Timeline::default();
+        self.all_served_ms = None;
         if self.target != other.target {
             self.target = format!("{}, {}", self.target, other.target);
         }

@@ -11,5 +11,6 @@ mod errors;
 mod foreign;
 mod ports;
 mod protocols;
+mod ramp;
 mod slow;
 mod stall;

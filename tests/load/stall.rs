@@ -62,4 +62,26 @@ fn a_one_second_stall_shows_in_corrected_latency_not_in_service_time() {
         r.service_time.0.count_between(900_000, 2_000_000) <= 2,
         "at most the 2 requests in flight took the stall"
     );
+
+    // The timeline adds up to the totals, and the stall is a stretch of empty buckets.
+    let t = &r.timeline;
+    assert_eq!(t.buckets.iter().map(|b| b.ok).sum::<u64>(), r.successes);
+    assert_eq!(
+        t.buckets.iter().map(|b| b.errors).sum::<u64>(),
+        r.errors.total()
+    );
+    let measured: Vec<u64> = t
+        .buckets
+        .iter()
+        .filter(|b| b.start_ms >= t.measured_from_ms)
+        .map(|b| b.ok + b.errors)
+        .collect();
+    let zeros = measured.iter().filter(|&&n| n == 0).count();
+    // 1 s of nothing, in 100 ms buckets: at least 8 whole buckets empty (the stall's edges may cut two).
+    assert!(zeros >= 8, "buckets {measured:?}");
+    let last_empty = measured.iter().rposition(|&n| n == 0).unwrap();
+    assert!(
+        last_empty + 5 < measured.len(),
+        "the stall is mid-run: {measured:?}"
+    );
 }

@@ -68,6 +68,8 @@ pub(super) struct Client {
     pub count: ClientCount,
     /// Has finished `min_per_client` requests.
     pub satisfied: bool,
+    /// Has completed an exchange (the window may wait for every client to have one).
+    pub exchanged: bool,
     /// Starts no request before this: it is waiting after a refused connection.
     pub not_before: Nanos,
     pub backoff: Backoff,
@@ -92,6 +94,7 @@ impl Client {
             seq: 0,
             count: ClientCount::default(),
             satisfied: config.min_per_client == 0,
+            exchanged: false,
             not_before: Nanos::ZERO,
             backoff: Backoff::default(),
         }
@@ -149,7 +152,7 @@ impl Worker<'_> {
         let open = self.timetable.is_open_loop();
         let c = &mut self.clients[i];
         let scheduled = self.timetable.counted_from(c.scheduled, now);
-        let measured = scheduled >= plan.warm;
+        let measured = scheduled >= plan.window.warm();
         if !open && measured {
             match &mut self.tickets {
                 Some(0) => return self.done(i),
@@ -258,9 +261,11 @@ impl Worker<'_> {
         match std::mem::replace(&mut c.sock, Sock::None) {
             Sock::Tcp(mut s) => {
                 let _ = self.poll.registry().deregister(&mut s);
+                self.open -= 1;
             }
             Sock::Udp(mut s) => {
                 let _ = self.poll.registry().deregister(&mut s);
+                self.open -= 1;
             }
             Sock::None => {}
         }
@@ -272,7 +277,7 @@ impl Worker<'_> {
     /// *scheduled* after the warm-up, as in wrk2, since the timetable defines what was asked. With a request
     /// budget: it was started after the warm-up, so that exactly the budget is counted.
     fn counts(&self, i: usize, now: Nanos) -> bool {
-        self.clients[i].measured || (self.window_counts() && now >= self.plan.warm)
+        self.clients[i].measured || (self.window_counts() && now >= self.plan.window.warm())
     }
 
     /// Closed loop for a duration: what completes in the measured window counts, whenever it started.
@@ -287,10 +292,14 @@ impl Worker<'_> {
         let c = &mut self.clients[i];
         self.in_flight -= 1;
         self.progress.count(false);
+        let latency_us = now.saturating_sub(c.scheduled).as_micros();
+        self.out.timeline.success(now, latency_us, counts);
+        if !c.exchanged {
+            c.exchanged = true;
+            self.plan.window.client_ready(now);
+        }
         if counts {
-            self.out
-                .latency
-                .record(now.saturating_sub(c.scheduled).as_micros());
+            self.out.latency.record(latency_us);
             self.out
                 .service
                 .record(now.saturating_sub(c.started).as_micros());
@@ -311,6 +320,7 @@ impl Worker<'_> {
         let was_connecting = c.phase == Phase::Connecting;
         self.in_flight -= 1;
         self.progress.count(true);
+        self.out.timeline.failure(now, counts);
         if counts {
             self.out.errors.add(kind, 1);
             c.count.errors += 1;

@@ -34,6 +34,8 @@ use super::config::LoadConfig;
 use super::protocol::Request;
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
 use super::sys::{thread_cpu, thread_cpu_since};
+use super::timeline::Recorder;
+use super::window::Window;
 use client::Client;
 use tcp::ConnectGate;
 use timetable::Timetable;
@@ -49,12 +51,8 @@ pub(super) struct Plan<'a> {
     pub unsatisfied: AtomicUsize,
     /// The run's clock: zero when the run started (the warm-up begins).
     pub clock: Clock,
-    /// Measuring starts here.
-    pub warm: Nanos,
-    /// No new request after this (unless clients still owe `min_per_client`).
-    pub end: Nanos,
-    /// Nothing at all after this.
-    pub hard_end: Nanos,
+    /// When measuring starts and ends.
+    pub window: Window,
     /// Open loop: the index of the first measured request on the global timetable.
     pub first_measured: u64,
 }
@@ -77,6 +75,7 @@ pub(super) struct ThreadResult {
     pub cpu: CpuTime,
     /// When this thread stopped.
     pub end: Nanos,
+    pub timeline: Recorder,
 }
 
 /// The longest the loop sleeps without looking at the stop flag.
@@ -105,6 +104,8 @@ struct Worker<'a> {
     next_scan: Nanos,
     scan_every: Nanos,
     progress: Progress,
+    /// Sockets open now (for the timeline).
+    open: u64,
     out: ThreadResult,
 }
 
@@ -137,6 +138,7 @@ pub(super) fn run_thread(
         next_scan: Nanos::ZERO,
         scan_every: Nanos::from_nanos((timeout.as_nanos() / 4).clamp(1_000_000, 10_000_000)),
         progress: Progress::default(),
+        open: 0,
         out: ThreadResult::default(),
     };
     w.run()?;
@@ -190,16 +192,17 @@ impl Worker<'_> {
                 self.on_event(i, event.is_readable() || closed, closed);
             }
             self.progress.publish_now_and_then(self.plan.control, now);
+            self.out.timeline.open(now, self.open);
         }
         Ok(())
     }
 
     fn should_stop(&self, now: Nanos) -> bool {
         let plan = self.plan;
-        if plan.control.stop_requested() || now >= plan.hard_end {
+        if plan.control.stop_requested() || now >= plan.window.hard_end() {
             return true;
         }
-        if now >= plan.end && plan.unsatisfied.load(Ordering::Relaxed) == 0 {
+        if now >= plan.window.end() && plan.unsatisfied.load(Ordering::Relaxed) == 0 {
             return true;
         }
         // Every client has done its share (or is out of time and idle).
@@ -221,19 +224,20 @@ impl Worker<'_> {
         if self.in_flight > 0 {
             until = until.min(self.next_scan);
         }
-        if now < plan.end {
-            until = until.min(plan.end);
+        let end = plan.window.end();
+        if now < end {
+            until = until.min(end);
         }
-        until.min(plan.hard_end)
+        until.min(plan.window.hard_end())
     }
 
     /// Whether new requests may start now.
     fn accepting(&self, now: Nanos) -> bool {
         let plan = self.plan;
-        if plan.control.stop_requested() || now >= plan.hard_end {
+        if plan.control.stop_requested() || now >= plan.window.hard_end() {
             return false;
         }
-        now < plan.end || plan.unsatisfied.load(Ordering::Relaxed) > 0
+        now < plan.window.end() || plan.unsatisfied.load(Ordering::Relaxed) > 0
     }
 
     fn drain_ready(&mut self, now: Nanos) {

@@ -67,6 +67,7 @@ impl Worker<'_> {
                 c.phase = Phase::Connecting;
                 self.gate.connecting += 1;
                 self.out.connections += 1;
+                self.open += 1;
             }
             Err(ConnectError::Connect(e)) => {
                 self.fail(i, now, ErrorKind::of(&e), &connect_message(&e));

@@ -25,6 +25,7 @@ impl Worker<'_> {
                     return self.fail(i, now, ErrorKind::Other, &e.to_string());
                 }
                 self.clients[i].sock = Sock::Udp(s);
+                self.open += 1;
                 self.send(i, now);
             }
             Err(e) => self.fail(i, now, ErrorKind::of(&e), &e.to_string()),
@@ -75,7 +76,7 @@ impl Worker<'_> {
                             self.complete(i, true);
                         }
                         Datagram::Late => {
-                            if now >= plan.warm {
+                            if now >= plan.window.warm() {
                                 self.out.late += 1;
                             }
                         }
