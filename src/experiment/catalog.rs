@@ -239,6 +239,21 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("axis_mib", "MiB", "MiB"),
     ("axis_cores", "cores", "núcleos"),
     ("analysis", "Analysis", "Análise"),
+    (
+        "timelines",
+        "Each cell over time",
+        "Cada célula ao longo do tempo",
+    ),
+    (
+        "misses",
+        "Cells more than 10% from their prediction, and what their own measurements say about why:",
+        "Células a mais de 10% da previsão, e o que as próprias medidas dizem do porquê:",
+    ),
+    (
+        "timelines_about",
+        "Requests per second every 100 ms (solid, one scale per model) and connections open (dashed), by model and number of clients; grey: not measured (the warm-up, and the ramp until every client was served once). Hover for the figures.",
+        "Requisições por segundo a cada 100 ms (contínua, uma escala por modelo) e conexões abertas (tracejada), por modelo e número de clientes; cinza: não medido (o aquecimento e a subida até cada cliente ser atendido uma vez). Passe o mouse para ver os números.",
+    ),
     ("conclusion", "Conclusion", "Conclusão"),
     ("measured", "measured", "medido"),
     ("predicted", "predicted", "previsto"),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::predict::Prediction;
 use super::sampler::ServerSample;
 use crate::load::SlowReport;
+use crate::load::timeline::Timeline;
 use crate::models::Model;
 use crate::protocol::Proto;
 use crate::system::Provenance;
@@ -63,6 +64,12 @@ pub struct Measurement {
     /// What the server did with the cell's slow connections, when it had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow: Option<SlowReport>,
+    /// Per 100 ms of the cell: completions, p99 and open connections (the ramp before measuring included).
+    #[serde(default)]
+    pub timeline: Timeline,
+    /// When every client had been served once (ms since the cell's load started), when they all were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_served_ms: Option<f64>,
 }
 
 impl Measurement {

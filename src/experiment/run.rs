@@ -28,6 +28,9 @@ use crate::system::cpus;
 use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
 
+/// The longest a cell waits, past its warm-up, for every client to be served once before it measures.
+const RAMP_LIMIT: Duration = Duration::from_secs(5);
+
 /// Everything an experiment needs to know.
 #[derive(Clone, Debug)]
 pub struct ExperimentConfig {
@@ -342,6 +345,10 @@ fn measure(
     // A slow server may hold a request for long; it counts as unfinished at the end, not as a timeout.
     load_config.timeout = config.max_cell + config.warmup;
     load_config.slow = config.slow;
+    // Measure once every client has been served (a ramp of thousands of connections is not the steady state);
+    // beside slow connections a client may never be, so the fixed warm-up stands.
+    load_config.ramp_limit =
+        (config.slow == 0 && !config.proto.is_datagram()).then_some(RAMP_LIMIT);
 
     let overflows_before = listen_overflows();
     let sampler = Sampler::start(server.pid(), Duration::from_millis(100));
@@ -434,13 +441,16 @@ fn measurement(
             + children.voluntary_context_switches,
         involuntary_context_switches: exit.rusage_self.involuntary_context_switches
             + children.involuntary_context_switches,
-        // The generator's threads ran through the warm-up too: divide their CPU by all the time they ran.
+        // The generator's threads ran through the warm-up (and the ramp) too: divide their CPU by all the time
+        // they ran.
         generator_cpu_cores: report.cpu.total().as_secs_f64()
-            / (seconds + load_config.warmup.as_secs_f64()),
+            / (seconds + report.timeline.measured_from_ms as f64 / 1000.0),
         generator_threads: load_config.effective_threads(),
         socket_memory_kib,
         listen_overflows,
         slow: report.slow.clone(),
+        timeline: report.timeline.clone(),
+        all_served_ms: report.all_served_ms,
     }
 }
 

@@ -114,7 +114,12 @@ fn a_small_experiment_writes_three_files_that_agree() {
     let results = json(&out);
     let cells = results["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 4);
-    assert_eq!(results["provenance"]["build_profile"], "debug");
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    assert_eq!(results["provenance"]["build_profile"], profile);
 
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
@@ -123,6 +128,9 @@ fn a_small_experiment_writes_three_files_that_agree() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let table = html_table(&html, "sleep:20ms", "throughput");
     assert_eq!(table.len(), 2);
+    // Each cell over time: one small chart per cell.
+    assert!(html.contains("<table class=\"timelines\">"));
+    assert_eq!(html.matches("<svg class=\"spark\"").count(), cells.len());
 
     for cell in cells {
         let model = cell["model"].as_str().unwrap();
@@ -131,6 +139,11 @@ fn a_small_experiment_writes_three_files_that_agree() {
         let rps = m["throughput_rps"].as_f64().unwrap();
         let p99 = m["latency"]["p99_ms"].as_f64().unwrap();
         assert!(rps > 0.0 && m["requests"].as_u64().unwrap() > 0);
+        // The timeline adds up to the cell's totals, and measuring waited for every client.
+        let buckets = m["timeline"]["buckets"].as_array().unwrap();
+        let ok: u64 = buckets.iter().map(|b| b["ok"].as_u64().unwrap()).sum();
+        assert_eq!(ok, m["requests"].as_u64().unwrap(), "{model} {clients}");
+        assert!(m["all_served_ms"].as_f64().is_some(), "{m}");
         // CSV: the same cell, the same figures.
         let row = rows
             .iter()

@@ -18,7 +18,10 @@ fn measuring_waits_for_every_client_to_be_served_once() {
     c.ramp_limit = Some(Duration::from_secs(10));
     let r = run(&c);
     let served = r.all_served_ms.expect("every client was served once");
-    assert!(served > 10.0, "the ramp ({served} ms) outlasted the warm-up, or this proves nothing");
+    assert!(
+        served > 10.0,
+        "the ramp ({served} ms) outlasted the warm-up, or this proves nothing"
+    );
     let t = &r.timeline;
     assert!(
         t.measured_from_ms as f64 + 1.0 >= served,

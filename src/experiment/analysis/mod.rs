@@ -13,12 +13,13 @@
 mod comparison;
 mod finding;
 mod little;
+mod misses;
 mod models;
 mod slow;
 #[cfg(test)]
 mod tests;
 
-pub use finding::{Choice, Comparison, Finding, ModelFinding, SlowFinding};
+pub use finding::{Choice, Comparison, Finding, Miss, MissReason, ModelFinding, SlowFinding};
 pub use slow::header_deadline;
 
 use super::results::{Measurement, Results, work_of};
@@ -41,12 +42,16 @@ pub struct WorkFindings {
     pub work: String,
     pub models: Vec<ModelFindings>,
     pub comparison: Vec<Finding>,
+    /// Every cell more than 10% off its prediction, with its reasons.
+    pub misses: Vec<Finding>,
 }
 
 /// The whole analysis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Analysis {
     pub works: Vec<WorkFindings>,
+    /// How all the cells stand against their predictions.
+    pub accuracy: Option<Finding>,
     pub conclusion: Vec<Finding>,
 }
 
@@ -59,7 +64,9 @@ impl Analysis {
                 keys.extend(model.findings.iter().map(Finding::key));
             }
             keys.extend(work.comparison.iter().map(Finding::key));
+            keys.extend(work.misses.iter().map(Finding::key));
         }
+        keys.extend(self.accuracy.iter().map(Finding::key));
         keys.extend(self.conclusion.iter().map(Finding::key));
         keys
     }
@@ -87,10 +94,15 @@ pub fn analyse(results: &Results) -> Analysis {
             work: group.clone(),
             models,
             comparison,
+            misses: misses::misses(results, group, cores),
         });
         conclusion.extend(compared.choice.map(Finding::from));
     }
-    Analysis { works, conclusion }
+    Analysis {
+        works,
+        accuracy: misses::summary(results, cores),
+        conclusion,
+    }
 }
 
 /// A measured point of a model's series.

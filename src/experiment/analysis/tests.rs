@@ -54,6 +54,8 @@ fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
         socket_memory_kib: Some(100),
         listen_overflows: Some(0),
         slow: None,
+        timeline: Default::default(),
+        all_served_ms: None,
     }
 }
 
@@ -344,4 +346,84 @@ fn no_ratio_is_taken_over_a_server_that_served_nothing() {
             finding.render(Lang::En)
         );
     }
+}
+
+/// The misses of `results`, by model and clients, with their keys and reasons.
+fn misses_of(results: &Results) -> Vec<(Model, usize, &'static str, Vec<MissReason>)> {
+    analyse(results).works[0]
+        .misses
+        .iter()
+        .map(|f| match f {
+            Finding::Miss(Miss::Cell {
+                model,
+                clients,
+                reasons,
+                ..
+            }) => (*model, *clients, f.key(), reasons.clone()),
+            other => panic!("not a miss: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_miss_with_the_generator_on_the_same_cores_says_so() {
+    // Threads at 10 clients serve 160 req/s where 200 are predicted (10 x 1/50 ms): 20% under.
+    let mut r = results(|c| 20.0 * c as f64 * if c == 10 { 0.8 } else { 1.0 });
+    r.keep_alive = true;
+    let cell = r
+        .cells
+        .iter_mut()
+        .find(|c| c.model == Model::Threads && c.clients == 10)
+        .unwrap();
+    let m = cell.measurement.as_mut().unwrap();
+    // 2 cores: the server used 1.1 and the generator 0.7 of them.
+    m.server_cpu_cores = 1.1;
+    m.generator_cpu_cores = 0.7;
+    let misses = misses_of(&r);
+    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    assert_eq!(threads.len(), 1, "{misses:?}");
+    assert_eq!(threads[0].1, 10);
+    assert_eq!(threads[0].2, "miss_explained");
+    assert!(
+        matches!(
+            threads[0].3[..],
+            [MissReason::GeneratorCrowding { cores: 2, .. }]
+        ),
+        "{:?}",
+        threads[0].3
+    );
+    let text = analyse(&r).works[0].misses[0].render(Lang::En);
+    assert!(
+        text.contains("the load generator shared the cores"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_miss_that_no_measurement_explains_is_said_to_be_unexplained() {
+    let mut r = results(|c| 20.0 * c as f64 * if c == 5 { 0.7 } else { 1.0 });
+    r.keep_alive = true;
+    let misses = misses_of(&r);
+    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    assert_eq!(threads.len(), 1, "{misses:?}");
+    assert_eq!((threads[0].1, threads[0].2), (5, "miss_unexplained"));
+    let analysis = analyse(&r);
+    let summary = analysis.accuracy.as_ref().unwrap().render(Lang::En);
+    // 8 cells: threads at 5 clients 30% under; sequential 19.5 of 20 everywhere, within 10%.
+    assert!(
+        summary.starts_with("Of 8 cells with a prediction, 7 landed within 10% of it and 7 within 25%; of the 1 farther than 10%, 0 have a reason"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn connection_setup_explains_a_connect_per_request_miss() {
+    // A connection per request, and 15% under: 50 ms of work, about 58.8 ms per request.
+    let r = results(|c| 20.0 * c as f64 * if c == 10 { 0.85 } else { 1.0 });
+    let misses = misses_of(&r);
+    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    assert!(
+        matches!(threads[0].3[..], [MissReason::ConnectionSetup { .. }]),
+        "{threads:?}"
+    );
 }

@@ -7,6 +7,7 @@ use super::super::catalog::{Lang, label, work_description, work_heading};
 use super::super::results::{Results, work_of};
 use super::charts::charts_for_work;
 use super::tables::{Table, prediction_table, throughput_table};
+use super::timelines::timelines_for_work;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.7em}h2{margin-top:2em;border-bottom:2px solid #ddd;padding-bottom:.2em}h3{margin-bottom:.3em}
@@ -15,7 +16,8 @@ th:first-child,td:first-child{text-align:left}thead th{background:#f2f2f2}td.fla
 .warning{background:#fff3cd;border:1px solid #e0b84b;padding:.6em 1em;font-weight:600}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:12px}
 figure.chart{margin:0;border:1px solid #e3e3e3}figure.chart svg{width:100%;height:auto;display:block}
-ul.findings li{margin:.25em 0}.meta td{text-align:left}";
+ul.findings li{margin:.25em 0}.meta td{text-align:left}
+table.timelines td{padding:2px;text-align:center}svg.spark{display:block}";
 
 /// Renders the whole page.
 pub fn render(results: &Results, lang: Lang) -> String {
@@ -56,7 +58,7 @@ pub fn render(results: &Results, lang: Lang) -> String {
         "<h2>{}</h2>\n<ul class=\"findings conclusion\">",
         escape(label(lang, "conclusion"))
     );
-    for finding in &analysis.conclusion {
+    for finding in analysis.accuracy.iter().chain(&analysis.conclusion) {
         let _ = writeln!(page, "<li>{}</li>", escape(&finding.render(lang)));
     }
     page.push_str("</ul>\n");
@@ -100,6 +102,19 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
     );
     table_html(page, &throughput_table(results, work, lang), "throughput");
     table_html(page, &prediction_table(results, work, lang), "prediction");
+    if let Some(found) = analysis.works.iter().find(|w| w.work == work)
+        && !found.misses.is_empty()
+    {
+        let _ = writeln!(
+            page,
+            "<p>{}</p>\n<ul class=\"findings misses\">",
+            escape(label(lang, "misses"))
+        );
+        for miss in &found.misses {
+            let _ = writeln!(page, "<li>{}</li>", escape(&miss.render(lang)));
+        }
+        page.push_str("</ul>\n");
+    }
     page.push_str("<div class=\"charts\">\n");
     for (kind, svg) in charts_for_work(results, work, lang) {
         let _ = writeln!(
@@ -108,6 +123,7 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
         );
     }
     page.push_str("</div>\n");
+    page.push_str(&timelines_for_work(results, work, lang));
     if let Some(found) = analysis.works.iter().find(|w| w.work == work) {
         let _ = writeln!(page, "<h3>{}</h3>", escape(label(lang, "analysis")));
         for model in &found.models {

@@ -7,6 +7,7 @@ pub mod charts;
 pub mod csv;
 pub mod html;
 pub mod tables;
+pub mod timelines;
 
 use std::path::Path;
 

@@ -6,14 +6,17 @@
 //! also has a stable [`Finding::key`] (`threads_helped`), the name tests and older reports know it by.
 //!
 //! The kinds are grouped as the rules are: one model's series ([`ModelFinding`]), slow connections
-//! ([`SlowFinding`]), the models compared ([`Comparison`]) and the conclusion ([`Choice`]).
+//! ([`SlowFinding`]), the models compared ([`Comparison`]), the conclusion ([`Choice`]) and the cells off their
+//! predictions ([`Miss`]).
 
 mod comparison;
+mod miss;
 mod model;
 mod slow;
 mod words;
 
 pub use comparison::{Choice, Comparison};
+pub use miss::{Miss, MissReason};
 pub use model::ModelFinding;
 pub use slow::SlowFinding;
 
@@ -26,6 +29,7 @@ pub enum Finding {
     Slow(SlowFinding),
     Comparison(Comparison),
     Choice(Choice),
+    Miss(Miss),
 }
 
 impl Finding {
@@ -36,6 +40,7 @@ impl Finding {
             Finding::Slow(f) => f.key(),
             Finding::Comparison(f) => f.key(),
             Finding::Choice(f) => f.key(),
+            Finding::Miss(f) => f.key(),
         }
     }
 
@@ -46,6 +51,7 @@ impl Finding {
             Finding::Slow(f) => f.render(lang),
             Finding::Comparison(f) => f.render(lang),
             Finding::Choice(f) => f.render(lang),
+            Finding::Miss(f) => f.render(lang),
         }
     }
 }
@@ -65,6 +71,12 @@ impl From<SlowFinding> for Finding {
 impl From<Comparison> for Finding {
     fn from(finding: Comparison) -> Finding {
         Finding::Comparison(finding)
+    }
+}
+
+impl From<Miss> for Finding {
+    fn from(finding: Miss) -> Finding {
+        Finding::Miss(finding)
     }
 }
 

@@ -11,6 +11,49 @@ fn every_kind(n: usize) -> Vec<Finding> {
     let count = n as u64;
     let d = Duration::from_millis(50);
     let work = || "sleep:50ms".to_string();
+    let misses: Vec<Finding> = vec![
+        Miss::Cell {
+            model: Model::Threads,
+            clients: n,
+            measured: 165.5,
+            predicted: 200.0,
+            reasons: vec![
+                MissReason::GeneratorCrowding {
+                    server_cores: 1.25,
+                    generator_cores: 0.62,
+                    cores: n,
+                },
+                MissReason::ConnectionSetup {
+                    per_request_ms: 53.2,
+                    work_ms: 50.0,
+                },
+                MissReason::NotAllServed {
+                    clients: n,
+                    measured_from_ms: 5200,
+                },
+                MissReason::ListenOverflow { overflows: count },
+                MissReason::Errors { failed: count },
+                MissReason::SlowConnections { connections: n },
+            ],
+        }
+        .into(),
+        Miss::Cell {
+            model: Model::Pool,
+            clients: n,
+            measured: 250.0,
+            predicted: 200.0,
+            reasons: Vec::new(),
+        }
+        .into(),
+        Miss::Summary {
+            cells: 12 * n,
+            within_miss: 9 * n,
+            within_close: 11 * n,
+            misses: 3 * n,
+            explained: 2 * n,
+        }
+        .into(),
+    ];
     let model: Vec<Finding> = vec![
         ModelFinding::CellFailed {
             clients: n,
@@ -228,7 +271,7 @@ fn every_kind(n: usize) -> Vec<Finding> {
     .into_iter()
     .map(Finding::from)
     .collect();
-    [model, slow, comparison, choice].concat()
+    [model, slow, comparison, choice, misses].concat()
 }
 
 /// The figures a sentence quotes, written the English way: `1,5` and `12.345` in Portuguese read as `1.5`
@@ -254,7 +297,7 @@ fn every_kind_says_itself_in_both_languages_with_every_figure() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), kinds.len(), "two samples of one kind");
-    assert_eq!(keys.len(), 36, "a kind without a sample here");
+    assert_eq!(keys.len(), 39, "a kind without a sample here");
     for n in [1, 8] {
         for finding in every_kind(n) {
             let (en, pt) = (finding.render(Lang::En), finding.render(Lang::Pt));

@@ -1,0 +1,192 @@
+//! Misses: a cell off its prediction, and why, and how all the cells stand.
+
+use super::words::{CELL, CLIENT, CORE, REQUEST, SLOW_CONNECTION, Writer, word};
+use crate::experiment::catalog::Lang;
+use crate::models::Model;
+
+/// Why a cell missed its prediction, as its own measurements tell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MissReason {
+    /// Server and load generator shared the machine's cores.
+    GeneratorCrowding {
+        server_cores: f64,
+        generator_cores: f64,
+        cores: usize,
+    },
+    /// A connection per request: the time per request beyond the work is connection set-up.
+    ConnectionSetup {
+        per_request_ms: f64,
+        work_ms: f64,
+    },
+    /// Not every client was served once before measuring began (the ramp outlasted its limit).
+    NotAllServed {
+        clients: usize,
+        measured_from_ms: u64,
+    },
+    ListenOverflow {
+        overflows: u64,
+    },
+    Errors {
+        failed: u64,
+    },
+    SlowConnections {
+        connections: usize,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Miss {
+    /// A cell more than 10% off its prediction, with every reason its measurements give (none: unexplained).
+    Cell {
+        model: Model,
+        clients: usize,
+        measured: f64,
+        predicted: f64,
+        reasons: Vec<MissReason>,
+    },
+    /// How the cells stand against their predictions.
+    Summary {
+        cells: usize,
+        within_miss: usize,
+        within_close: usize,
+        misses: usize,
+        explained: usize,
+    },
+}
+
+const OVERFLOW: super::words::Word = word(["overflow", "overflows"], ["estouro", "estouros"]);
+
+impl Miss {
+    /// The kind's stable name.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Miss::Cell { reasons, .. } if reasons.is_empty() => "miss_unexplained",
+            Miss::Cell { .. } => "miss_explained",
+            Miss::Summary { .. } => "predictions_summary",
+        }
+    }
+
+    /// The finding as a sentence in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        let w = Writer(lang);
+        match self {
+            Miss::Cell {
+                model,
+                clients,
+                measured,
+                predicted,
+                reasons,
+            } => {
+                let c = w.count(*clients, CLIENT);
+                let (m, p) = (w.rps(*measured), w.rps(*predicted));
+                let gap = w.num(
+                    ((measured - predicted).abs() / predicted * 100.0).round(),
+                    0,
+                );
+                let under = measured < predicted;
+                let head = w.pick(
+                    format!(
+                        "{model} at {c}: {m} req/s, {gap}% {} the predicted {p}",
+                        if under { "under" } else { "over" }
+                    ),
+                    format!(
+                        "{model} com {c}: {m} req/s, {gap}% {} dos {p} previstos",
+                        if under { "abaixo" } else { "acima" }
+                    ),
+                );
+                if reasons.is_empty() {
+                    return w.pick(
+                        format!("{head}: unexplained — none of this cell's measurements accounts for it."),
+                        format!("{head}: sem explicação — nenhuma medida desta célula dá conta disso."),
+                    );
+                }
+                let why: Vec<String> = reasons.iter().map(|r| reason(w, r)).collect();
+                format!("{head}: {}.", why.join("; "))
+            }
+            Miss::Summary {
+                cells,
+                within_miss,
+                within_close,
+                misses,
+                explained,
+            } => {
+                let n = w.count(*cells, CELL);
+                let (a, b) = (w.int(*within_miss), w.int(*within_close));
+                let (m, e) = (w.int(*misses), w.int(*explained));
+                let unexplained = w.int(misses - explained);
+                w.pick(
+                    format!(
+                        "Of {n} with a prediction, {a} landed within 10% of it and {b} within 25%; of the {m} farther than 10%, {e} have a reason in their own measurements and {unexplained} are unexplained."
+                    ),
+                    format!(
+                        "Das {n} com previsão, {a} ficaram a até 10% dela e {b} a até 25%; das {m} mais longe que 10%, {e} têm um motivo nas próprias medidas e {unexplained} estão sem explicação."
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// One reason, as a clause.
+fn reason(w: Writer, reason: &MissReason) -> String {
+    match reason {
+        MissReason::GeneratorCrowding {
+            server_cores,
+            generator_cores,
+            cores,
+        } => {
+            let (s, g) = (w.num(*server_cores, 2), w.num(*generator_cores, 2));
+            let n = w.count(*cores, CORE);
+            w.pick(
+                format!("the load generator shared the cores (server {s} + generator {g} of {n})"),
+                format!(
+                    "o gerador de carga dividiu os núcleos (servidor {s} + gerador {g} de {n})"
+                ),
+            )
+        }
+        MissReason::ConnectionSetup {
+            per_request_ms,
+            work_ms,
+        } => {
+            let (r, d) = (w.time(*per_request_ms), w.time(*work_ms));
+            w.pick(
+                format!("each request also opened and closed a connection ({r} ms per request against {d} ms of work)"),
+                format!("cada requisição também abriu e fechou uma conexão ({r} ms por requisição contra {d} ms de trabalho)"),
+            )
+        }
+        MissReason::NotAllServed {
+            clients,
+            measured_from_ms,
+        } => {
+            let c = w.count(*clients, CLIENT);
+            let t = w.int(*measured_from_ms);
+            w.pick(
+                format!("not all {c} had been served once when measuring began, at {t} ms (the ramp outlasted its limit)"),
+                format!("nem todos os {c} tinham sido atendidos uma vez quando a medição começou, aos {t} ms (a subida passou do limite)"),
+            )
+        }
+        MissReason::ListenOverflow { overflows } => {
+            let n = w.count(*overflows, OVERFLOW);
+            w.pick(
+                format!("the listen queue overflowed ({n}): dropped connection requests were retried a second later"),
+                format!("a fila de escuta estourou ({n}): pedidos de conexão descartados foram repetidos um segundo depois"),
+            )
+        }
+        MissReason::Errors { failed } => {
+            let n = w.count(*failed, REQUEST);
+            let failed_word = w.word(*failed, word(["failed", "failed"], ["falhou", "falharam"]));
+            format!("{n} {failed_word}")
+        }
+        MissReason::SlowConnections { connections } => {
+            let n = w.count(*connections, SLOW_CONNECTION);
+            let held = w.word(
+                *connections,
+                word(["held", "held"], ["prendeu", "prenderam"]),
+            );
+            w.pick(
+                format!("{n} {held} part of the server"),
+                format!("{n} {held} parte do servidor"),
+            )
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! A reason for every miss. A cell more than 10% from its prediction gets the reason its own measurements give,
+//! from a short list of rules, each a function with its threshold named: the load generator crowding the same
+//! cores, connection set-up paid by every request, clients never all served before measuring began, a listen
+//! queue that overflowed, requests that failed, slow connections holding the server. A miss no rule explains is
+//! said to be unexplained, never hidden; the summary counts cells within 10% and 25%, and misses explained.
+
+use super::finding::{Miss, MissReason};
+use super::{Finding, ratio};
+use crate::experiment::results::{Measurement, Results, work_of};
+use crate::models::Model;
+use crate::work::Work;
+
+/// Farther than this from its prediction, a cell is a miss that needs a reason.
+pub const MISS: f64 = 0.10;
+/// Within this, a cell is close: the summary counts these too.
+pub const CLOSE: f64 = 0.25;
+/// Server and generator together used this share of the cores or more: they competed for them.
+const CORES_CROWDED: f64 = 0.85;
+/// ...and the generator's own part was this many cores at least (a generator at 0.05 cores crowds nobody).
+const GENERATOR_NOTICEABLE: f64 = 0.2;
+/// With a connection per request, set-up longer than this share of the work is a reason of its own.
+const SETUP_SHARE: f64 = 0.05;
+
+/// Every miss of `group` (a work's cells) with its reasons, in model then client order.
+pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
+    let work = work_of(group);
+    let mut found = Vec::new();
+    for &model in &results.models {
+        for &clients in &results.clients {
+            let Some((measured, predicted)) =
+                measured_and_predicted(results, group, model, clients)
+            else {
+                continue;
+            };
+            if (measured - predicted).abs() <= MISS * predicted {
+                continue;
+            }
+            let Some(run) = results.median_run(group, model, clients) else {
+                continue;
+            };
+            let under = measured < predicted;
+            let reasons: Vec<MissReason> = [
+                slow_connections(run),
+                errors(run),
+                listen_overflow(run),
+                not_all_served(run, clients),
+                under.then(|| generator_crowding(run, cores)).flatten(),
+                under
+                    .then(|| connection_setup(results, group, model, clients, measured, work))
+                    .flatten(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            found.push(
+                Miss::Cell {
+                    model,
+                    clients,
+                    measured,
+                    predicted,
+                    reasons,
+                }
+                .into(),
+            );
+        }
+    }
+    found
+}
+
+/// How the measured cells of every work stand against their predictions.
+pub fn summary(results: &Results, cores: usize) -> Option<Finding> {
+    let (mut cells, mut within_miss, mut within_close, mut explained) = (0, 0, 0, 0);
+    for group in &results.works {
+        for &model in &results.models {
+            for &clients in &results.clients {
+                let Some((measured, predicted)) =
+                    measured_and_predicted(results, group, model, clients)
+                else {
+                    continue;
+                };
+                cells += 1;
+                let gap = (measured - predicted).abs() / predicted;
+                within_miss += usize::from(gap <= MISS);
+                within_close += usize::from(gap <= CLOSE);
+            }
+        }
+        explained += misses(results, group, cores)
+            .iter()
+            .filter(
+                |f| matches!(f, Finding::Miss(Miss::Cell { reasons, .. }) if !reasons.is_empty()),
+            )
+            .count();
+    }
+    (cells > 0).then(|| {
+        Miss::Summary {
+            cells,
+            within_miss,
+            within_close,
+            misses: cells - within_miss,
+            explained,
+        }
+        .into()
+    })
+}
+
+/// The cell's median throughput and its prediction, when both exist.
+fn measured_and_predicted(
+    results: &Results,
+    group: &str,
+    model: Model,
+    clients: usize,
+) -> Option<(f64, f64)> {
+    let (measured, _) = results.throughput(group, model, clients)?;
+    let predicted = results
+        .prediction(group, model, clients)?
+        .throughput_rps
+        .filter(|p| *p > 0.0)?;
+    Some((measured, predicted))
+}
+
+/// Slow connections beside the clients held some of the server (the slowloris lesson, told in its own finding).
+fn slow_connections(run: &Measurement) -> Option<MissReason> {
+    let slow = run.slow.as_ref()?;
+    Some(MissReason::SlowConnections {
+        connections: slow.connections,
+    })
+}
+
+fn errors(run: &Measurement) -> Option<MissReason> {
+    let failed = run.error_count();
+    (failed > 0).then_some(MissReason::Errors { failed })
+}
+
+fn listen_overflow(run: &Measurement) -> Option<MissReason> {
+    let overflows = run.listen_overflows.filter(|n| *n > 0)?;
+    Some(MissReason::ListenOverflow { overflows })
+}
+
+/// Measuring waits for every client to be served once; a cell where that never happened measured a ramp.
+fn not_all_served(run: &Measurement, clients: usize) -> Option<MissReason> {
+    let waited = run.timeline.measured_from_ms > 0 && run.all_served_ms.is_none();
+    (waited && clients > 1 && run.slow.is_none()).then_some(MissReason::NotAllServed {
+        clients,
+        measured_from_ms: run.timeline.measured_from_ms,
+    })
+}
+
+/// The generator runs on the same machine: CPU it used was not the server's.
+fn generator_crowding(run: &Measurement, cores: usize) -> Option<MissReason> {
+    let used = run.server_cpu_cores + run.generator_cpu_cores;
+    (used >= CORES_CROWDED * cores as f64 && run.generator_cpu_cores >= GENERATOR_NOTICEABLE)
+        .then_some(MissReason::GeneratorCrowding {
+            server_cores: run.server_cpu_cores,
+            generator_cores: run.generator_cpu_cores,
+            cores,
+        })
+}
+
+/// With a connection per request, each request also waits for a handshake and a close: the time per request the
+/// measured throughput implies, beyond the work, is that set-up (the prediction leaves it out).
+fn connection_setup(
+    results: &Results,
+    group: &str,
+    model: Model,
+    clients: usize,
+    measured: f64,
+    work: Work,
+) -> Option<MissReason> {
+    // Waiting work only: under computation, the time per request is the cores' to share, not set-up.
+    if results.keep_alive
+        || results.proto.is_datagram()
+        || !matches!(work, Work::Sleep(_) | Work::Block(_))
+    {
+        return None;
+    }
+    let at_once = results
+        .prediction(group, model, clients)
+        .and_then(|p| p.concurrency)
+        .unwrap_or(clients)
+        .min(clients);
+    let per_request_ms = ratio(at_once as f64, measured) * 1000.0;
+    let work_ms = work.duration().as_secs_f64() * 1000.0;
+    let setup_ms = per_request_ms - work_ms;
+    (setup_ms >= SETUP_SHARE * work_ms).then_some(MissReason::ConnectionSetup {
+        per_request_ms,
+        work_ms,
+    })
+}
