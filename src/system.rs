@@ -118,6 +118,39 @@ pub fn listen_overflows() -> Option<u64> {
     values.split_whitespace().nth(index)?.parse().ok()
 }
 
+/// The machine's CPU time so far (`/proc/stat`): busy and total, in clock ticks over all CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MachineCpu {
+    busy: u64,
+    total: u64,
+}
+
+impl MachineCpu {
+    pub fn now() -> Option<MachineCpu> {
+        let text = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = text.lines().find(|l| l.starts_with("cpu "))?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+        let total: u64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        Some(MachineCpu {
+            busy: total - idle,
+            total,
+        })
+    }
+
+    /// Cores kept busy on average since `earlier`, by anything on the machine, out of `cores`.
+    pub fn busy_cores_since(&self, earlier: &MachineCpu, cores: usize) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total).filter(|t| *t > 0)?;
+        let busy = self.busy.saturating_sub(earlier.busy);
+        Some(busy as f64 / total as f64 * cores as f64)
+    }
+}
+
 /// Number of CPUs this process may run on.
 pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -70,6 +70,9 @@ pub struct Measurement {
     /// When every client had been served once (ms since the cell's load started), when they all were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_served_ms: Option<f64>,
+    /// Cores the whole machine kept busy during the cell: server, generator, and anything else running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_cpu_cores: Option<f64>,
 }
 
 impl Measurement {

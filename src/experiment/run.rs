@@ -25,7 +25,7 @@ use crate::protocol::Proto;
 use crate::server::process::ServerProcess;
 use crate::settings::ConfigError;
 use crate::system::cpus;
-use crate::system::{Provenance, listen_overflows, tcp_socket_memory_kib};
+use crate::system::{MachineCpu, Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
 
 /// The longest a cell waits, past its warm-up, for every client to be served once before it measures.
@@ -351,6 +351,7 @@ fn measure(
         (config.slow == 0 && !config.proto.is_datagram()).then_some(RAMP_LIMIT);
 
     let overflows_before = listen_overflows();
+    let machine_before = MachineCpu::now();
     let sampler = Sampler::start(server.pid(), Duration::from_millis(100));
     let control = Control::new();
     let report = std::thread::scope(|scope| {
@@ -367,6 +368,9 @@ fn measure(
             .map_err(|_| "the load generator panicked".to_string())
     })?;
     let sample = sampler.finish();
+    let machine_cpu_cores = machine_before
+        .zip(MachineCpu::now())
+        .and_then(|(before, after)| after.busy_cores_since(&before, cpus()));
     let socket_memory_kib = tcp_socket_memory_kib();
     let overflows = overflows_before
         .zip(listen_overflows())
@@ -384,14 +388,16 @@ fn measure(
         return Err(why);
     }
     let exit = exit?;
-    Ok(measurement(
+    let mut measured = measurement(
         &report,
         &load_config,
         sample,
         &exit,
         socket_memory_kib,
         overflows,
-    ))
+    );
+    measured.machine_cpu_cores = machine_cpu_cores;
+    Ok(measured)
 }
 
 fn measurement(
@@ -451,6 +457,7 @@ fn measurement(
         slow: report.slow.clone(),
         timeline: report.timeline.clone(),
         all_served_ms: report.all_served_ms,
+        machine_cpu_cores: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! A reason for every miss. A cell more than 10% from its prediction gets the reason its own measurements give,
 //! from a short list of rules, each a function with its threshold named: the load generator crowding the same
-//! cores, connection set-up paid by every request, clients never all served before measuring began, a listen
+//! cores (or other processes doing so), connection set-up paid by every request, clients never all served before measuring began, a listen
 //! queue that overflowed, requests that failed, slow connections holding the server. A miss no rule explains is
 //! said to be unexplained, never hidden; the summary counts cells within 10% and 25%, and misses explained.
 
@@ -18,6 +18,8 @@ pub const CLOSE: f64 = 0.25;
 const CORES_CROWDED: f64 = 0.85;
 /// ...and the generator's own part was this many cores at least (a generator at 0.05 cores crowds nobody).
 const GENERATOR_NOTICEABLE: f64 = 0.2;
+/// Busy cores that are neither the server's nor the generator's: other processes competed with the cell.
+const OTHERS_NOTICEABLE: f64 = 0.3;
 /// With a connection per request, set-up longer than this share of the work is a reason of its own.
 const SETUP_SHARE: f64 = 0.05;
 
@@ -45,6 +47,7 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
                 listen_overflow(run),
                 not_all_served(run, clients),
                 under.then(|| generator_crowding(run, cores)).flatten(),
+                under.then(|| other_processes(run, cores)).flatten(),
                 under
                     .then(|| connection_setup(results, group, model, clients, measured, work))
                     .flatten(),
@@ -154,6 +157,20 @@ fn generator_crowding(run: &Measurement, cores: usize) -> Option<MissReason> {
             generator_cores: run.generator_cpu_cores,
             cores,
         })
+}
+
+/// Anything else running on the machine during the cell (another build, another test): busy cores the server
+/// and the generator do not account for.
+fn other_processes(run: &Measurement, cores: usize) -> Option<MissReason> {
+    let machine = run.machine_cpu_cores?;
+    let others = machine - run.server_cpu_cores - run.generator_cpu_cores;
+    (others >= OTHERS_NOTICEABLE && machine >= CORES_CROWDED * cores as f64).then_some(
+        MissReason::OtherProcesses {
+            other_cores: others,
+            machine_cores: machine,
+            cores,
+        },
+    )
 }
 
 /// With a connection per request, each request also waits for a handshake and a close: the time per request the

@@ -56,6 +56,7 @@ fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
         slow: None,
         timeline: Default::default(),
         all_served_ms: None,
+        machine_cpu_cores: None,
     }
 }
 
@@ -424,6 +425,29 @@ fn connection_setup_explains_a_connect_per_request_miss() {
     let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
     assert!(
         matches!(threads[0].3[..], [MissReason::ConnectionSetup { .. }]),
+        "{threads:?}"
+    );
+}
+
+#[test]
+fn other_processes_on_the_machine_explain_a_miss() {
+    let mut r = results(|c| 20.0 * c as f64 * if c == 10 { 0.6 } else { 1.0 });
+    r.keep_alive = true;
+    let m = r
+        .cells
+        .iter_mut()
+        .find(|c| c.model == Model::Threads && c.clients == 10)
+        .and_then(|c| c.measurement.as_mut())
+        .unwrap();
+    // The whole machine was 1.9 of 2 cores busy; server and generator account for 0.15 of them.
+    m.machine_cpu_cores = Some(1.9);
+    let misses = misses_of(&r);
+    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    assert!(
+        matches!(
+            threads[0].3[..],
+            [MissReason::OtherProcesses { cores: 2, .. }]
+        ),
         "{threads:?}"
     );
 }

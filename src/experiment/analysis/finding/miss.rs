@@ -13,6 +13,12 @@ pub enum MissReason {
         generator_cores: f64,
         cores: usize,
     },
+    /// Other processes on the machine kept cores busy during the cell.
+    OtherProcesses {
+        other_cores: f64,
+        machine_cores: f64,
+        cores: usize,
+    },
     /// A connection per request: the time per request beyond the work is connection set-up.
     ConnectionSetup {
         per_request_ms: f64,
@@ -142,6 +148,20 @@ fn reason(w: Writer, reason: &MissReason) -> String {
                 format!(
                     "o gerador de carga dividiu os núcleos (servidor {s} + gerador {g} de {n})"
                 ),
+            )
+        }
+        MissReason::OtherProcesses {
+            other_cores,
+            machine_cores,
+            cores,
+        } => {
+            let (o, m) = (w.num(*other_cores, 2), w.num(*machine_cores, 2));
+            let n = w.count(*cores, CORE);
+            w.pick(
+                format!(
+                    "other processes on the machine kept {o} cores busy (all together {m} of {n})"
+                ),
+                format!("outros processos na máquina ocuparam {o} núcleos (ao todo {m} de {n})"),
             )
         }
         MissReason::ConnectionSetup {

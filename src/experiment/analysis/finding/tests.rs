@@ -23,6 +23,11 @@ fn every_kind(n: usize) -> Vec<Finding> {
                     generator_cores: 0.62,
                     cores: n,
                 },
+                MissReason::OtherProcesses {
+                    other_cores: 0.75,
+                    machine_cores: 1.9,
+                    cores: n,
+                },
                 MissReason::ConnectionSetup {
                     per_request_ms: 53.2,
                     work_ms: 50.0,
