@@ -119,13 +119,16 @@ impl Miss {
                 let n = w.count(*cells, CELL);
                 let (a, b) = (w.int(*within_miss), w.int(*within_close));
                 let (m, e) = (w.int(*misses), w.int(*explained));
-                let unexplained = w.int(misses - explained);
+                let left = misses - explained;
+                let unexplained = w.int(left);
+                let have = w.word(*explained, word(["has", "have"], ["tem", "têm"]));
+                let are = w.word(left, word(["is", "are"], ["está", "estão"]));
                 w.pick(
                     format!(
-                        "Of {n} with a prediction, {a} landed within 10% of it and {b} within 25%; of the {m} farther than 10%, {e} have a reason in their own measurements and {unexplained} are unexplained."
+                        "Of {n} with a prediction, {a} landed within 10% of it and {b} within 25%; of the {m} farther than 10%, {e} {have} a reason in their own measurements and {unexplained} {are} unexplained."
                     ),
                     format!(
-                        "Das {n} com previsão, {a} ficaram a até 10% dela e {b} a até 25%; das {m} mais longe que 10%, {e} têm um motivo nas próprias medidas e {unexplained} estão sem explicação."
+                        "Das {n} com previsão, {a} ficaram a até 10% dela e {b} a até 25%; das {m} mais longe que 10%, {e} {have} um motivo nas próprias medidas e {unexplained} {are} sem explicação."
                     ),
                 )
             }
