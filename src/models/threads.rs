@@ -30,8 +30,11 @@ pub fn serve_tcp(listeners: &[TcpListener], shared: &Shared) -> io::Result<()> {
             let spawned = thread::Builder::new()
                 .name("connection".into())
                 .spawn_scoped(scope, move || {
-                    let _alive = shared.stats.thread_started();
+                    let alive = shared.stats.thread_started();
                     serve_connection(connection, shared);
+                    // Counted out before the slot is given back, so the thread that takes the slot next never
+                    // finds this one still counted: the peak stays at the cap.
+                    drop(alive);
                     drop(slot);
                 });
             if let Err(e) = spawned {
@@ -59,8 +62,9 @@ pub fn serve_udp(sockets: &[UdpSocket], shared: &Shared) -> io::Result<()> {
                 thread::Builder::new()
                     .name("datagram".into())
                     .spawn_scoped(scope, move || {
-                        let _alive = shared.stats.thread_started();
+                        let alive = shared.stats.thread_started();
                         answer_datagram(socket, &datagram, peer, shared);
+                        drop(alive);
                         drop(slot);
                     });
             if let Err(e) = spawned {
