@@ -11,7 +11,7 @@
 mod comparison;
 mod model;
 mod slow;
-mod words;
+pub mod words;
 
 pub use comparison::{Choice, Comparison};
 pub use model::ModelFinding;
