@@ -67,6 +67,9 @@ pub struct ExperimentArgs {
 enum Preset {
     /// HTTP, sequential vs threads, 1, 2, 5 and 10 clients: the exercise as taught.
     Classroom,
+    /// The classroom exercise with poll beside them, for waiting and for computing, in about half a minute: for a
+    /// lecture.
+    Quick,
     /// Waiting vs computing, the models that differ most.
     IoVsCpu,
     /// A blocking call inside poll and async, beside a sleep that is done right, and threads for contrast.
@@ -77,6 +80,10 @@ enum Preset {
     /// models a few slow clients starve, and how a deadline frees them.
     Slowloris,
 }
+
+/// The cell time of `--preset quick`: its 24 cells of 1 s (and the warmup, and a server started and stopped for
+/// each) take about half a minute in a release build, leaving room in a lecture's minute for a loaded machine.
+const QUICK_CELL: Duration = Duration::from_secs(1);
 
 /// Slow connections in every cell of `--preset slowloris`: as many as the pool has workers by default.
 const SLOWLORIS_CONNECTIONS: usize = 8;
@@ -101,6 +108,15 @@ impl Preset {
                 proto: Some(Proto::Http),
                 models: Some(vec![Model::Sequential, Model::Threads]),
                 clients: Some(vec![1, 2, 5, 10]),
+                ..PresetValues::default()
+            },
+            // A connection per request, as in the classroom.
+            Preset::Quick => PresetValues {
+                proto: Some(Proto::Http),
+                models: Some(vec![Model::Sequential, Model::Threads, Model::Poll]),
+                clients: Some(vec![1, 2, 5, 10]),
+                works: Some(vec!["sleep:50ms", "cpu:10ms"]),
+                cell: Some(QUICK_CELL),
                 ..PresetValues::default()
             },
             Preset::IoVsCpu => PresetValues {
