@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use super::Failure;
 
 use crate::duration as durations;
-use crate::experiment::catalog::Lang;
+use crate::experiment::catalog::{self, Lang};
 use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
@@ -67,6 +67,9 @@ pub struct ExperimentArgs {
 enum Preset {
     /// HTTP, sequential vs threads, 1, 2, 5 and 10 clients: the exercise as taught.
     Classroom,
+    /// The classroom exercise with poll beside them, for waiting and for computing, in about half a minute: for a
+    /// lecture.
+    Quick,
     /// Waiting vs computing, the models that differ most.
     IoVsCpu,
     /// A blocking call inside poll and async, beside a sleep that is done right, and threads for contrast.
@@ -77,6 +80,10 @@ enum Preset {
     /// models a few slow clients starve, and how a deadline frees them.
     Slowloris,
 }
+
+/// The cell time of `--preset quick`: its 24 cells of 1 s (and the warmup, and a server started and stopped for
+/// each) take about half a minute in a release build, leaving room in a lecture's minute for a loaded machine.
+const QUICK_CELL: Duration = Duration::from_secs(1);
 
 /// Slow connections in every cell of `--preset slowloris`: as many as the pool has workers by default.
 const SLOWLORIS_CONNECTIONS: usize = 8;
@@ -101,6 +108,15 @@ impl Preset {
                 proto: Some(Proto::Http),
                 models: Some(vec![Model::Sequential, Model::Threads]),
                 clients: Some(vec![1, 2, 5, 10]),
+                ..PresetValues::default()
+            },
+            // A connection per request, as in the classroom.
+            Preset::Quick => PresetValues {
+                proto: Some(Proto::Http),
+                models: Some(vec![Model::Sequential, Model::Threads, Model::Poll]),
+                clients: Some(vec![1, 2, 5, 10]),
+                works: Some(vec!["sleep:50ms", "cpu:10ms"]),
+                cell: Some(QUICK_CELL),
                 ..PresetValues::default()
             },
             Preset::IoVsCpu => PresetValues {
@@ -147,7 +163,7 @@ impl Preset {
 
 pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
     if crate::system::build_profile() == "debug" && !args.allow_debug {
-        return Err(Failure::Run("this is a debug build, whose timings mean little: build with --release, or pass --allow-debug".into()));
+        return Err(Failure::Run(catalog::debug_refused(args.lang).into()));
     }
     let server_bin = match args.server_bin.clone() {
         Some(path) => path,
@@ -187,7 +203,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
         .validate()
         .map_err(|e| Failure::Usage(e.to_string()))?;
     if let Err(e) = crate::net::raise_fd_limit() {
-        eprintln!("serverlab: cannot raise the open-file limit: {e}");
+        eprintln!("serverlab: {}", catalog::fd_limit_warning(args.lang, &e));
     }
     run_and_report(&config, &args).map_err(Failure::Run)
 }
@@ -197,38 +213,24 @@ fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<()
     // The first Ctrl-C stops after the current cell's load and writes the report; a second leaves at once.
     let stop = Arc::new(AtomicBool::new(false));
     crate::shutdown::flag_on_stop_signals(&stop).map_err(|e| e.to_string())?;
-    eprintln!(
-        "serverlab experiment: {} cells ({} work x {} variants x {} models x {} client counts x {} repeats), about {} s each",
-        config.cells(),
-        config.works.len(),
-        config.variants().len(),
-        config.models.len(),
-        config.clients.len(),
-        config.repeat,
-        config.cell.as_secs_f64() + config.warmup.as_secs_f64()
-    );
-    let mut progress = Display::new(std::io::stderr().is_terminal());
+    let lang = args.lang;
+    eprintln!("serverlab experiment: {}", catalog::plan(lang, config));
+    let mut progress = Display::new(std::io::stderr().is_terminal(), lang);
     let results = run(config, &stop, &mut progress)?;
     progress.finish();
 
-    print_tables(&results, args.lang);
-    report::write_all(&results, &args.out, args.lang)?;
-    println!(
-        "wrote {0}/report.html, {0}/results.json and {0}/results.csv",
-        args.out.display()
-    );
+    print_tables(&results, lang);
+    report::write_all(&results, &args.out, lang)?;
+    println!("{}", catalog::wrote(lang, &args.out));
     if results.interrupted {
-        println!(
-            "stopped early: the files hold the {} cells measured",
-            results.cells.len()
-        );
+        println!("{}", catalog::stopped_early(lang, results.cells.len()));
     }
     Ok(())
 }
 
 fn print_tables(results: &Results, lang: Lang) {
     for work in &results.works {
-        println!("\n== {work} ==");
+        println!("\n== {} ==", catalog::work_heading(lang, work));
         print!(
             "{}",
             tables::to_text(&tables::throughput_table(results, work, lang))
@@ -240,13 +242,14 @@ fn print_tables(results: &Results, lang: Lang) {
 /// Progress on stderr: a live bar on a terminal, one line per cell otherwise.
 struct Display {
     bar: Option<indicatif::ProgressBar>,
+    lang: Lang,
     label: String,
     started: std::time::Instant,
     last: (std::time::Instant, u64),
 }
 
 impl Display {
-    fn new(terminal: bool) -> Display {
+    fn new(terminal: bool, lang: Lang) -> Display {
         let bar = terminal.then(|| {
             let bar = indicatif::ProgressBar::new(0);
             if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
@@ -258,6 +261,7 @@ impl Display {
         let now = std::time::Instant::now();
         Display {
             bar,
+            lang,
             label: String::new(),
             started: now,
             last: (now, 0),
@@ -280,7 +284,7 @@ impl Progress for Display {
         model: Model,
         clients: usize,
     ) {
-        self.label = format!("{work} {model} {clients} clients");
+        self.label = catalog::cell_label(self.lang, work, model, clients);
         self.started = std::time::Instant::now();
         self.last = (self.started, 0);
         if let Some(bar) = &self.bar {
@@ -298,23 +302,19 @@ impl Progress for Display {
             && seconds >= 0.5
         {
             let rate = (finished.saturating_sub(before)) as f64 / seconds;
-            bar.set_message(format!("{}: {rate:.0} req/s", self.label));
+            bar.set_message(catalog::live_rate(self.lang, &self.label, rate));
             self.last = (now, finished);
         }
     }
 
     fn cell_finished(&mut self, cell: &Cell) {
-        let what = match (&cell.measurement, &cell.failure) {
-            (Some(m), _) => format!(
-                "{:.1} req/s, p99 {:.1} ms",
-                m.throughput_rps, m.latency.p99_ms
-            ),
-            (None, Some(why)) => format!("failed: {why}"),
-            (None, None) => "no result".into(),
-        };
         match &self.bar {
             Some(bar) => bar.inc(1),
-            None => eprintln!("  {}: {what}", self.label),
+            None => eprintln!(
+                "  {}: {}",
+                self.label,
+                catalog::cell_outcome(self.lang, cell)
+            ),
         }
     }
 }

@@ -4,11 +4,19 @@
 //! naturally in both.
 //!
 //! Nothing here has a placeholder. Sentences that quote figures are typed: the analysis's findings
-//! ([`super::analysis::Finding`]) and the work descriptions below are `format!` calls with named arguments, so a
-//! missing figure is a compile error, not a `{name}` left in the page.
+//! ([`super::analysis::Finding`]), the work descriptions and the lines `experiment` prints on the terminal below
+//! are `format!` calls with named arguments, so a missing figure is a compile error, not a `{name}` left in the
+//! page. Their counts agree with their words (`1 cell`, `24 células`) through the findings' own helpers.
 
+use std::path::Path;
 use std::time::Duration;
 
+use super::analysis::finding::words::{
+    CELL, CELL_MEASURED, CLIENT, CLIENT_COUNT, MODEL, REPEAT, VARIANT, WORK_TYPE, Writer,
+};
+use super::results::Cell;
+use super::run::ExperimentConfig;
+use crate::models::Model;
 use crate::work::Work;
 
 /// Report language.
@@ -111,6 +119,86 @@ pub fn duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+/// The plan printed before the first cell: `24 cells (2 work types x 1 variant x 3 models x 4 client counts x 1
+/// repeat), about 1.2 s each`.
+pub fn plan(lang: Lang, config: &ExperimentConfig) -> String {
+    let w = Writer(lang);
+    let matrix = [
+        w.count(config.works.len(), WORK_TYPE),
+        w.count(config.variants().len(), VARIANT),
+        w.count(config.models.len(), MODEL),
+        w.count(config.clients.len(), CLIENT_COUNT),
+        w.count(config.repeat, REPEAT),
+    ]
+    .join(" x ");
+    let cells = w.count(config.cells(), CELL);
+    let seconds = w.num((config.cell + config.warmup).as_secs_f64(), 1);
+    w.pick(
+        format!("{cells} ({matrix}), about {seconds} s each"),
+        format!("{cells} ({matrix}), cerca de {seconds} s cada"),
+    )
+}
+
+/// Which cell is running: `sleep:50ms poll 1 client`.
+pub fn cell_label(lang: Lang, work: Work, model: Model, clients: usize) -> String {
+    format!("{work} {model} {}", Writer(lang).count(clients, CLIENT))
+}
+
+/// What a cell gave: `97.0 req/s, p99 11.1 ms`, or why it gave nothing.
+pub fn cell_outcome(lang: Lang, cell: &Cell) -> String {
+    let w = Writer(lang);
+    match (&cell.measurement, &cell.failure) {
+        (Some(m), _) => format!(
+            "{} {}, p99 {} ms",
+            w.num(m.throughput_rps, 1),
+            label(lang, "unit_rps"),
+            w.num(m.latency.p99_ms, 1)
+        ),
+        (None, Some(why)) => format!("{}: {why}", label(lang, "failed")),
+        (None, None) => label(lang, "no_result").to_string(),
+    }
+}
+
+/// The running cell's rate on the live bar: `sleep:50ms poll 5 clients: 98 req/s`.
+pub fn live_rate(lang: Lang, cell_label: &str, rps: f64) -> String {
+    let rate = Writer(lang).num(rps, 0);
+    format!("{cell_label}: {rate} {}", label(lang, "unit_rps"))
+}
+
+/// The files written, once they are.
+pub fn wrote(lang: Lang, dir: &Path) -> String {
+    let d = dir.display();
+    lang.pick(
+        format!("wrote {d}/report.html, {d}/results.json and {d}/results.csv"),
+        format!("arquivos gravados: {d}/report.html, {d}/results.json e {d}/results.csv"),
+    )
+}
+
+/// After a Ctrl-C: what the files hold.
+pub fn stopped_early(lang: Lang, cells: usize) -> String {
+    let measured = Writer(lang).count(cells, CELL_MEASURED);
+    lang.pick(
+        format!("stopped early: the files hold the {measured}"),
+        format!("interrompido antes do fim: os arquivos guardam {measured}"),
+    )
+}
+
+/// Why a debug build does not run the experiment unless asked.
+pub fn debug_refused(lang: Lang) -> &'static str {
+    lang.pick(
+        "this is a debug build, whose timings mean little: build with --release, or pass --allow-debug",
+        "esta é uma compilação de depuração, cujos tempos pouco significam: compile com --release ou passe --allow-debug",
+    )
+}
+
+/// The warning when many clients may run out of file descriptors.
+pub fn fd_limit_warning(lang: Lang, why: &std::io::Error) -> String {
+    lang.pick(
+        format!("cannot raise the open-file limit: {why}"),
+        format!("não foi possível aumentar o limite de arquivos abertos: {why}"),
+    )
+}
+
 /// (key, English, Portuguese).
 pub const CATALOG: &[(&str, &str, &str)] = &[
     // Page furniture.
@@ -206,6 +294,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("model", "model", "modelo"),
     ("clients", "clients", "clientes"),
     ("failed", "failed", "falhou"),
+    ("no_result", "no result", "sem resultado"),
     ("no_prediction", "no prediction", "sem previsão"),
     (
         "chart_throughput",
@@ -310,5 +399,60 @@ mod tests {
         );
         assert!(work_description(Lang::Pt, work).starts_with("50ms de espera por requisição"));
         assert_eq!(work_heading(Lang::Pt, "cpu:10ms"), "Trabalho: cpu:10ms");
+    }
+
+    #[test]
+    fn the_terminal_lines_agree_in_number_in_both_languages() {
+        let mut config = ExperimentConfig::new("serverlab".into());
+        config.models = vec![Model::Poll];
+        config.clients = vec![1, 2];
+        config.works = vec![Work::Sleep(Duration::from_millis(50))];
+        config.cell = Duration::from_millis(1300);
+        assert_eq!(
+            plan(Lang::En, &config),
+            "2 cells (1 work type x 1 variant x 1 model x 2 client counts x 1 repeat), about 1.5 s each"
+        );
+        assert_eq!(
+            plan(Lang::Pt, &config),
+            "2 células (1 tipo de trabalho x 1 variante x 1 modelo x 2 números de clientes x 1 repetição), cerca de 1,5 s cada"
+        );
+        let sleep = config.works[0];
+        assert_eq!(
+            cell_label(Lang::Pt, sleep, Model::Poll, 1),
+            "sleep:50ms poll 1 cliente"
+        );
+        assert_eq!(
+            cell_label(Lang::En, sleep, Model::Poll, 5),
+            "sleep:50ms poll 5 clients"
+        );
+        assert_eq!(
+            stopped_early(Lang::Pt, 1),
+            "interrompido antes do fim: os arquivos guardam 1 célula medida"
+        );
+        assert_eq!(
+            stopped_early(Lang::En, 3),
+            "stopped early: the files hold the 3 cells measured"
+        );
+        assert_eq!(
+            wrote(Lang::Pt, Path::new("out")),
+            "arquivos gravados: out/report.html, out/results.json e out/results.csv"
+        );
+    }
+
+    #[test]
+    fn a_cell_outcome_is_written_with_the_language_s_decimal_mark() {
+        let mut cell: Cell = serde_json::from_value(serde_json::json!({
+            "work": "sleep:50ms", "model": "poll", "clients": 5, "repeat": 0,
+            "prediction": {"concurrency": null, "throughput_rps": null},
+            "measurement": null, "failure": "server did not start"
+        }))
+        .unwrap();
+        assert_eq!(
+            cell_outcome(Lang::Pt, &cell),
+            "falhou: server did not start"
+        );
+        cell.failure = None;
+        assert_eq!(cell_outcome(Lang::En, &cell), "no result");
+        assert_eq!(live_rate(Lang::Pt, "x", 97.6), "x: 98 req/s");
     }
 }

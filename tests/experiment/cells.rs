@@ -8,20 +8,21 @@ use std::time::{Duration, Instant};
 use crate::support::BIN;
 use serverlab::experiment::report::tables::{format_ms, format_rps};
 
-/// Experiments time things: run them one at a time, so none slows another down.
+/// Experiments time things: run them one at a time, so none slows another down (the other modules' too).
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn alone() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn alone() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn out_dir(name: &str) -> PathBuf {
+pub(crate) fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("serverlab-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
-fn experiment(args: &[&str], out: &Path) -> Output {
+/// `serverlab experiment --allow-debug` with ARGS, its servers from the same binary; it must succeed.
+pub(crate) fn experiment(args: &[&str], out: &Path) -> Output {
     let output = Command::new(BIN)
         .arg("experiment")
         .args([
@@ -62,7 +63,7 @@ fn csv_fields(line: &str) -> Vec<String> {
     fields
 }
 
-fn json(out: &Path) -> serde_json::Value {
+pub(crate) fn json(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
 }
 
@@ -329,6 +330,12 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
     assert_eq!(results["interrupted"], true);
     let measured = results["cells"].as_array().unwrap().len();
     assert!((1..9).contains(&measured), "{measured} cells");
+    let said = match measured {
+        1 => "stopped early: the files hold the 1 cell measured".to_string(),
+        n => format!("stopped early: the files hold the {n} cells measured"),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&said), "{stdout}");
     assert!(
         std::fs::read_to_string(out.join("report.html"))
             .unwrap()

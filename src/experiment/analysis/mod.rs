@@ -11,7 +11,7 @@
 //! and the conclusion. Findings are typed data ([`Finding`]) that say themselves in English or Portuguese.
 
 mod comparison;
-mod finding;
+pub mod finding;
 mod little;
 mod misses;
 mod models;

@@ -1,5 +1,8 @@
-//! The result tables, as data: one per work type, models down, clients across.
+//! The result tables, as data: one per work type, models down, clients across. Figures and headings are written
+//! as the report's sentences are ([`Writer`]): `97,0` and `1 cliente` in Portuguese, `97.0` and `1 client` in
+//! English, so the terminal and the page read like the analysis beside them.
 
+use super::super::analysis::finding::words::{CLIENT, Writer};
 use super::super::catalog::{Lang, label};
 use super::super::predict::is_off;
 use super::super::results::Results;
@@ -14,14 +17,14 @@ pub struct Table {
     pub flagged: Vec<(usize, usize)>,
 }
 
-/// `model`, then one column per client count.
+/// `model`, then one column per client count (`1 client`, `2 clients`).
 fn header(results: &Results, lang: Lang) -> Vec<String> {
     let mut header = vec![label(lang, "model").to_string()];
     header.extend(
         results
             .clients
             .iter()
-            .map(|c| format!("{c} {}", label(lang, "clients"))),
+            .map(|&c| Writer(lang).count(c, CLIENT)),
     );
     header
 }
@@ -40,7 +43,7 @@ pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
                     results.p99(work, model, clients),
                 ) {
                     (Some((rps, _)), Some(p99)) => {
-                        format!("{} / {}", format_rps(rps), format_ms(p99))
+                        format!("{} / {}", Writer(lang).rps(rps), Writer(lang).time(p99))
                     }
                     _ if results.failure(work, model, clients).is_some() => {
                         label(lang, "failed").to_string()
@@ -76,10 +79,14 @@ pub fn prediction_table(results: &Results, work: &str, lang: Lang) -> Table {
                     if is_off(rps, pred, spread) {
                         flagged.push((r, c + 1));
                     }
-                    format!("{} ({})", format_rps(rps), format_rps(pred))
+                    format!("{} ({})", Writer(lang).rps(rps), Writer(lang).rps(pred))
                 }
                 (Some((rps, _)), None) => {
-                    format!("{} ({})", format_rps(rps), label(lang, "no_prediction"))
+                    format!(
+                        "{} ({})",
+                        Writer(lang).rps(rps),
+                        label(lang, "no_prediction")
+                    )
                 }
                 (None, _) => "-".to_string(),
             };
@@ -95,20 +102,14 @@ pub fn prediction_table(results: &Results, work: &str, lang: Lang) -> Table {
     }
 }
 
+/// Requests per second as the English tables write them (`2.5`, `1950`).
 pub fn format_rps(x: f64) -> String {
-    if x < 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.0}")
-    }
+    Writer(Lang::En).rps(x)
 }
 
+/// Milliseconds as the English tables write them (`1.01`, `52.3`).
 pub fn format_ms(x: f64) -> String {
-    if x < 10.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.1}")
-    }
+    Writer(Lang::En).time(x)
 }
 
 /// Renders a table as aligned text for the terminal.
@@ -142,4 +143,122 @@ pub fn to_text(table: &Table) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::predict::Prediction;
+    use crate::experiment::results::{Cell, Latency, Measurement};
+    use crate::models::Model;
+    use crate::protocol::Proto;
+
+    /// One measured cell: only the figures a table quotes are set.
+    fn cell(clients: usize, rps: f64, p99_ms: f64) -> Cell {
+        Cell {
+            work: "sleep:50ms".into(),
+            model: Model::Poll,
+            clients,
+            repeat: 0,
+            variant: String::new(),
+            slow: 0,
+            prediction: Prediction {
+                concurrency: None,
+                throughput_rps: Some(rps),
+            },
+            measurement: Some(Measurement {
+                requests: 100,
+                errors: Default::default(),
+                duration_s: 1.0,
+                throughput_rps: rps,
+                latency: Latency {
+                    p99_ms,
+                    ..Latency::default()
+                },
+                histogram: String::new(),
+                fewest_per_client: 1,
+                most_per_client: 1,
+                unfinished: 0,
+                oldest_unfinished_ms: 0.0,
+                server: Default::default(),
+                server_cpu_cores: 0.0,
+                voluntary_context_switches: 0,
+                involuntary_context_switches: 0,
+                generator_cpu_cores: 0.0,
+                generator_threads: 1,
+                socket_memory_kib: None,
+                listen_overflows: None,
+                slow: None,
+            }),
+            failure: None,
+        }
+    }
+
+    /// poll at 1 and 2 clients, with figures that need a decimal mark.
+    fn results() -> Results {
+        Results {
+            provenance: crate::system::Provenance::collect(),
+            proto: Proto::Http,
+            models: vec![Model::Poll],
+            clients: vec![1, 2],
+            works: vec!["sleep:50ms".into()],
+            cell_seconds: 1.0,
+            repeat: 1,
+            keep_alive: false,
+            slow: 0,
+            cells: vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn the_portuguese_table_writes_decimal_commas_and_agrees_in_number() {
+        let text = to_text(&throughput_table(&results(), "sleep:50ms", Lang::Pt));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Vazão (requisições/s) e latência p99 (ms), por modelo e número de clientes"
+        );
+        let header: Vec<&str> = lines[1]
+            .split("  ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(header, ["modelo", "1 cliente", "2 clientes"]);
+        assert!(lines[2].starts_with("poll"), "{text}");
+        assert!(lines[2].contains("9,5 / 52,2"), "{text}");
+        assert!(lines[2].contains("40 / 7,13"), "{text}");
+        assert!(
+            !lines[2].contains('.'),
+            "no decimal point in Portuguese: {text}"
+        );
+    }
+
+    #[test]
+    fn the_english_table_writes_decimal_points_and_agrees_in_number() {
+        let text = to_text(&throughput_table(&results(), "sleep:50ms", Lang::En));
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[1]
+            .split("  ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(header, ["model", "1 client", "2 clients"]);
+        assert!(lines[2].contains("9.5 / 52.2"), "{text}");
+        assert!(lines[2].contains("40 / 7.13"), "{text}");
+        assert!(
+            !lines[2].contains(','),
+            "no decimal comma in English: {text}"
+        );
+    }
+
+    #[test]
+    fn the_prediction_table_writes_numbers_the_same_way() {
+        let pt = prediction_table(&results(), "sleep:50ms", Lang::Pt);
+        assert_eq!(pt.header[1], "1 cliente");
+        assert_eq!(pt.rows[0][1], "9,5 (9,5)");
+        let en = prediction_table(&results(), "sleep:50ms", Lang::En);
+        assert_eq!(en.rows[0][1], "9.5 (9.5)");
+        assert_eq!(en.rows[0][2], "40 (40)");
+    }
 }

@@ -13,7 +13,7 @@ mod comparison;
 mod miss;
 mod model;
 mod slow;
-mod words;
+pub mod words;
 
 pub use comparison::{Choice, Comparison};
 pub use miss::{Miss, MissReason};

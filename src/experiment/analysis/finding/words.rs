@@ -29,6 +29,21 @@ pub const SLOW_CONNECTION: Word = word(
     ["slow connection", "slow connections"],
     ["conexão lenta", "conexões lentas"],
 );
+pub const MODEL: Word = word(["model", "models"], ["modelo", "modelos"]);
+pub const WORK_TYPE: Word = word(
+    ["work type", "work types"],
+    ["tipo de trabalho", "tipos de trabalho"],
+);
+pub const VARIANT: Word = word(["variant", "variants"], ["variante", "variantes"]);
+pub const CLIENT_COUNT: Word = word(
+    ["client count", "client counts"],
+    ["número de clientes", "números de clientes"],
+);
+pub const REPEAT: Word = word(["repeat", "repeats"], ["repetição", "repetições"]);
+pub const CELL_MEASURED: Word = word(
+    ["cell measured", "cells measured"],
+    ["célula medida", "células medidas"],
+);
 
 /// A count a sentence quotes: clients and cores are `usize`, requests `u64`.
 pub trait Count: Copy {
