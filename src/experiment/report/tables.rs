@@ -189,6 +189,9 @@ mod tests {
                 socket_memory_kib: None,
                 listen_overflows: None,
                 slow: None,
+                timeline: Default::default(),
+                all_served_ms: None,
+                machine_cpu_cores: None,
             }),
             failure: None,
         }
