@@ -20,7 +20,7 @@ cargo test --locked
 
 # Tests that need root (a network namespace of their own) are ignored in a plain `cargo test`; run them here.
 if [ "$(id -u)" -eq 0 ]; then
-    cargo test --locked --test load -- --ignored ports::
+    cargo test --locked --test load -- --ignored ports:: hosts::
 else
-    echo "not root: skipped load's ports:: tests, which need a network namespace"
+    echo "not root: skipped load's ports:: and hosts:: tests, which need network namespaces"
 fi

@@ -9,6 +9,7 @@ mod load_support;
 mod cli;
 mod errors;
 mod foreign;
+mod hosts;
 mod ports;
 mod protocols;
 mod slow;
