@@ -12,5 +12,6 @@ mod foreign;
 mod hosts;
 mod ports;
 mod protocols;
+mod segments;
 mod slow;
 mod stall;
