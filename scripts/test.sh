@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs serverlab's whole test suite on a fresh machine: installs what the tests drive (curl, python3, and
-# chromium for the report's browser test) when it is missing, then runs cargo test with the committed Cargo.lock.
+# Runs serverlab's whole test suite on a fresh machine: installs what the tests drive (curl, python3, chromium for
+# the report's browser test, kubernetes-validate for the manifests) when it is missing, then runs cargo test with
+# the committed Cargo.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,11 +17,24 @@ if ((${#missing[@]})); then
     $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# deploy's manifest test validates the Kubernetes files offline with kubernetes-validate (it bundles the schemas).
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+    echo "installing test tools: kubernetes-validate (PyPI)"
+    python3 -m pip install --quiet kubernetes-validate
+fi
+
 cargo test --locked
+
+# The container image test needs an engine; CI machines have none, so it is ignored unless one is here.
+if podman info >/dev/null 2>&1 || docker info >/dev/null 2>&1; then
+    cargo test --locked --test deploy -- --ignored image::
+else
+    echo "no container engine (podman, or docker with a daemon): skipped deploy's image:: test"
+fi
 
 # Tests that need root (a network namespace of their own) are ignored in a plain `cargo test`; run them here.
 if [ "$(id -u)" -eq 0 ]; then
-    cargo test --locked --test load -- --ignored ports::
+    cargo test --locked --test load -- --ignored ports:: hosts::
 else
-    echo "not root: skipped load's ports:: tests, which need a network namespace"
+    echo "not root: skipped load's ports:: and hosts:: tests, which need network namespaces"
 fi

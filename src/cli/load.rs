@@ -8,13 +8,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 
 use super::parse_addr;
 use crate::duration as durations;
-use crate::load::merge::{ResultFile, merge};
+use crate::load::merge::{ResultFile, merge_named, missing_segments};
+use crate::load::segment::{Part, Segment};
+use crate::load::start::{format_time, parse_start_at};
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 use crate::protocol::Proto;
 use crate::system::{Provenance, build_profile};
@@ -77,6 +79,17 @@ pub struct LoadArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Run only part I of N (I from 0) of the run the other flags describe: its share of the clients, and so of
+    /// the rate and the requests; the N parts add up exactly to the whole. Add their --json with `merge`.
+    #[arg(long, value_name = "I/N")]
+    segment: Option<Segment>,
+    /// Wait until this time before connecting (RFC 3339 or Unix seconds), so that parts on several machines
+    /// start together; a time past by more than a second is an error.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    start_at: Option<SystemTime>,
+    /// Check the flags, print the part of the run this process would make, and exit without connecting.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -122,8 +135,22 @@ pub fn main(args: LoadArgs) -> ExitCode {
     config.warmup = args.warmup;
     config.slow = args.slow;
     config.slow_interval = args.slow_interval;
+    config.segment = args.segment;
+    config.start_at = args.start_at;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());
+    }
+    if args.dry_run {
+        let start = config
+            .start_at
+            .map_or_else(|| "at once".into(), |at| format!("at {}", format_time(at)));
+        println!(
+            "would run {} of {} to {}, starting {start}",
+            Part::of(&config),
+            config.proto,
+            config.target
+        );
+        return ExitCode::SUCCESS;
     }
 
     let control = Control::new();
@@ -240,14 +267,22 @@ pub fn merge_main(args: MergeArgs) -> ExitCode {
     let mut files = Vec::new();
     for path in &args.files {
         match ResultFile::read(path) {
-            Ok(f) => files.push(f),
+            Ok(f) => files.push((path.display().to_string(), f)),
             Err(e) => return fail(1, &e),
         }
     }
-    let merged = match merge(&files) {
+    let merged = match merge_named(&files) {
         Ok(m) => m,
         Err(e) => return fail(1, &e),
     };
+    let missing = missing_segments(&merged.report);
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
+        eprintln!(
+            "serverlab: warning: segment {} missing: the summary is of the parts given, not of the whole run",
+            names.join(", ")
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "{}", print::summary(&merged.report));
     let _ = stdout.flush();

@@ -2,10 +2,11 @@
 //! Everything is validated here, once.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::segment::Segment;
 use crate::duration as durations;
 use crate::protocol::Proto;
 use crate::settings::ConfigError;
@@ -91,6 +92,13 @@ pub struct LoadConfig {
     /// How often a slow connection sends its next byte.
     #[serde(default = "default_slow_interval")]
     pub slow_interval: Duration,
+    /// Run only this part of the run the rest describes (see `load/segment.rs`): its share of the clients, and
+    /// what follows from them. `None`: the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Segment>,
+    /// Wait until this wall-clock time before connecting, so that parts on several machines start together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<SystemTime>,
 }
 
 fn default_slow_interval() -> Duration {
@@ -120,12 +128,15 @@ impl LoadConfig {
             connect_batch: 128,
             slow: 0,
             slow_interval: default_slow_interval(),
+            segment: None,
+            start_at: None,
         }
     }
 
     /// Threads actually used.
     pub fn effective_threads(&self) -> usize {
-        self.threads.clamp(1, self.clients.max(1))
+        self.threads
+            .clamp(1, super::segment::Part::of(self).clients.max(1))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -185,7 +196,7 @@ impl LoadConfig {
         if self.proto == Proto::Http && !self.path.starts_with('/') {
             return fail("--path must start with /");
         }
-        Ok(())
+        super::segment::validate(self)
     }
 }
 

@@ -8,6 +8,8 @@
 //! - [`latency`] — latency distributions as HdrHistograms, written in their V2 format, added exactly.
 //! - [`merge`] — results as JSON files, and merging runs made on several machines.
 //! - [`print`](mod@print) — the human summary.
+//! - [`segment`] — one run split across machines (`--segment I/N`): which part of it this process runs.
+//! - [`start`] — when a run starts (`--start-at`), and the wall-clock window it measured.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
 //! - `connect` (private) — a connection opened and registered with a poll, for the clients and the slow ones.
@@ -51,7 +53,9 @@ pub mod merge;
 pub mod print;
 pub mod protocol;
 pub mod report;
+pub mod segment;
 mod slow;
+pub mod start;
 mod sys;
 pub mod timeline;
 mod window;
@@ -59,7 +63,7 @@ mod window;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub use config::{LoadConfig, Payload};
 pub use report::{ErrorKind, LoadReport, SlowReport};
@@ -68,6 +72,7 @@ use crate::settings::ConfigError;
 use clock::{Clock, Nanos};
 use engine::{Plan, first_index_at, run_thread};
 use protocol::Request;
+use segment::Part;
 use slow::{SlowPlan, run_slow};
 use timeline::{Recorder, Timeline};
 use window::Window;
@@ -135,19 +140,23 @@ impl std::error::Error for LoadError {}
 /// returns what it found.
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
+    let part = Part::of(config);
     // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
     if let Ok(limit) = crate::net::raise_fd_limit() {
-        let needed = (config.clients + config.slow) as u64 + 64;
+        let needed = (part.clients + part.slow) as u64 + 64;
         if limit < needed {
             return Err(LoadError::Config(ConfigError::new(format!(
                 "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
                  {limit} (raise the hard limit: ulimit -Hn)",
-                config.clients, config.slow
+                part.clients, part.slow
             ))));
         }
     }
+    if let Some(at) = config.start_at {
+        start::wait_until(at, control).map_err(LoadError::Config)?;
+    }
     let threads = config.effective_threads();
-    let n = config.clients;
+    let n = part.clients;
     let host = config
         .host
         .clone()
@@ -176,15 +185,20 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
     let max_connecting = (config.connect_batch / threads).max(1);
     let clients_done = AtomicBool::new(false);
     let slow_settled = AtomicUsize::new(0);
+    // A part keeps its share of the slow connections.
+    let slow_config = LoadConfig {
+        slow: part.slow,
+        ..config.clone()
+    };
     let slow_plan = SlowPlan {
-        config,
+        config: &slow_config,
         control,
         clock: Clock::start(),
         over: &clients_done,
         settled: &slow_settled,
     };
-    let (results, slow, warm, ready_at) = std::thread::scope(|scope| {
-        let slow = (config.slow > 0).then(|| {
+    let (results, slow, wall_start, warm, ready_at) = std::thread::scope(|scope| {
+        let slow = (part.slow > 0).then(|| {
             std::thread::Builder::new()
                 .name("load-slow".into())
                 .spawn_scoped(scope, || run_slow(&slow_plan))
@@ -192,13 +206,15 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         // The attack is in place before the clients come, as it would be: they start once every slow connection
         // is up (or has failed once), a second at most. The run's clock starts with them.
         let gate = Instant::now();
-        while config.slow > 0
-            && slow_settled.load(Ordering::Relaxed) < config.slow
+        while part.slow > 0
+            && slow_settled.load(Ordering::Relaxed) < part.slow
             && gate.elapsed() < std::time::Duration::from_secs(1)
             && !control.stop_requested()
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        // The run's zero by the wall clock, for its window.
+        let wall_start = SystemTime::now();
         let plan = Plan {
             config,
             request,
@@ -208,7 +224,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
             window,
             first_measured,
         };
-        let results = run_clients(&plan, threads, max_connecting);
+        let results = run_clients(&plan, &part, threads, max_connecting);
         let warm = plan.window.warm();
         let ready_at = plan.window.ready_at();
         // The slow connections end with the clients.
@@ -219,14 +235,14 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
                 .unwrap_or_else(|_| Err(std::io::Error::other("the slow thread panicked"))),
             Err(e) => Err(e),
         });
-        (results, slow, warm, ready_at)
+        (results, slow, wall_start, warm, ready_at)
     });
     let mut report = LoadReport {
         proto: config.proto,
         target: config.target.to_string(),
         clients: n,
         threads,
-        target_rate: config.rate,
+        target_rate: part.rate,
         connect_per_request: config.connect_per_request,
         runs: 1,
         duration_us: 0,
@@ -249,6 +265,8 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         slow: None,
         timeline: Timeline::default(),
         all_served_ms: ready_at.map(|at| at.as_micros() as f64 / 1000.0),
+        segments: config.segment.into_iter().collect(),
+        window: None,
     };
     let mut timeline = Recorder::default();
     if let Some(slow) = slow {
@@ -271,7 +289,13 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         report.bytes_received += r.bytes_received;
         report.connections += r.connections;
         report.per_client.extend(r.per_client);
-        report.unfinished.extend(r.unfinished);
+        // Numbered within this report, like `per_client`.
+        report
+            .unfinished
+            .extend(r.unfinished.into_iter().map(|u| report::Unfinished {
+                client: u.client - part.first_client,
+                ..u
+            }));
         report.latency.add(&r.latency);
         report.service_time.add(&r.service);
         report.cpu.add(&r.cpu);
@@ -280,34 +304,40 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
     report.timeline = timeline.finish(warm);
     report.requests = report.successes + report.errors.total();
     report.duration_us = end.saturating_sub(warm).as_micros();
+    let measured_from = start::unix_micros(wall_start) + warm.as_micros();
+    report.window = Some(start::Window {
+        start_unix_us: measured_from,
+        end_unix_us: measured_from + report.duration_us,
+    });
     if let Some(rate) = config.rate {
         // Sends the timetable called for between the end of the warm-up and the end of the run.
         let mut due_by_end = first_index_at(end, rate).max(first_measured);
         if let Some(m) = config.requests {
             due_by_end = due_by_end.min(first_measured + m);
         }
-        let expected = due_by_end - first_measured;
+        // A part is due only its own clients' slots.
+        let expected = part.slots(first_measured..due_by_end);
         report.missed_sends = expected.saturating_sub(report.sent);
     }
     Ok(report)
 }
 
-/// Runs the clients on `threads` event-loop threads, each with its share, until the run is over.
+/// Runs this part's clients on `threads` event-loop threads, each with its share, until the run is over.
 fn run_clients(
     plan: &Plan<'_>,
+    part: &Part,
     threads: usize,
     max_connecting: usize,
 ) -> Vec<std::io::Result<engine::ThreadResult>> {
-    let config = plan.config;
-    let n = config.clients;
+    let n = part.clients;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let first = t * n / threads;
-                let end = (t + 1) * n / threads;
-                let tickets = config.requests.map(|m| {
+                let first = part.first_client + t * n / threads;
+                let end = part.first_client + (t + 1) * n / threads;
+                let tickets = part.requests.map(|m| {
                     let share = |c: usize| (u128::from(m) * c as u128 / n as u128) as u64;
-                    share(end) - share(first)
+                    share(end - part.first_client) - share(first - part.first_client)
                 });
                 std::thread::Builder::new()
                     .name(format!("load-{t}"))

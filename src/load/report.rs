@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use super::latency::{Latency, LatencySummary};
+use super::segment::Segment;
+use super::start::Window;
 use super::timeline::Timeline;
 
 use crate::protocol::Proto;
@@ -226,6 +228,12 @@ pub struct LoadReport {
     /// all did (`ramp_limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_served_ms: Option<f64>,
+    /// The parts of a split run (`--segment`) this report holds, in order; empty for a run not split.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+    /// The measured period by the wall clock; merged runs: from the first start to the last end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
 }
 
 /// What the server did with connections that trickle a request head and never finish it.
@@ -345,8 +353,9 @@ impl LoadReport {
         (self.requests > 0).then(|| self.cpu.total().as_secs_f64() * 1000.0 / self.requests as f64)
     }
 
-    /// Adds `other` to this report: counts and histograms add; the duration is the longest (runs on several
-    /// machines at once); clients are listed one run after another.
+    /// Adds `other` to this report: counts and histograms add; the duration is the span of both wall-clock
+    /// windows (the longest, for reports without one: runs on several machines at once); clients are listed one
+    /// run after another.
     pub fn merge(&mut self, other: &LoadReport) {
         // Runs on other machines have clocks of their own: their timelines do not line up.
         self.timeline = Timeline::default();
@@ -394,6 +403,15 @@ impl LoadReport {
             }
             (mine, theirs) => mine.or_else(|| theirs.clone()),
         };
+        self.segments.extend_from_slice(&other.segments);
+        self.segments.sort();
+        self.window = match (self.window, other.window) {
+            (Some(a), Some(b)) => Some(a.union(b)),
+            _ => None,
+        };
+        if let Some(window) = self.window {
+            self.duration_us = window.span_us();
+        }
     }
 }
 
