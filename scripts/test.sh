@@ -20,7 +20,14 @@ fi
 # deploy's manifest test validates the Kubernetes files offline with kubernetes-validate (it bundles the schemas).
 if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
     echo "installing test tools: kubernetes-validate (PyPI)"
-    python3 -m pip install --quiet kubernetes-validate
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get install -y -q --no-install-recommends python3-pip
+    fi
+    # A Debian python3 refuses pip installs into itself (PEP 668) unless told this is meant.
+    python3 -m pip install --quiet kubernetes-validate 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages kubernetes-validate
 fi
 
 cargo test --locked
