@@ -27,45 +27,38 @@ const SETUP_SHARE: f64 = 0.05;
 pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
     let work = work_of(group);
     let mut found = Vec::new();
-    for &model in &results.models {
-        for &clients in &results.clients {
-            let Some((measured, predicted)) =
-                measured_and_predicted(results, group, model, clients)
-            else {
-                continue;
-            };
-            if (measured - predicted).abs() <= MISS * predicted {
-                continue;
-            }
-            let Some(run) = results.median_run(group, model, clients) else {
-                continue;
-            };
-            let under = measured < predicted;
-            let reasons: Vec<MissReason> = [
-                slow_connections(run),
-                errors(run),
-                listen_overflow(run),
-                not_all_served(run, clients),
-                under.then(|| generator_crowding(run, cores)).flatten(),
-                under.then(|| other_processes(run, cores)).flatten(),
-                under
-                    .then(|| connection_setup(results, group, model, clients, measured, work))
-                    .flatten(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            found.push(
-                Miss::Cell {
-                    model,
-                    clients,
-                    measured,
-                    predicted,
-                    reasons,
-                }
-                .into(),
-            );
+    for (model, clients, measured, predicted) in predicted_cells(results, group) {
+        if (measured - predicted).abs() <= MISS * predicted {
+            continue;
         }
+        let Some(run) = results.median_run(group, model, clients) else {
+            continue;
+        };
+        let under = measured < predicted;
+        let reasons: Vec<MissReason> = [
+            slow_connections(run),
+            errors(run),
+            listen_overflow(run),
+            not_all_served(run, clients),
+            under.then(|| generator_crowding(run, cores)).flatten(),
+            under.then(|| other_processes(run, cores)).flatten(),
+            under
+                .then(|| connection_setup(results, group, model, clients, measured, work))
+                .flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        found.push(
+            Miss::Cell {
+                model,
+                clients,
+                measured,
+                predicted,
+                reasons,
+            }
+            .into(),
+        );
     }
     found
 }
@@ -74,18 +67,11 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
 pub fn summary(results: &Results, cores: usize) -> Option<Finding> {
     let (mut cells, mut within_miss, mut within_close, mut explained) = (0, 0, 0, 0);
     for group in &results.works {
-        for &model in &results.models {
-            for &clients in &results.clients {
-                let Some((measured, predicted)) =
-                    measured_and_predicted(results, group, model, clients)
-                else {
-                    continue;
-                };
-                cells += 1;
-                let gap = (measured - predicted).abs() / predicted;
-                within_miss += usize::from(gap <= MISS);
-                within_close += usize::from(gap <= CLOSE);
-            }
+        for (_, _, measured, predicted) in predicted_cells(results, group) {
+            cells += 1;
+            let gap = (measured - predicted).abs() / predicted;
+            within_miss += usize::from(gap <= MISS);
+            within_close += usize::from(gap <= CLOSE);
         }
         explained += misses(results, group, cores)
             .iter()
@@ -106,19 +92,22 @@ pub fn summary(results: &Results, cores: usize) -> Option<Finding> {
     })
 }
 
-/// The cell's median throughput and its prediction, when both exist.
-fn measured_and_predicted(
-    results: &Results,
-    group: &str,
-    model: Model,
-    clients: usize,
-) -> Option<(f64, f64)> {
-    let (measured, _) = results.throughput(group, model, clients)?;
-    let predicted = results
-        .prediction(group, model, clients)?
-        .throughput_rps
-        .filter(|p| *p > 0.0)?;
-    Some((measured, predicted))
+/// Every cell of `group` that has both a measured throughput (the median of its repeats) and a prediction:
+/// (model, clients, measured, predicted).
+fn predicted_cells<'a>(
+    results: &'a Results,
+    group: &'a str,
+) -> impl Iterator<Item = (Model, usize, f64, f64)> + 'a {
+    results.models.iter().flat_map(move |&model| {
+        results.clients.iter().filter_map(move |&clients| {
+            let (measured, _) = results.throughput(group, model, clients)?;
+            let predicted = results
+                .prediction(group, model, clients)?
+                .throughput_rps
+                .filter(|p| *p > 0.0)?;
+            Some((model, clients, measured, predicted))
+        })
+    })
 }
 
 /// Slow connections beside the clients held some of the server (the slowloris lesson, told in its own finding).
