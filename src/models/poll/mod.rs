@@ -42,7 +42,7 @@ mod datagrams;
 mod offload;
 mod timers;
 
-use offload::{Helpers, Job};
+use super::offload::{Helpers, Job};
 use timers::{Timer, TimerKey};
 
 use super::deadlines::{ConnectionClock, Expiry};
@@ -69,7 +69,7 @@ pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
         let helpers = shared
             .config
             .offload
-            .map(|n| Helpers::start(scope, n, shared, Arc::clone(&waker)));
+            .map(|n| Helpers::start(scope, n, shared, move || drop(waker.wake())));
         EventLoop::new(poll, listeners, helpers, shared)?.run()
     })
 }
@@ -384,8 +384,7 @@ impl<'a> EventLoop<'a> {
                         }
                         work => match &mut self.helpers {
                             Some(helpers) => {
-                                helpers.in_flight += 1;
-                                let _ = helpers.jobs.send((work, Job::Connection { key, id }));
+                                helpers.send(work, Job::Connection { key, id });
                                 return;
                             }
                             None => {
