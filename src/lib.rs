@@ -14,7 +14,7 @@
 //! - [`protocol`] — *what to say*: echo, daytime and HTTP as sans-IO state machines (bytes in, bytes out, plus
 //!   "do the work now" and "close" signals). No sockets, threads or clocks. [`protocol::Proto`] names them.
 //! - [`models`] — *how to serve*: one file per concurrency model (sequential, threads, pool, poll, async,
-//!   prefork), all driving the same protocol code; [`models::Model`] names them, [`models::ServerConfig`] is
+//!   prefork, uring), all driving the same protocol code; [`models::Model`] names them, [`models::ServerConfig`] is
 //!   what a server is asked to be, [`models::Shared`] what its threads share, and [`models::deadlines`] the one
 //!   rule for how long a connection may wait.
 //! - [`server`] — binding, running and stopping a server, and its exit report.

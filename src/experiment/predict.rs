@@ -38,7 +38,7 @@ pub fn concurrency(model: Model, limits: ModelLimits, work: Work) -> Option<usiz
         Model::Sequential => Some(1),
         Model::Threads => Some(limits.max_conns),
         Model::Pool | Model::Prefork => Some(limits.workers),
-        Model::Poll => match work {
+        Model::Poll | Model::Uring => match work {
             Work::None | Work::Sleep(_) => None,
             Work::Cpu(_) | Work::Block(_) => Some(limits.offload.unwrap_or(1)),
         },

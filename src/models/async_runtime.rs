@@ -16,10 +16,13 @@
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -169,6 +172,13 @@ async fn drive(
     let mut output = Output::default();
     let mut clock = ConnectionClock::accepted(Instant::now());
     let mut stopping = false;
+    // Set up once, not once a read: the stop's waiter stays registered, and the deadline timer is only moved
+    // when the deadline moves (echo, with no idle timeout, never starts it).
+    let cancelled = stop.cancelled();
+    tokio::pin!(cancelled);
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut timer_at = None;
     loop {
         match session.step() {
             Step::Request { work } => {
@@ -192,36 +202,25 @@ async fn drive(
             Step::NeedInput => {
                 clock.track_head(session, Instant::now());
                 let deadline = clock.input_deadline(shared, stopping);
-                let sleep = async {
-                    match deadline {
-                        Some((at, _)) => tokio::time::sleep_until(at.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
+                if let Some((at, _)) = deadline.filter(|(at, _)| timer_at != Some(*at)) {
+                    timer.as_mut().reset(at.into());
+                    timer_at = Some(at);
+                }
                 tokio::select! {
                     // In this order: input that has already arrived is served even when the stop came with it.
                     biased;
-                    ready = stream.readable() => {
-                        ready?;
-                        let read = SCRATCH.with_borrow_mut(|buf| {
-                            let n = stream.try_read(buf)?;
-                            if n == 0 { session.feed_eof() } else { session.feed(&buf[..n]) }
-                            Ok::<usize, io::Error>(n)
-                        });
-                        match read {
-                            Ok(n) if n > 0 => clock.input(Instant::now()),
-                            Ok(_) => {}
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => return Err(e),
+                    read = std::future::poll_fn(|cx| read_into(stream, session, cx)) => {
+                        if read? > 0 {
+                            clock.input(Instant::now());
                         }
                     }
-                    _ = stop.cancelled(), if !stopping => {
+                    _ = &mut cancelled, if !stopping => {
                         stopping = true;
                         if session.server_stopping() && !session.has_partial_request() {
                             return Ok("server stopping");
                         }
                     }
-                    _ = sleep => match deadline.map(|(_, why)| why) {
+                    _ = &mut timer, if deadline.is_some() => match deadline.map(|(_, why)| why) {
                         Some(Expiry::Header) => session.head_timed_out(),
                         Some(why) => return Ok(why.reason()),
                         None => {}
@@ -230,6 +229,27 @@ async fn drive(
             }
         }
     }
+}
+
+/// Reads what has arrived into the session (0 at the end of input). Through `AsyncRead`, so that a short read
+/// tells the runtime the socket is drained: the next read waits for readiness instead of making a system call
+/// only to hear `WouldBlock`.
+fn read_into(
+    stream: &mut TcpStream,
+    session: &mut dyn Session,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|buf| {
+        let mut filled = ReadBuf::new(buf);
+        ready!(Pin::new(stream).poll_read(cx, &mut filled))?;
+        let n = filled.filled().len();
+        if n == 0 {
+            session.feed_eof();
+        } else {
+            session.feed(&buf[..n]);
+        }
+        Poll::Ready(Ok(n))
+    })
 }
 
 /// Sends all of `output`, waiting for the socket to drain, but never past the send deadline (no progress for

@@ -153,7 +153,7 @@ impl ServerConfig {
         if let Some(helpers) = self.offload {
             if !self.model.is_event_driven() {
                 return Err(ConfigError::new(format!(
-                    "--offload applies to the event-driven models (poll, async); {} already runs work on its own threads or processes",
+                    "--offload applies to the event-driven models (poll, async, uring); {} already runs work on its own threads or processes",
                     self.model
                 )));
             }

@@ -1,7 +1,7 @@
 //! Concurrency models: *how to serve*, never *what to say*.
 //!
-//! Blocking models: `sequential`, `threads`, `pool`. Event-driven: `poll` (one thread, mio) and `async` (tokio).
-//! Multi-process: `prefork`.
+//! Blocking models: `sequential`, `threads`, `pool`. Event-driven: `poll` (one thread, mio), `async` (tokio) and
+//! `uring` (one thread, io_uring: completion rather than readiness). Multi-process: `prefork`.
 //!
 //! Each model is one file that reads top to bottom like a chapter: how it accepts, who serves a connection, what
 //! stops it. They all drive the same protocol sessions (see [`crate::protocol`]) and share the blocking plumbing
@@ -11,11 +11,13 @@ pub mod async_runtime;
 pub mod blocking;
 pub mod config;
 pub mod deadlines;
+pub mod offload;
 pub mod poll;
 pub mod pool;
 pub mod prefork;
 pub mod sequential;
 pub mod threads;
+pub mod uring;
 
 use std::io;
 use std::sync::Arc;
@@ -48,6 +50,9 @@ pub enum Model {
     Async,
     /// Worker processes forked after binding, each serving one connection at a time (Apache's prefork).
     Prefork,
+    /// One thread, one io_uring: the kernel does the reads and writes and reports them done (completion, not
+    /// readiness).
+    Uring,
 }
 
 impl Model {
@@ -59,22 +64,24 @@ impl Model {
             Model::Poll => "poll",
             Model::Async => "async",
             Model::Prefork => "prefork",
+            Model::Uring => "uring",
         }
     }
 
     /// Every model, in the order a lesson presents them.
-    pub const ALL: [Model; 6] = [
+    pub const ALL: [Model; 7] = [
         Model::Sequential,
         Model::Threads,
         Model::Pool,
         Model::Poll,
         Model::Async,
         Model::Prefork,
+        Model::Uring,
     ];
 
     /// Whether the model runs its connections from an event loop, where `--offload` has a meaning.
     pub fn is_event_driven(self) -> bool {
-        matches!(self, Model::Poll | Model::Async)
+        matches!(self, Model::Poll | Model::Async | Model::Uring)
     }
 
     /// The `--workers` default: 8 threads for the pool, one thread or process per CPU for async and prefork.
@@ -131,6 +138,7 @@ pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
         (Model::Poll, listeners) => poll::serve(listeners, shared),
         (Model::Async, listeners) => async_runtime::serve(listeners, shared),
         (Model::Prefork, listeners) => prefork::serve(listeners, shared),
+        (Model::Uring, listeners) => uring::serve(listeners, shared),
     }
 }
 

@@ -45,6 +45,10 @@ impl Server {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if config.model == crate::models::Model::Uring {
+            // Refused before anything is bound, with the reason: no io_uring here.
+            crate::models::uring::check_available().map_err(io::Error::other)?;
+        }
         let bind_error = |addr: &SocketAddr, e: io::Error| {
             io::Error::new(
                 e.kind(),

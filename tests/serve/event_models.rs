@@ -1,5 +1,6 @@
 //! What the event-driven and multi-process models promise beyond serving every protocol: one thread for `poll`,
-//! thousands of connections for `poll` and `async`, supervised children for `prefork`.
+//! thousands of connections for `poll` and `async`, supervised children for `prefork`, and `uring` where io_uring
+//! is enabled.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -261,6 +262,12 @@ fn async_holds_two_thousand_connections() {
     hold_connections("async", 2000);
 }
 
+#[test]
+fn uring_holds_two_thousand_connections() {
+    // More connections than provided buffers (1,024): a receive that finds none waits for the next turn.
+    hold_connections("uring", 2000);
+}
+
 /// With computation inline in the one loop thread, every client still takes its turn: the loop must not keep
 /// serving newly accepted connections ahead of those already open.
 #[test]
@@ -292,4 +299,35 @@ fn poll_serves_clients_in_turn_under_inline_work() {
     );
     assert!(report.successes >= 100, "{} requests", report.successes);
     drop(server);
+}
+
+/// io_uring is enabled on the machines this project runs on (`/proc/sys/kernel/io_uring_disabled` is 0): the
+/// model starts, serves from its one thread, and stops like any other. (Its refusal where io_uring is off is
+/// unit-tested in `src/models/uring/ring.rs`: the reason is made from the switch and the ring's own error.)
+#[test]
+fn uring_serves_from_one_thread_where_io_uring_is_enabled() {
+    let switch = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").unwrap_or_default();
+    assert!(
+        matches!(switch.trim(), "" | "0"),
+        "this test expects io_uring enabled, the switch says {switch:?}"
+    );
+    let server = ServerProcess::start(&["--model", "uring", "--work", "sleep:50ms"]);
+    let clients: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut client = connect(server.addr());
+            client.write_all(b"ping").unwrap();
+            client
+        })
+        .collect();
+    for mut client in clients.iter() {
+        let mut reply = [0u8; 4];
+        client.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"ping");
+    }
+    assert_eq!(threads_of(server.pid()), 1);
+    let finished = server.terminate();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let report = finished.report();
+    assert_eq!(report["peak_threads"], 1);
+    assert_eq!(report["requests"], 3);
 }

@@ -163,7 +163,7 @@ fn a_client_that_never_reads_is_closed_after_the_send_timeout() {
 fn replies_to_clients_that_do_not_read_share_one_page() {
     let page = std::env::temp_dir().join(format!("serverlab-2mb-page-{}.html", std::process::id()));
     std::fs::write(&page, vec![b'y'; 2 << 20]).unwrap();
-    for model in ["poll", "async", "threads"] {
+    for model in ["poll", "async", "uring", "threads"] {
         let server = ServerProcess::start(&[
             "--model",
             model,
@@ -231,7 +231,7 @@ fn a_stop_is_bounded_by_the_drain_time_whatever_clients_and_work_do() {
 
 #[test]
 fn cpu_work_gives_up_at_the_end_of_the_stop_too() {
-    for model in ["sequential", "poll", "async"] {
+    for model in ["sequential", "poll", "async", "uring"] {
         let server = ServerProcess::start(&[
             "--model",
             model,
@@ -349,7 +349,7 @@ fn prefork_keeps_the_counts_of_a_child_killed_under_load() {
 
 #[test]
 fn datagrams_waiting_for_work_are_bounded_and_the_rest_counted_as_dropped() {
-    for model in ["poll", "async"] {
+    for model in ["poll", "async", "uring"] {
         let server = ServerProcess::start(&[
             "--proto",
             "udp-echo",
@@ -375,7 +375,7 @@ fn datagrams_waiting_for_work_are_bounded_and_the_rest_counted_as_dropped() {
 #[test]
 fn a_server_at_its_descriptor_ceiling_logs_once_a_second_and_keeps_serving() {
     use std::os::unix::process::CommandExt;
-    for model in ["threads", "poll", "async"] {
+    for model in ["threads", "poll", "async", "uring"] {
         let mut command = std::process::Command::new(crate::support::BIN);
         command.args([
             "serve",

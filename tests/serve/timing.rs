@@ -71,7 +71,7 @@ fn event_loops_overlap_timers_but_a_blocking_call_serialises_them() {
         "sequential took only {sequential:?}"
     );
     let limit = 0.6 * sequential.as_secs_f64();
-    for model in ["poll", "async"] {
+    for model in ["poll", "async", "uring"] {
         let elapsed = timed(&["--model", model, "--work", "sleep:100ms"], 10);
         assert!(
             elapsed.as_secs_f64() < limit,
@@ -85,7 +85,7 @@ fn event_loops_overlap_timers_but_a_blocking_call_serialises_them() {
         "poll with block: only {blocked:?}"
     );
     // Handing the blocking calls to ten helper threads frees the loop again (Flash's AMPED).
-    for model in ["poll", "async"] {
+    for model in ["poll", "async", "uring"] {
         let offloaded = timed(
             &["--model", model, "--work", "block:100ms", "--offload", "10"],
             10,

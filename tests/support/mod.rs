@@ -127,7 +127,15 @@ pub fn run_cli(args: &[&str]) -> std::process::Output {
 }
 
 /// Every model that `serve` knows.
-pub const MODELS: [&str; 6] = ["sequential", "threads", "pool", "poll", "async", "prefork"];
+pub const MODELS: [&str; 7] = [
+    "sequential",
+    "threads",
+    "pool",
+    "poll",
+    "async",
+    "prefork",
+    "uring",
+];
 
 /// A client socket with a read timeout, so a broken server fails the test instead of hanging it.
 pub fn connect(addr: SocketAddr) -> std::net::TcpStream {

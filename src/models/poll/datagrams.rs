@@ -9,8 +9,8 @@ use std::time::Instant;
 use tracing::debug;
 
 use super::EventLoop;
-use super::offload::Job;
 use super::timers::Timer;
+use crate::models::offload::Job;
 use crate::protocol;
 use crate::work::Work;
 
@@ -52,15 +52,14 @@ impl EventLoop<'_> {
                 }
                 (work, Some(helpers)) => {
                     self.datagrams_pending += 1;
-                    helpers.in_flight += 1;
-                    let _ = helpers.jobs.send((
+                    helpers.send(
                         work,
                         Job::Datagram {
                             socket: i,
                             peer,
                             reply,
                         },
-                    ));
+                    );
                 }
                 (work, None) => {
                     if work.run_bounded(&self.shared.shutdown) {

@@ -7,7 +7,9 @@
 //! 10,000 small structs instead of 10,000 threads.
 //!
 //! The rules that make it correct:
-//! - mio is edge-triggered: after an event, read (or write) until `WouldBlock`, or no further event comes.
+//! - mio is edge-triggered: after an event, read (or write) until the socket is drained, or no further event
+//!   comes. A read that comes back short has drained it: the next arrival brings a new event, so the loop does
+//!   not read again until then (the read that would only say `WouldBlock` is a system call a round trip).
 //! - A reply the socket will not take at once stays in the connection's output buffer and is finished on the
 //!   next writable event; meanwhile that connection's reads pause, so a client that never reads cannot make the
 //!   server buffer without bound. The HTTP page in that buffer is shared, not copied, and a client that takes
@@ -42,7 +44,7 @@ mod datagrams;
 mod offload;
 mod timers;
 
-use offload::{Helpers, Job};
+use super::offload::{Helpers, Job};
 use timers::{Timer, TimerKey};
 
 use super::deadlines::{ConnectionClock, Expiry};
@@ -69,7 +71,7 @@ pub fn serve(listeners: Listeners, shared: &Shared) -> io::Result<()> {
         let helpers = shared
             .config
             .offload
-            .map(|n| Helpers::start(scope, n, shared, Arc::clone(&waker)));
+            .map(|n| Helpers::start(scope, n, shared, move || drop(waker.wake())));
         EventLoop::new(poll, listeners, helpers, shared)?.run()
     })
 }
@@ -92,6 +94,10 @@ struct Connection<'a> {
     fresh_input: bool,
     /// The socket took bytes since the clock last heard of it.
     fresh_output: bool,
+    /// A read came back short: the socket holds nothing more until its next readable event.
+    input_drained: bool,
+    /// An event said the peer will send nothing more.
+    read_closed: bool,
     /// This connection's deadline timer, if it is set.
     armed: Option<TimerKey>,
     _open: Counted<'a>,
@@ -130,13 +136,21 @@ impl Connection<'_> {
                 }
                 Step::Request { .. } => self.reply(),
                 Step::Close => return Drive::Close("done"),
+                // Drained by a short read: the next arrival brings an event, so reading now would only
+                // return WouldBlock (a system call per round trip for nothing).
+                // (Unless the peer has closed: the end of input brings no further event, and must be read.)
+                Step::NeedInput if self.input_drained && !self.read_closed => return Drive::Wait,
                 Step::NeedInput => match self.stream.read(scratch) {
                     Ok(0) => self.session.feed_eof(),
                     Ok(n) => {
                         self.session.feed(&scratch[..n]);
                         self.fresh_input = true;
+                        self.input_drained = n < scratch.len();
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Wait,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.input_drained = true;
+                        return Drive::Wait;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Drive::Failed(e),
                 },
@@ -276,7 +290,14 @@ impl<'a> EventLoop<'a> {
                         self.receive_datagrams(i)
                     }
                     Token(i) if i < FIRST_CONNECTION => self.accept_all(i),
-                    Token(i) => self.advance(i - FIRST_CONNECTION),
+                    Token(i) => {
+                        let key = i - FIRST_CONNECTION;
+                        if let Some(connection) = self.connections.get_mut(key) {
+                            connection.read_closed |= event.is_read_closed() || event.is_error();
+                            connection.input_drained &= !event.is_readable();
+                        }
+                        self.advance(key)
+                    }
                 }
             }
             self.fire_due_timers();
@@ -341,6 +362,8 @@ impl<'a> EventLoop<'a> {
             clock: ConnectionClock::accepted(now),
             fresh_input: false,
             fresh_output: false,
+            input_drained: false,
+            read_closed: false,
             armed: None,
             _open: self.shared.stats.connection_opened(),
         });
@@ -384,8 +407,7 @@ impl<'a> EventLoop<'a> {
                         }
                         work => match &mut self.helpers {
                             Some(helpers) => {
-                                helpers.in_flight += 1;
-                                let _ = helpers.jobs.send((work, Job::Connection { key, id }));
+                                helpers.send(work, Job::Connection { key, id });
                                 return;
                             }
                             None => {
@@ -443,6 +465,8 @@ impl<'a> EventLoop<'a> {
         // then the ones left idle, whose protocol allows it, are closed now and the rest get the drain time.
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
+            // Read once more even if drained: input whose event is still on its way is served too.
+            self.connections[key].input_drained = false;
             let may_close = self.connections[key].session.server_stopping();
             self.advance(key);
             if may_close && self.connections.get(key).is_some_and(Connection::is_idle) {
