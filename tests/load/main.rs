@@ -6,6 +6,7 @@ mod support;
 
 mod load_support;
 
+mod classroom;
 mod cli;
 mod errors;
 mod foreign;
