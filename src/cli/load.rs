@@ -1,7 +1,8 @@
 //! `serverlab load`: drive a server with many clients and report what it did; `serverlab merge`: add up results.
 //!
 //! Exit status: 0 when the run completed (errors are results, reported in the summary), 1 when not one request
-//! succeeded (with the commonest error in one line on stderr), 2 on bad usage.
+//! succeeded (with the commonest error in one line on stderr) or nothing listens at the target (checked with one
+//! connection before the clients start), 2 on bad usage.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -153,6 +154,15 @@ pub fn main(args: LoadArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
+    if let Err(e) = crate::load::check_open_files(&config) {
+        return fail(2, &e.to_string());
+    }
+    // Parts started together (`--start-at`) may come before their server: they wait, and are not checked.
+    if config.start_at.is_none()
+        && let Err(e) = crate::load::check_listening(&config)
+    {
+        return fail(1, &e);
+    }
     let control = Control::new();
     // The first Ctrl-C stops the run and still prints the summary; a second exits at once.
     let _ = crate::shutdown::flag_on_stop_signals(&control.stop_flag());

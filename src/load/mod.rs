@@ -136,22 +136,46 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Checks that this process may open a file for every connection (raising its soft limit if needed): 1,000
+/// clients need more than the usual soft limit.
+pub fn check_open_files(config: &LoadConfig) -> Result<(), ConfigError> {
+    let part = Part::of(config);
+    if let Ok(limit) = crate::net::raise_fd_limit() {
+        let needed = (part.clients + part.slow) as u64 + 64;
+        if limit < needed {
+            return Err(ConfigError::new(format!(
+                "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
+                 {limit} (raise the hard limit: ulimit -Hn)",
+                part.clients, part.slow
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that something listens at the target before any client starts (not for udp-echo, which has no
+/// connection): a refused first connection is then one line at once, not a run of nothing but refused attempts
+/// (about ten a second per client, with the backoff). Other failures (a timeout, an unreachable host) are left to
+/// the run, which counts them by kind.
+pub fn check_listening(config: &LoadConfig) -> Result<(), String> {
+    if config.proto.is_datagram() {
+        return Ok(());
+    }
+    match std::net::TcpStream::connect_timeout(&config.target, config.timeout) {
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Err(format!(
+            "nothing is listening on {} (connection refused)",
+            config.target
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a load as `config` says until it is over or `control` stops it, on `config.threads` threads of its own;
 /// returns what it found.
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
     let part = Part::of(config);
-    // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
-    if let Ok(limit) = crate::net::raise_fd_limit() {
-        let needed = (part.clients + part.slow) as u64 + 64;
-        if limit < needed {
-            return Err(LoadError::Config(ConfigError::new(format!(
-                "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
-                 {limit} (raise the hard limit: ulimit -Hn)",
-                part.clients, part.slow
-            ))));
-        }
-    }
+    check_open_files(config).map_err(LoadError::Config)?;
     if let Some(at) = config.start_at {
         start::wait_until(at, control).map_err(LoadError::Config)?;
     }
