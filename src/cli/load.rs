@@ -18,18 +18,27 @@ use crate::duration as durations;
 use crate::load::merge::{ResultFile, merge_named, missing_segments};
 use crate::load::segment::{Part, Segment};
 use crate::load::start::{format_time, parse_start_at};
+use crate::load::target::Target;
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 use crate::protocol::Proto;
 use crate::system::{Provenance, build_profile};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Server to load, like 127.0.0.1:5000 (any server: ours, nginx, a classroom script).
-    #[arg(long, value_name = "ADDR")]
-    target: String,
-    /// Protocol to speak.
-    #[arg(long, value_enum, default_value_t = Proto::Echo)]
-    proto: Proto,
+    /// Server to load: a URL like http://127.0.0.1:8080/path (HTTP, that host and path), or HOST:PORT like
+    /// 127.0.0.1:5000 for --proto's protocol. Any server: ours, nginx, a classroom script.
+    #[arg(
+        value_name = "URL|HOST:PORT",
+        required_unless_present = "target",
+        conflicts_with = "target"
+    )]
+    url: Option<String>,
+    /// The same as the URL|HOST:PORT argument.
+    #[arg(long, value_name = "URL|HOST:PORT")]
+    target: Option<String>,
+    /// Protocol to speak [default: http for a URL, echo for HOST:PORT].
+    #[arg(long, value_enum)]
+    proto: Option<Proto>,
     /// Concurrent connections (udp-echo: concurrent senders).
     #[arg(long, default_value_t = 10)]
     clients: usize,
@@ -52,9 +61,9 @@ pub struct LoadArgs {
     /// Echo payload text.
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
-    /// HTTP path to GET.
-    #[arg(long, default_value = "/")]
-    path: String,
+    /// HTTP path to request [default: the URL's, or /].
+    #[arg(long)]
+    path: Option<String>,
     /// Open a new connection for each request (the classroom client that connects, asks, and closes).
     #[arg(long)]
     connect_per_request: bool,
@@ -109,11 +118,16 @@ fn fail(code: u8, message: &str) -> ExitCode {
 }
 
 pub fn main(args: LoadArgs) -> ExitCode {
-    let target: SocketAddr = match parse_addr(&args.target) {
+    let given = args.url.or(args.target).unwrap_or_default();
+    let (target, proto, path) = match aim(&given, args.proto, args.path) {
+        Ok(aimed) => aimed,
+        Err(e) => return fail(2, &e),
+    };
+    let address: SocketAddr = match parse_addr(&target.address) {
         Ok(a) => a,
         Err(e) => return fail(2, &e),
     };
-    let mut config = LoadConfig::new(args.proto, target);
+    let mut config = LoadConfig::new(proto, address);
     config.clients = args.clients;
     config.threads = args
         .threads
@@ -129,8 +143,8 @@ pub fn main(args: LoadArgs) -> ExitCode {
         (Some(n), None) => Payload::Size(n),
         (None, None) => Payload::default(),
     };
-    config.path = args.path;
-    config.host = Some(args.target.clone());
+    config.path = path;
+    config.host = Some(target.host_header);
     config.connect_per_request = args.connect_per_request;
     config.timeout = args.timeout;
     config.warmup = args.warmup;
@@ -207,6 +221,35 @@ pub fn main(args: LoadArgs) -> ExitCode {
         }
     }
     verdict(&report)
+}
+
+/// The target, protocol and HTTP path a command line aims at: a URL says HTTP and its path, which `--proto` and
+/// `--path` may not contradict.
+fn aim(
+    given: &str,
+    proto: Option<Proto>,
+    path: Option<String>,
+) -> Result<(Target, Proto, String), String> {
+    let target = Target::parse(given)?;
+    match (target.proto, proto) {
+        (Some(url_proto), Some(flag)) if flag != url_proto => {
+            return Err(format!(
+                "{given} is an {url_proto} URL, but --proto says {flag} (give HOST:PORT for {flag})"
+            ));
+        }
+        _ => {}
+    }
+    let path = match (&target.path, path) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "give the path in the URL {given} or with --path, not both"
+            ));
+        }
+        (Some(url_path), None) => url_path.clone(),
+        (None, flag) => flag.unwrap_or_else(|| "/".into()),
+    };
+    let proto = proto.or(target.proto).unwrap_or(Proto::Echo);
+    Ok((target, proto, path))
 }
 
 /// 0 when anything succeeded; otherwise 1 and the commonest error in one line.

@@ -10,6 +10,7 @@
 //! - [`print`](mod@print) — the human summary.
 //! - [`segment`] — one run split across machines (`--segment I/N`): which part of it this process runs.
 //! - [`start`] — when a run starts (`--start-at`), and the wall-clock window it measured.
+//! - [`target`] — what a run is aimed at, as people type it: a URL or `HOST:PORT`.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
 //! - `connect` (private) — a connection opened and registered with a poll, for the clients and the slow ones.
@@ -57,6 +58,7 @@ pub mod segment;
 mod slow;
 pub mod start;
 mod sys;
+pub mod target;
 pub mod timeline;
 mod window;
 

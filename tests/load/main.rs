@@ -16,3 +16,4 @@ mod ramp;
 mod segments;
 mod slow;
 mod stall;
+mod targets;
