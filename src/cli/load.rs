@@ -6,7 +6,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -80,7 +80,8 @@ pub struct LoadArgs {
     /// How often a slow connection sends its next byte (1ms to 1day).
     #[arg(long, value_name = "D", value_parser = durations::parse, default_value = "1s", hide = true)]
     slow_interval: Duration,
-    /// Also write the result, its provenance and its histograms as JSON.
+    /// Also write the result, its provenance and its histograms as JSON (`-`: to stdout, and the summary to
+    /// stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Also write, per 100 ms, requests/s, errors, p99 and open connections as CSV.
@@ -107,7 +108,7 @@ pub struct MergeArgs {
     /// Result files written by `serverlab load --json`.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Write the merged result as JSON.
+    /// Write the merged result as JSON (`-`: to stdout, and the summary to stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
@@ -200,15 +201,15 @@ pub fn main(args: LoadArgs) -> ExitCode {
         Err(e) => return fail(1, &e.to_string()),
     };
 
-    let mut stdout = std::io::stdout().lock();
+    let mut human = human_output(args.json.as_deref());
     if build_profile() == "debug" {
         let _ = writeln!(
-            stdout,
+            human,
             "WARNING: DEBUG BUILD: the generator is many times slower; build with --release to measure"
         );
     }
-    let _ = write!(stdout, "{}", print::summary(&report));
-    let _ = stdout.flush();
+    let _ = write!(human, "{}", print::summary(&report));
+    let _ = human.flush();
     if let Some(path) = &args.timeline
         && let Err(e) = std::fs::write(path, report.timeline.to_csv())
     {
@@ -216,11 +217,36 @@ pub fn main(args: LoadArgs) -> ExitCode {
     }
     if let Some(path) = &args.json {
         let file = ResultFile::new(provenance, config, report.clone());
-        if let Err(e) = file.write(path) {
+        if let Err(e) = write_json(&file, path) {
             return fail(1, &e);
         }
     }
     verdict(&report)
+}
+
+/// `--json -`: the JSON goes to stdout, where a pipe (`| jq`) wants nothing else.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Where the summary goes: stdout, unless the JSON has it (`--json -`); then stderr.
+fn human_output(json: Option<&Path>) -> Box<dyn Write> {
+    if json.is_some_and(is_stdout) {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    }
+}
+
+fn write_json(file: &ResultFile, path: &Path) -> Result<(), String> {
+    if !is_stdout(path) {
+        return file.write(path);
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(file.to_text()?.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write the JSON to stdout: {e}"))
 }
 
 /// The target, protocol and HTTP path a command line aims at: a URL says HTTP and its path, which `--proto` and
@@ -336,11 +362,11 @@ pub fn merge_main(args: MergeArgs) -> ExitCode {
             names.join(", ")
         );
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = write!(stdout, "{}", print::summary(&merged.report));
-    let _ = stdout.flush();
+    let mut human = human_output(args.json.as_deref());
+    let _ = write!(human, "{}", print::summary(&merged.report));
+    let _ = human.flush();
     if let Some(path) = &args.json
-        && let Err(e) = merged.write(path)
+        && let Err(e) = write_json(&merged, path)
     {
         return fail(1, &e);
     }
