@@ -227,6 +227,11 @@ fn json_to_stdout_leaves_nothing_else_there() {
         panic!("{e}: {}", String::from_utf8_lossy(&out.stdout));
     });
     assert_eq!(file.report.successes, 30);
+    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        raw["report"]["latency"]["summary"]["stdev"].is_f64(),
+        "{raw}"
+    );
     assert_eq!(file.config.unwrap().path, "/");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("30 ok, 0 errors"), "the summary: {stderr}");

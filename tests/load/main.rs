@@ -16,4 +16,5 @@ mod ramp;
 mod segments;
 mod slow;
 mod stall;
+mod summary;
 mod targets;
