@@ -185,3 +185,34 @@ fn more_clients_than_open_files_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("open files"), "{stderr}");
 }
+
+#[test]
+fn a_server_of_another_protocol_is_named_with_the_fix() {
+    // Echo (the default) aimed at an HTTP server, and HTTP at an echo server.
+    for (serves, flags, answer) in [
+        (
+            "http",
+            &[][..],
+            "the server answered \"HTTP/1.1 400\" — is it an HTTP server? try --proto http",
+        ),
+        (
+            "echo",
+            &["--proto", "http"][..],
+            "is it an echo server? try --proto echo",
+        ),
+    ] {
+        let server = crate::support::ServerProcess::start(&["--proto", serves]);
+        let target = server.addr().to_string();
+        let mut args = vec!["load", &target, "--requests", "5", "--no-progress"];
+        args.extend_from_slice(flags);
+        let out = run_cli(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{flags:?} to {serves}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(answer), "{flags:?} to {serves}: {stderr}");
+    }
+}
