@@ -18,6 +18,7 @@ use crate::duration as durations;
 use crate::load::merge::{ResultFile, merge_named, missing_segments};
 use crate::load::segment::{Part, Segment};
 use crate::load::start::{format_time, parse_start_at};
+use crate::load::status::StatusSet;
 use crate::load::target::Target;
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 use crate::protocol::Proto;
@@ -64,6 +65,10 @@ pub struct LoadArgs {
     /// HTTP path to request [default: the URL's, or /].
     #[arg(long)]
     path: Option<String>,
+    /// HTTP: the statuses that count as a success, like 200, 2xx, 200-299 or 200,404; a reply with another is a
+    /// bad reply. Replies are counted by status either way [default: any].
+    #[arg(long, value_name = "CODES", value_parser = StatusSet::parse)]
+    expect_status: Option<StatusSet>,
     /// Open a new connection for each request (the classroom client that connects, asks, and closes).
     #[arg(long)]
     connect_per_request: bool,
@@ -152,6 +157,10 @@ pub fn main(args: LoadArgs) -> ExitCode {
     config.slow = args.slow;
     config.slow_interval = args.slow_interval;
     config.segment = args.segment;
+    if args.expect_status.is_some() && proto != Proto::Http {
+        return fail(2, "--expect-status needs HTTP (a URL, or --proto http)");
+    }
+    config.expect_status = args.expect_status.unwrap_or_else(StatusSet::any);
     config.start_at = args.start_at;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::segment::Segment;
+use super::status::StatusSet;
 use crate::duration as durations;
 use crate::protocol::Proto;
 use crate::settings::ConfigError;
@@ -99,6 +100,10 @@ pub struct LoadConfig {
     /// Wait until this wall-clock time before connecting, so that parts on several machines start together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<SystemTime>,
+    /// HTTP: the statuses that count as a success; a reply with another is a bad reply (counted by code either
+    /// way, in [`super::LoadReport::statuses`]). 2xx unless set (the CLI sets `any`, as wrk, oha and hey count).
+    #[serde(default)]
+    pub expect_status: StatusSet,
 }
 
 fn default_slow_interval() -> Duration {
@@ -130,6 +135,7 @@ impl LoadConfig {
             slow_interval: default_slow_interval(),
             segment: None,
             start_at: None,
+            expect_status: StatusSet::success(),
         }
     }
 

@@ -10,6 +10,7 @@
 //! - [`print`](mod@print) — the human summary.
 //! - [`segment`] — one run split across machines (`--segment I/N`): which part of it this process runs.
 //! - [`start`] — when a run starts (`--start-at`), and the wall-clock window it measured.
+//! - [`status`] — HTTP replies by status code, and which codes count as a success (`--expect-status`).
 //! - [`target`] — what a run is aimed at, as people type it: a URL or `HOST:PORT`.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
@@ -57,6 +58,7 @@ pub mod report;
 pub mod segment;
 mod slow;
 pub mod start;
+pub mod status;
 mod sys;
 pub mod target;
 pub mod timeline;
@@ -188,13 +190,14 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         .clone()
         .unwrap_or_else(|| config.target.to_string());
     let message = config.payload.bytes(config.proto);
-    let request = Request::new(
+    let mut request = Request::new(
         config.proto,
         &message,
         &config.path,
         &host,
         config.connect_per_request,
     );
+    request.expect_status = config.expect_status.clone();
     let warm = Nanos::from_duration(config.warmup);
     let window = Window::new(
         warm,
@@ -293,6 +296,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         all_served_ms: ready_at.map(|at| at.as_micros() as f64 / 1000.0),
         segments: config.segment.into_iter().collect(),
         window: None,
+        statuses: Default::default(),
     };
     let mut timeline = Recorder::default();
     if let Some(slow) = slow {
@@ -306,6 +310,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         end = end.max(r.end);
         report.successes += r.successes;
         report.errors.merge(&r.errors);
+        r.statuses.add_to(&mut report.statuses);
         for (kind, example) in r.examples {
             report.error_examples.entry(kind).or_insert(example);
         }

@@ -74,6 +74,14 @@ pub fn summary(report: &LoadReport) -> String {
         latency_line(&mut out, "", &report.latency);
     }
     histogram_lines(&mut out, &report.latency);
+    if !report.statuses.is_empty() {
+        let codes: Vec<String> = report
+            .statuses
+            .iter()
+            .map(|(code, n)| format!("{code} x{n}"))
+            .collect();
+        let _ = writeln!(out, "  statuses   {}", codes.join(", "));
+    }
     if report.errors.total() > 0 {
         let _ = writeln!(out, "  errors");
         for kind in ErrorKind::ALL {

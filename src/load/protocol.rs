@@ -6,6 +6,7 @@
 //! body counted by `Content-Length` or walked through its chunks without keeping it); daytime wants a non-empty
 //! first line before the server closes; udp-echo matches a sequence number.
 
+use super::status::StatusSet;
 use crate::protocol::Proto;
 use crate::protocol::http::{ReplyReader, ReplyStatus};
 
@@ -33,6 +34,8 @@ pub struct Request {
     pub proto: Proto,
     /// The bytes sent (for udp-echo: the datagram without its sequence number).
     pub bytes: Vec<u8>,
+    /// HTTP: the statuses that count as a success (2xx unless set); a complete reply with another is a bad reply.
+    pub expect_status: StatusSet,
 }
 
 impl Request {
@@ -51,7 +54,11 @@ impl Request {
                 .into_bytes()
             }
         };
-        Request { proto, bytes }
+        Request {
+            proto,
+            bytes,
+            expect_status: StatusSet::success(),
+        }
     }
 
     /// Writes the datagram for request number `seq` into `out` (udp-echo).
@@ -182,7 +189,7 @@ impl Checker {
                             .flatten()
                             .unwrap_or(why),
                     ),
-                    status => Feed::from(status),
+                    status => expected(request, h.status(), Feed::from(status)),
                 }
             }
         }
@@ -190,12 +197,33 @@ impl Checker {
 
     /// The server closed its side: the end of a daytime reply or of an HTTP body delimited by the close;
     /// anything else is a reply cut short (`None`).
-    pub fn feed_eof(&mut self) -> Option<Feed> {
+    pub fn feed_eof(&mut self, request: &Request) -> Option<Feed> {
         match self {
             Checker::Echo { .. } => None,
             Checker::Daytime(d) => Some(d.finish()),
-            Checker::Http(h) => h.feed_eof().map(Feed::from),
+            Checker::Http(h) => h
+                .feed_eof()
+                .map(|status| expected(request, h.status(), Feed::from(status))),
         }
+    }
+
+    /// HTTP: the status of the current reply, once its head is read.
+    #[inline]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Checker::Http(h) => h.status(),
+            _ => None,
+        }
+    }
+}
+
+/// A complete HTTP reply whose status is not one the request expects is a bad reply.
+fn expected(request: &Request, status: Option<u16>, feed: Feed) -> Feed {
+    match (feed, status) {
+        (Feed::Done { .. }, Some(code)) if !request.expect_status.contains(code) => {
+            Feed::Bad(format!("HTTP status {code}"))
+        }
+        (feed, _) => feed,
     }
 }
 
@@ -323,7 +351,7 @@ mod tests {
         assert!(matches!(c.feed(&request, b"hEllo"), Feed::Bad(m) if m.contains("byte 1")));
         c.reset();
         assert_eq!(c.feed(&request, b"hel"), Feed::More);
-        assert_eq!(c.feed_eof(), None, "a cut echo is not a reply");
+        assert_eq!(c.feed_eof(&request), None, "a cut echo is not a reply");
     }
 
     #[test]
@@ -389,7 +417,7 @@ mod tests {
         c.reset();
         assert_eq!(c.feed(&request, b"HTTP/1.0 200 OK\r\n\r\nbody"), Feed::More);
         assert_eq!(
-            c.feed_eof(),
+            c.feed_eof(&request),
             Some(Feed::Done {
                 used: 0,
                 keep_alive: false
@@ -408,7 +436,7 @@ mod tests {
             c.feed(&request, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhel"),
             Feed::More
         );
-        assert_eq!(c.feed_eof(), None, "a short body is cut");
+        assert_eq!(c.feed_eof(&request), None, "a short body is cut");
     }
 
     #[test]
@@ -446,12 +474,12 @@ mod tests {
         let mut c = Checker::new(Proto::Daytime);
         assert_eq!(c.feed(&request, b"Tue Dec  1 "), Feed::More);
         assert_eq!(c.feed(&request, b"13:16:57 2026\r\n"), Feed::More);
-        assert!(matches!(c.feed_eof(), Some(Feed::Done { .. })));
+        assert!(matches!(c.feed_eof(&request), Some(Feed::Done { .. })));
         c.reset();
-        assert!(matches!(c.feed_eof(), Some(Feed::Bad(_))));
+        assert!(matches!(c.feed_eof(&request), Some(Feed::Bad(_))));
         c.reset();
         c.feed(&request, b"  \r\nlater");
-        assert!(matches!(c.feed_eof(), Some(Feed::Bad(_))));
+        assert!(matches!(c.feed_eof(&request), Some(Feed::Bad(_))));
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn a_wrong_echo_is_a_bad_reply() {
 }
 
 #[test]
-fn an_http_error_status_is_a_bad_reply() {
+fn an_http_error_status_is_a_bad_reply_for_the_library_by_default() {
     let addr = tiny_tcp_server(failing_http);
     let mut c = config(Proto::Http, addr, 2);
     c.requests = Some(10);
@@ -36,6 +36,7 @@ fn an_http_error_status_is_a_bad_reply() {
     assert_consistent(&r);
     assert_eq!(r.errors.bad_reply, 10);
     assert!(r.error_examples[&ErrorKind::BadReply].contains("500"));
+    assert_eq!(r.statuses, [(500, 10)].into(), "counted by code too");
 }
 
 #[test]

@@ -61,3 +61,66 @@ fn stdev_and_a_histogram_that_adds_up_to_the_replies() {
     let widest = rows.iter().map(|r| r.matches('#').count()).max().unwrap();
     assert_eq!(widest, 40, "the fullest row is the longest bar: {stdout}");
 }
+
+#[test]
+fn replies_are_counted_by_status_and_only_expect_status_makes_one_an_error() {
+    let (addr, _requests) = recording_http_server();
+    let url = format!("http://{addr}/status/404");
+    // As wrk, oha and hey: a 404 is a reply, counted by its code.
+    let (code, stdout) = load(&[&url, "--clients", "2", "--requests", "10"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("10 ok, 0 errors"), "{stdout}");
+    assert!(stdout.contains("statuses   404 x10\n"), "{stdout}");
+
+    // Unless --expect-status says otherwise.
+    let (code, stdout) = load(&[
+        &url,
+        "--clients",
+        "2",
+        "--requests",
+        "10",
+        "--expect-status",
+        "2xx",
+    ]);
+    assert_eq!(code, Some(1), "nothing succeeded: {stdout}");
+    assert!(stdout.contains("0 ok, 10 errors"), "{stdout}");
+    assert!(stdout.contains("statuses   404 x10\n"), "{stdout}");
+    assert!(
+        section(&stdout, "errors")
+            .iter()
+            .any(|l| l.contains("bad reply") && l.contains("10 (first: HTTP status 404)")),
+        "{stdout}"
+    );
+
+    let (code, stdout) = load(&[
+        &url,
+        "--requests",
+        "4",
+        "--expect-status",
+        "200,404",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(code, Some(0));
+    let raw: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(raw["report"]["statuses"]["404"], 4, "{raw}");
+    assert_eq!(raw["config"]["expect_status"], "200,404", "{raw}");
+}
+
+#[test]
+fn expect_status_is_for_http_and_wants_codes() {
+    for (args, needle) in [
+        (vec!["127.0.0.1:9", "--expect-status", "200"], "needs HTTP"),
+        (
+            vec!["http://127.0.0.1:9/", "--expect-status", "ok"],
+            "--expect-status",
+        ),
+    ] {
+        let mut full = vec!["load", "--no-progress", "--requests", "1"];
+        full.extend(args.iter().copied());
+        let out = run_cli(&full);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}

@@ -299,6 +299,9 @@ impl Worker<'_> {
             self.plan.window.client_ready(now);
         }
         if counts {
+            if let Some(code) = c.checker.status() {
+                self.out.statuses.add(code);
+            }
             self.out.latency.record(latency_us);
             self.out
                 .service
@@ -322,6 +325,10 @@ impl Worker<'_> {
         self.progress.count(true);
         self.out.timeline.failure(now, counts);
         if counts {
+            // A reply whose status was not expected, or whose body went wrong, still came with its code.
+            if let Some(code) = c.checker.status() {
+                self.out.statuses.add(code);
+            }
             self.out.errors.add(kind, 1);
             c.count.errors += 1;
             self.out

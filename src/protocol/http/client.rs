@@ -3,8 +3,9 @@
 //!
 //! Sans-IO like the server's session: fed bytes, it says whether the reply is complete, how many of the bytes
 //! were its own, and whether the connection carries another request. The head is parsed once it is whole
-//! (`httparse`), kept only when it arrives in more than one read; the body is walked, never kept. Only a 2xx
-//! reply counts as an answer: the reader is for clients that count answers (the load generator).
+//! (`httparse`), kept only when it arrives in more than one read; the body is walked, never kept. A reply of any
+//! status is read to its end (so the connection can carry the next request); which statuses count as answers is
+//! the caller's to say ([`ReplyReader::status`]: the load generator's `--expect-status`).
 
 use super::framing::{BodyDecoder, MAX_HEADERS, reply_framing};
 
@@ -33,6 +34,8 @@ pub struct ReplyReader {
     body: Option<BodyDecoder>,
     keep_alive: bool,
     started: bool,
+    /// The status code, once the head is parsed.
+    status: Option<u16>,
 }
 
 impl ReplyReader {
@@ -41,6 +44,12 @@ impl ReplyReader {
         self.body = None;
         self.keep_alive = false;
         self.started = false;
+        self.status = None;
+    }
+
+    /// The reply's status code, once its head is parsed.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 
     /// Whether any byte of the reply has arrived.
@@ -122,10 +131,7 @@ impl ReplyReader {
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(format!("HTTP reply is not HTTP ({e})")),
         };
-        let code = reply.code.unwrap_or(0);
-        if !(200..300).contains(&code) {
-            return Err(format!("HTTP status {code}"));
-        }
+        self.status = reply.code;
         let framing = reply_framing(&reply).map_err(|e| format!("HTTP reply framing: {e}"))?;
         self.keep_alive = framing.keep_alive;
         self.body = Some(BodyDecoder::new(framing.body, u64::MAX));
