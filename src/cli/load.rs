@@ -65,6 +65,18 @@ pub struct LoadArgs {
     /// HTTP path to request [default: the URL's, or /].
     #[arg(long)]
     path: Option<String>,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    method: String,
+    /// HTTP header line to add, `Name: value`; repeat for more (a Host or User-Agent given here replaces ours).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// HTTP request body (sent with its Content-Length).
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    body: Option<String>,
+    /// HTTP request body, read from this file.
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
     /// HTTP: the statuses that count as a success, like 200, 2xx, 200-299 or 200,404; a reply with another is a
     /// bad reply. Replies are counted by status either way [default: any].
     #[arg(long, value_name = "CODES", value_parser = StatusSet::parse)]
@@ -161,6 +173,21 @@ pub fn main(args: LoadArgs) -> ExitCode {
         return fail(2, "--expect-status needs HTTP (a URL, or --proto http)");
     }
     config.expect_status = args.expect_status.unwrap_or_else(StatusSet::any);
+    config.method = args.method;
+    config.headers = args.headers;
+    config.body = match (args.body, &args.body_file) {
+        (Some(text), _) => text.into_bytes(),
+        (None, Some(path)) => match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return fail(
+                    2,
+                    &format!("cannot read --body-file {}: {e}", path.display()),
+                );
+            }
+        },
+        (None, None) => Vec::new(),
+    };
     config.start_at = args.start_at;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());

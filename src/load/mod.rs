@@ -13,6 +13,7 @@
 //! - [`status`] — HTTP replies by status code, and which codes count as a success (`--expect-status`).
 //! - [`target`] — what a run is aimed at, as people type it: a URL or `HOST:PORT`.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
+//! - `mismatch` (private) — a server of another protocol than the one asked for, named with the fix.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
 //! - `connect` (private) — a connection opened and registered with a poll, for the clients and the slow ones.
 //! - `clock` (private) — the run's time: `Nanos` since its start, no bare integers.
@@ -52,6 +53,7 @@ mod connect;
 mod engine;
 pub mod latency;
 pub mod merge;
+mod mismatch;
 pub mod print;
 pub mod protocol;
 pub mod report;
@@ -75,7 +77,7 @@ pub use report::{ErrorKind, LoadReport, SlowReport};
 use crate::settings::ConfigError;
 use clock::{Clock, Nanos};
 use engine::{Plan, first_index_at, run_thread};
-use protocol::Request;
+use protocol::{HttpRequest, Request};
 use segment::Part;
 use slow::{SlowPlan, run_slow};
 use timeline::{Recorder, Timeline};
@@ -190,13 +192,19 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         .clone()
         .unwrap_or_else(|| config.target.to_string());
     let message = config.payload.bytes(config.proto);
-    let mut request = Request::new(
-        config.proto,
-        &message,
-        &config.path,
-        &host,
-        config.connect_per_request,
-    );
+    let mut request = match config.proto {
+        crate::protocol::Proto::Http => Request::http(
+            &HttpRequest {
+                method: &config.method,
+                path: &config.path,
+                host: &host,
+                headers: &config.headers,
+                body: &config.body,
+            },
+            config.connect_per_request,
+        ),
+        proto => Request::new(proto, &message, "", "", config.connect_per_request),
+    };
     request.expect_status = config.expect_status.clone();
     let warm = Nanos::from_duration(config.warmup);
     let window = Window::new(

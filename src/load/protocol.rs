@@ -6,6 +6,7 @@
 //! body counted by `Content-Length` or walked through its chunks without keeping it); daytime wants a non-empty
 //! first line before the server closes; udp-echo matches a sequence number.
 
+use super::mismatch::wrong_protocol;
 use super::status::StatusSet;
 use crate::protocol::Proto;
 use crate::protocol::http::{ReplyReader, ReplyStatus};
@@ -28,12 +29,39 @@ pub enum Feed {
     Bad(String),
 }
 
+/// What an HTTP request is made of, before it is encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The `Host` header, unless `headers` has one.
+    pub host: &'a str,
+    /// Header lines, `Name: value`.
+    pub headers: &'a [String],
+    pub body: &'a [u8],
+}
+
+impl<'a> HttpRequest<'a> {
+    /// `GET path` with no headers of the caller's and no body.
+    pub fn get(path: &'a str, host: &'a str) -> HttpRequest<'a> {
+        HttpRequest {
+            method: "GET",
+            path,
+            host,
+            headers: &[],
+            body: &[],
+        }
+    }
+}
+
 /// What the request looks like on the wire, built once per run and shared by every client.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub proto: Proto,
     /// The bytes sent (for udp-echo: the datagram without its sequence number).
     pub bytes: Vec<u8>,
+    /// HTTP: the method (a reply to HEAD has no body).
+    pub method: String,
     /// HTTP: the statuses that count as a success (2xx unless set); a complete reply with another is a bad reply.
     pub expect_status: StatusSet,
 }
@@ -46,17 +74,49 @@ impl Request {
         let bytes = match proto {
             Proto::Echo | Proto::UdpEcho => message.to_vec(),
             Proto::Daytime => Vec::new(),
-            Proto::Http => {
-                let connection = if close { "Connection: close\r\n" } else { "" };
-                format!(
-                    "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: serverlab-load\r\n{connection}\r\n"
-                )
-                .into_bytes()
-            }
+            Proto::Http => return Request::http(&HttpRequest::get(path, host), close),
         };
         Request {
             proto,
             bytes,
+            method: String::new(),
+            expect_status: StatusSet::success(),
+        }
+    }
+
+    /// Encodes an HTTP request: the head with `Host` and `User-Agent` (unless the caller's headers have them),
+    /// the caller's headers, a `Content-Length` when there is a body (or the method usually carries one), then
+    /// the body.
+    pub fn http(spec: &HttpRequest<'_>, close: bool) -> Request {
+        let has = |name: &str| {
+            spec.headers.iter().any(|h| {
+                h.split_once(':')
+                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            })
+        };
+        let mut head = format!("{} {} HTTP/1.1\r\n", spec.method, spec.path);
+        if !has("host") {
+            head += &format!("Host: {}\r\n", spec.host);
+        }
+        if !has("user-agent") {
+            head += "User-Agent: serverlab-load\r\n";
+        }
+        for header in spec.headers {
+            head += &format!("{}\r\n", header.trim());
+        }
+        if !spec.body.is_empty() || matches!(spec.method, "POST" | "PUT" | "PATCH") {
+            head += &format!("Content-Length: {}\r\n", spec.body.len());
+        }
+        if close && !has("connection") {
+            head += "Connection: close\r\n";
+        }
+        head += "\r\n";
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(spec.body);
+        Request {
+            proto: Proto::Http,
+            bytes,
+            method: spec.method.to_string(),
             expect_status: StatusSet::success(),
         }
     }
@@ -116,11 +176,12 @@ pub enum Checker {
 }
 
 impl Checker {
-    pub fn new(proto: Proto) -> Checker {
-        match proto {
+    /// A checker of the replies to `request`.
+    pub fn new(request: &Request) -> Checker {
+        match request.proto {
             Proto::Echo | Proto::UdpEcho => Checker::Echo { got: 0 },
             Proto::Daytime => Checker::Daytime(Daytime::default()),
-            Proto::Http => Checker::Http(ReplyReader::default()),
+            Proto::Http => Checker::Http(ReplyReader::for_method(&request.method)),
         }
     }
 
@@ -227,42 +288,6 @@ fn expected(request: &Request, status: Option<u16>, feed: Feed) -> Feed {
     }
 }
 
-/// Shortest echo of the request taken for an echo server (fewer bytes prove nothing).
-const MIN_ECHOED: usize = 4;
-
-/// When the first bytes of a wrong reply show the server speaks another protocol than the one asked for, says so
-/// with the fix, in one line: an HTTP status line to an echo request, or an HTTP request echoed back.
-fn wrong_protocol(request: &Request, reply: &[u8]) -> Option<String> {
-    let first_line = |bytes: &[u8]| {
-        let line = bytes
-            .split(|&b| b == b'\r' || b == b'\n')
-            .next()
-            .unwrap_or(bytes);
-        String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned()
-    };
-    match request.proto {
-        Proto::Echo if reply.starts_with(b"HTTP/1.") => {
-            // The version and the code: "HTTP/1.1 400".
-            let line = first_line(reply);
-            let status: Vec<&str> = line.split_whitespace().take(2).collect();
-            Some(format!(
-                "the server answered \"{}\" — is it an HTTP server? try --proto http",
-                status.join(" ")
-            ))
-        }
-        Proto::Http => {
-            let echoed = reply.len().min(request.bytes.len());
-            (echoed >= MIN_ECHOED && reply[..echoed] == request.bytes[..echoed]).then(|| {
-                format!(
-                    "the server answered \"{}\", the request itself — is it an echo server? try --proto echo",
-                    first_line(reply)
-                )
-            })
-        }
-        _ => None,
-    }
-}
-
 fn first_difference(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -319,7 +344,7 @@ mod tests {
     fn http() -> (Request, Checker) {
         (
             Request::new(Proto::Http, b"", "/", "localhost", false),
-            Checker::new(Proto::Http),
+            Checker::new(&Request::new(Proto::Http, b"", "/", "localhost", false)),
         )
     }
 
@@ -338,7 +363,7 @@ mod tests {
     #[test]
     fn echo_must_match_byte_for_byte() {
         let request = Request::new(Proto::Echo, b"hello", "", "", false);
-        let mut c = Checker::new(Proto::Echo);
+        let mut c = Checker::new(&request);
         assert_eq!(c.feed(&request, b"he"), Feed::More);
         assert_eq!(
             c.feed(&request, b"llo"),
@@ -440,38 +465,9 @@ mod tests {
     }
 
     #[test]
-    fn a_server_of_another_protocol_gets_a_hint_with_the_fix() {
-        let request = Request::new(Proto::Echo, b"hello", "", "", false);
-        let mut c = Checker::new(Proto::Echo);
-        let feed = c.feed(
-            &request,
-            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
-        );
-        assert_eq!(
-            feed,
-            Feed::Bad(
-                "the server answered \"HTTP/1.1 400\" — is it an HTTP server? try --proto http"
-                    .into()
-            )
-        );
-        let (request, mut c) = http();
-        let echoed = request.bytes.clone();
-        let feed = c.feed(&request, &echoed);
-        assert!(
-            matches!(&feed, Feed::Bad(m) if m.contains("\"GET / HTTP/1.1\"") && m.ends_with("try --proto echo")),
-            "{feed:?}"
-        );
-        c.reset();
-        assert!(
-            matches!(c.feed(&request, b"SSH-2.0-OpenSSH\r\n\r\n"), Feed::Bad(m) if m.contains("not HTTP")),
-            "no hint without a reason"
-        );
-    }
-
-    #[test]
     fn daytime_needs_a_visible_line() {
         let request = Request::new(Proto::Daytime, b"", "", "", false);
-        let mut c = Checker::new(Proto::Daytime);
+        let mut c = Checker::new(&request);
         assert_eq!(c.feed(&request, b"Tue Dec  1 "), Feed::More);
         assert_eq!(c.feed(&request, b"13:16:57 2026\r\n"), Feed::More);
         assert!(matches!(c.feed_eof(&request), Some(Feed::Done { .. })));

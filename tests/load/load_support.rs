@@ -124,7 +124,7 @@ pub fn udp_echo_with_one_late_reply(late: usize, delay: Duration) -> SocketAddr 
 }
 
 /// An HTTP server on 127.0.0.1:0 that sends every request it reads (head and body, as text) to the channel and
-/// answers `200 OK` with a 2-byte body, or the status NNN for a path `/status/NNN`. Keep-alive; the accept thread
+/// answers `200 OK` with a 2-byte body (none to HEAD), or the status NNN for a path `/status/NNN`. Keep-alive; the accept thread
 /// lives as long as the test process.
 pub fn recording_http_server() -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -167,7 +167,9 @@ fn answer_and_record(mut stream: TcpStream, tx: std::sync::mpsc::Sender<String>)
                 .and_then(|code| code.parse::<u16>().ok())
                 .unwrap_or(200);
             let _ = tx.send(request);
-            let reply = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 2\r\n\r\nok");
+            // A reply to HEAD says how long the body would be, and has none.
+            let body = if head.starts_with("HEAD ") { "" } else { "ok" };
+            let reply = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 2\r\n\r\n{body}");
             if stream.write_all(reply.as_bytes()).is_err() {
                 return;
             }

@@ -10,6 +10,7 @@ mod cli;
 mod errors;
 mod foreign;
 mod hosts;
+mod http_requests;
 mod ports;
 mod protocols;
 mod ramp;

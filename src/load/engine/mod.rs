@@ -129,7 +129,7 @@ pub(super) fn run_thread(
         plan,
         poll: Poll::new()?,
         clients: (first..first + count)
-            .map(|index| Client::new(index, config))
+            .map(|index| Client::new(index, config, &plan.request))
             .collect(),
         buf: vec![0; READ_BUFFER],
         datagram: Vec::new(),

@@ -7,7 +7,7 @@
 //! status is read to its end (so the connection can carry the next request); which statuses count as answers is
 //! the caller's to say ([`ReplyReader::status`]: the load generator's `--expect-status`).
 
-use super::framing::{BodyDecoder, MAX_HEADERS, reply_framing};
+use super::framing::{BodyDecoder, BodyLength, MAX_HEADERS, reply_framing};
 
 /// Most bytes of a reply head. Larger than a request's ([`super::MAX_HEAD`]): servers that are not ours may send
 /// many cookies.
@@ -36,9 +36,19 @@ pub struct ReplyReader {
     started: bool,
     /// The status code, once the head is parsed.
     status: Option<u16>,
+    /// The request was HEAD: the reply has no body, whatever its fields say. Kept across resets.
+    to_head: bool,
 }
 
 impl ReplyReader {
+    /// A reader for the replies to requests of `method`: a reply to HEAD has no body.
+    pub fn for_method(method: &str) -> ReplyReader {
+        ReplyReader {
+            to_head: method == "HEAD",
+            ..ReplyReader::default()
+        }
+    }
+
     pub fn reset(&mut self) {
         self.head.clear();
         self.body = None;
@@ -133,8 +143,14 @@ impl ReplyReader {
         };
         self.status = reply.code;
         let framing = reply_framing(&reply).map_err(|e| format!("HTTP reply framing: {e}"))?;
+        let body = if self.to_head {
+            BodyLength::Length(0)
+        } else {
+            framing.body
+        };
+        // A reply to HEAD without a length would leave the connection open: framing says it cannot be reused.
         self.keep_alive = framing.keep_alive;
-        self.body = Some(BodyDecoder::new(framing.body, u64::MAX));
+        self.body = Some(BodyDecoder::new(body, u64::MAX));
         Ok(Some(len))
     }
 }
@@ -161,6 +177,32 @@ mod tests {
                 String::from_utf8_lossy(reply)
             );
         }
+    }
+
+    #[test]
+    fn a_reply_to_head_has_no_body_whatever_its_length_says() {
+        let mut reader = ReplyReader::for_method("HEAD");
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n";
+        assert_eq!(
+            reader.feed(reply),
+            ReplyStatus::Done {
+                used: reply.len(),
+                keep_alive: true
+            }
+        );
+        reader.reset();
+        assert_eq!(
+            reader.feed(reply),
+            ReplyStatus::Done {
+                used: reply.len(),
+                keep_alive: true
+            },
+            "after a reset too"
+        );
+        assert_eq!(
+            ReplyReader::for_method("GET").feed(reply),
+            ReplyStatus::More
+        );
     }
 
     #[test]
