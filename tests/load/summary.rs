@@ -124,3 +124,20 @@ fn expect_status_is_for_http_and_wants_codes() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn merged_runs_add_their_statuses() {
+    let (addr, _requests) = recording_http_server();
+    let dir = std::env::temp_dir().join(format!("serverlab-statuses-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    for (path, url_path, n) in [(&a, "/", "2"), (&b, "/status/404", "3")] {
+        let url = format!("http://{addr}{url_path}");
+        let (code, _) = load(&[&url, "--requests", n, "--json", &path.to_string_lossy()]);
+        assert_eq!(code, Some(0));
+    }
+    let out = run_cli(&["merge", &a.to_string_lossy(), &b.to_string_lossy()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("statuses   200 x2, 404 x3\n"), "{stdout}");
+}
