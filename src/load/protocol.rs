@@ -3,8 +3,9 @@
 //!
 //! Checking is minimal but strict, in the manner of wrk: echo compares every byte with what was sent; HTTP is read
 //! by [`crate::protocol::http::ReplyReader`], framed by the same rules as our server's requests (head parsed once,
-//! body counted by `Content-Length` or walked through its chunks without keeping it); daytime wants a non-empty
-//! first line before the server closes; udp-echo matches a sequence number.
+//! body counted by `Content-Length` or walked through its chunks without keeping it), then its status held against
+//! the statuses expected (`--expect-status`); daytime wants a non-empty first line before the server closes;
+//! udp-echo matches a sequence number.
 
 use super::mismatch::wrong_protocol;
 use super::status::StatusSet;
