@@ -108,7 +108,7 @@ for model in $MODELS; do
             kind="churn" flags=(--clients "$CHURN_CLIENTS" --connect-per-request)
         fi
         rm -f "$work/load.json"
-        timeout --kill-after=5s 300s "$BIN" load --target "$addr" --proto http --requests "$share" \
+        timeout --kill-after=5s 300s "$BIN" load --target "$addr" --proto http --expect-status 2xx --requests "$share" \
             "${flags[@]}" --timeout 5s --no-progress --json "$work/load.json" >"$work/load.out" 2>&1 || true
         read -r ok errors < <(load_counts "$work/load.json" "$share")
         ok_total=$((ok_total + ok)) errors_total=$((errors_total + errors))

@@ -1,11 +1,12 @@
 //! `serverlab load`: drive a server with many clients and report what it did; `serverlab merge`: add up results.
 //!
 //! Exit status: 0 when the run completed (errors are results, reported in the summary), 1 when not one request
-//! succeeded (with the commonest error in one line on stderr), 2 on bad usage.
+//! succeeded (with the commonest error in one line on stderr) or nothing listens at the target (checked with one
+//! connection before the clients start), 2 on bad usage.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,18 +18,28 @@ use crate::duration as durations;
 use crate::load::merge::{ResultFile, merge_named, missing_segments};
 use crate::load::segment::{Part, Segment};
 use crate::load::start::{format_time, parse_start_at};
+use crate::load::status::StatusSet;
+use crate::load::target::Target;
 use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
 use crate::protocol::Proto;
 use crate::system::{Provenance, build_profile};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Server to load, like 127.0.0.1:5000 (any server: ours, nginx, a classroom script).
-    #[arg(long, value_name = "ADDR")]
-    target: String,
-    /// Protocol to speak.
-    #[arg(long, value_enum, default_value_t = Proto::Echo)]
-    proto: Proto,
+    /// Server to load: a URL like http://127.0.0.1:8080/path (HTTP, that host and path), or HOST:PORT like
+    /// 127.0.0.1:5000 for --proto's protocol. Any server: ours, nginx, a classroom script.
+    #[arg(
+        value_name = "URL|HOST:PORT",
+        required_unless_present = "target",
+        conflicts_with = "target"
+    )]
+    url: Option<String>,
+    /// The same as the URL|HOST:PORT argument.
+    #[arg(long, value_name = "URL|HOST:PORT")]
+    target: Option<String>,
+    /// Protocol to speak [default: http for a URL, echo for HOST:PORT].
+    #[arg(long, value_enum)]
+    proto: Option<Proto>,
     /// Concurrent connections (udp-echo: concurrent senders).
     #[arg(long, default_value_t = 10)]
     clients: usize,
@@ -51,9 +62,25 @@ pub struct LoadArgs {
     /// Echo payload text.
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
-    /// HTTP path to GET.
-    #[arg(long, default_value = "/")]
-    path: String,
+    /// HTTP path to request [default: the URL's, or /].
+    #[arg(long)]
+    path: Option<String>,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    method: String,
+    /// HTTP header line to add, `Name: value`; repeat for more (a Host or User-Agent given here replaces ours).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// HTTP request body (sent with its Content-Length).
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    body: Option<String>,
+    /// HTTP request body, read from this file.
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
+    /// HTTP: the statuses that count as a success, like 200, 2xx, 200-299 or 200,404; a reply with another is a
+    /// bad reply. Replies are counted by status either way [default: any].
+    #[arg(long, value_name = "CODES", value_parser = StatusSet::parse)]
+    expect_status: Option<StatusSet>,
     /// Open a new connection for each request (the classroom client that connects, asks, and closes).
     #[arg(long)]
     connect_per_request: bool,
@@ -70,7 +97,8 @@ pub struct LoadArgs {
     /// How often a slow connection sends its next byte (1ms to 1day).
     #[arg(long, value_name = "D", value_parser = durations::parse, default_value = "1s", hide = true)]
     slow_interval: Duration,
-    /// Also write the result, its provenance and its histograms as JSON.
+    /// Also write the result, its provenance and its histograms as JSON (`-`: to stdout, and the summary to
+    /// stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Also write, per 100 ms, requests/s, errors, p99 and open connections as CSV.
@@ -97,7 +125,7 @@ pub struct MergeArgs {
     /// Result files written by `serverlab load --json`.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Write the merged result as JSON.
+    /// Write the merged result as JSON (`-`: to stdout, and the summary to stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
@@ -108,11 +136,16 @@ fn fail(code: u8, message: &str) -> ExitCode {
 }
 
 pub fn main(args: LoadArgs) -> ExitCode {
-    let target: SocketAddr = match parse_addr(&args.target) {
+    let given = args.url.or(args.target).unwrap_or_default();
+    let (target, proto, path) = match aim(&given, args.proto, args.path) {
+        Ok(aimed) => aimed,
+        Err(e) => return fail(2, &e),
+    };
+    let address: SocketAddr = match parse_addr(&target.address) {
         Ok(a) => a,
         Err(e) => return fail(2, &e),
     };
-    let mut config = LoadConfig::new(args.proto, target);
+    let mut config = LoadConfig::new(proto, address);
     config.clients = args.clients;
     config.threads = args
         .threads
@@ -128,14 +161,33 @@ pub fn main(args: LoadArgs) -> ExitCode {
         (Some(n), None) => Payload::Size(n),
         (None, None) => Payload::default(),
     };
-    config.path = args.path;
-    config.host = Some(args.target.clone());
+    config.path = path;
+    config.host = Some(target.host_header);
     config.connect_per_request = args.connect_per_request;
     config.timeout = args.timeout;
     config.warmup = args.warmup;
     config.slow = args.slow;
     config.slow_interval = args.slow_interval;
     config.segment = args.segment;
+    if args.expect_status.is_some() && proto != Proto::Http {
+        return fail(2, "--expect-status needs HTTP (a URL, or --proto http)");
+    }
+    config.expect_status = args.expect_status.unwrap_or_else(StatusSet::any);
+    config.method = args.method;
+    config.headers = args.headers;
+    config.body = match (args.body, &args.body_file) {
+        (Some(text), _) => text.into_bytes(),
+        (None, Some(path)) => match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return fail(
+                    2,
+                    &format!("cannot read --body-file {}: {e}", path.display()),
+                );
+            }
+        },
+        (None, None) => Vec::new(),
+    };
     config.start_at = args.start_at;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());
@@ -153,6 +205,15 @@ pub fn main(args: LoadArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
+    if let Err(e) = crate::load::check_open_files(&config) {
+        return fail(2, &e.to_string());
+    }
+    // Parts started together (`--start-at`) may come before their server: they wait, and are not checked.
+    if config.start_at.is_none()
+        && let Err(e) = crate::load::check_listening(&config)
+    {
+        return fail(1, &e);
+    }
     let control = Control::new();
     // The first Ctrl-C stops the run and still prints the summary; a second exits at once.
     let _ = crate::shutdown::flag_on_stop_signals(&control.stop_flag());
@@ -176,15 +237,15 @@ pub fn main(args: LoadArgs) -> ExitCode {
         Err(e) => return fail(1, &e.to_string()),
     };
 
-    let mut stdout = std::io::stdout().lock();
+    let mut human = human_output(args.json.as_deref());
     if build_profile() == "debug" {
         let _ = writeln!(
-            stdout,
+            human,
             "WARNING: DEBUG BUILD: the generator is many times slower; build with --release to measure"
         );
     }
-    let _ = write!(stdout, "{}", print::summary(&report));
-    let _ = stdout.flush();
+    let _ = write!(human, "{}", print::summary(&report));
+    let _ = human.flush();
     if let Some(path) = &args.timeline
         && let Err(e) = std::fs::write(path, report.timeline.to_csv())
     {
@@ -192,11 +253,65 @@ pub fn main(args: LoadArgs) -> ExitCode {
     }
     if let Some(path) = &args.json {
         let file = ResultFile::new(provenance, config, report.clone());
-        if let Err(e) = file.write(path) {
+        if let Err(e) = write_json(&file, path) {
             return fail(1, &e);
         }
     }
     verdict(&report)
+}
+
+/// `--json -`: the JSON goes to stdout, where a pipe (`| jq`) wants nothing else.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Where the summary goes: stdout, unless the JSON has it (`--json -`); then stderr.
+fn human_output(json: Option<&Path>) -> Box<dyn Write> {
+    if json.is_some_and(is_stdout) {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    }
+}
+
+fn write_json(file: &ResultFile, path: &Path) -> Result<(), String> {
+    if !is_stdout(path) {
+        return file.write(path);
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(file.to_text()?.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write the JSON to stdout: {e}"))
+}
+
+/// The target, protocol and HTTP path a command line aims at: a URL says HTTP and its path, which `--proto` and
+/// `--path` may not contradict.
+fn aim(
+    given: &str,
+    proto: Option<Proto>,
+    path: Option<String>,
+) -> Result<(Target, Proto, String), String> {
+    let target = Target::parse(given)?;
+    match (target.proto, proto) {
+        (Some(url_proto), Some(flag)) if flag != url_proto => {
+            return Err(format!(
+                "{given} is an {url_proto} URL, but --proto says {flag} (give HOST:PORT for {flag})"
+            ));
+        }
+        _ => {}
+    }
+    let path = match (&target.path, path) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "give the path in the URL {given} or with --path, not both"
+            ));
+        }
+        (Some(url_path), None) => url_path.clone(),
+        (None, flag) => flag.unwrap_or_else(|| "/".into()),
+    };
+    let proto = proto.or(target.proto).unwrap_or(Proto::Echo);
+    Ok((target, proto, path))
 }
 
 /// 0 when anything succeeded; otherwise 1 and the commonest error in one line.
@@ -283,11 +398,11 @@ pub fn merge_main(args: MergeArgs) -> ExitCode {
             names.join(", ")
         );
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = write!(stdout, "{}", print::summary(&merged.report));
-    let _ = stdout.flush();
+    let mut human = human_output(args.json.as_deref());
+    let _ = write!(human, "{}", print::summary(&merged.report));
+    let _ = human.flush();
     if let Some(path) = &args.json
-        && let Err(e) = merged.write(path)
+        && let Err(e) = write_json(&merged, path)
     {
         return fail(1, &e);
     }

@@ -31,7 +31,7 @@ enum Command {
     /// Run a server for one protocol in one concurrency model.
     Serve(serve::ServeArgs),
     /// Drive a server with many clients and report throughput, latency, errors and fairness.
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
     /// Merge `load --json` results (from several machines) into one summary.
     Merge(load::MergeArgs),
     /// Run every model against growing numbers of clients; print tables, write results and an HTML report.
@@ -46,7 +46,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Load(args) => return load::main(args),
+        Command::Load(args) => return load::main(*args),
         Command::Merge(args) => return load::merge_main(args),
         Command::Experiment(args) => experiment::run_command(args),
     };

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::segment::Segment;
+use super::status::StatusSet;
 use crate::duration as durations;
 use crate::protocol::Proto;
 use crate::settings::ConfigError;
@@ -99,6 +100,65 @@ pub struct LoadConfig {
     /// Wait until this wall-clock time before connecting, so that parts on several machines start together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<SystemTime>,
+    /// HTTP: the statuses that count as a success; a reply with another is a bad reply (counted by code either
+    /// way, in [`super::LoadReport::statuses`]). 2xx unless set (the CLI sets `any`, as wrk, oha and hey count).
+    #[serde(default)]
+    pub expect_status: StatusSet,
+    /// HTTP method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// HTTP header lines added to the request, `Name: value` (a `Host` or `User-Agent` here replaces ours).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// HTTP request body, sent with its `Content-Length`; base64 in JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+/// Bytes as base64 text, so that a binary `--body-file` fits in JSON.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether `text` is an HTTP token (a method, a header name).
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Why an HTTP header line given by the caller cannot be sent, if it cannot.
+fn header_problem(line: &str) -> Option<String> {
+    let Some((name, value)) = line.split_once(':') else {
+        return Some(format!("--header {line:?} is not Name: value"));
+    };
+    if !is_token(name.trim_start()) || name.ends_with(char::is_whitespace) {
+        return Some(format!("--header {line:?}: {name:?} is not a header name"));
+    }
+    if value.contains(['\r', '\n']) {
+        return Some(format!(
+            "--header {line:?}: a value cannot hold a line break"
+        ));
+    }
+    ["content-length", "transfer-encoding"]
+        .contains(&name.trim().to_ascii_lowercase().as_str())
+        .then(|| format!("--header {line:?}: serverlab sets the body's framing itself (--body)"))
 }
 
 fn default_slow_interval() -> Duration {
@@ -130,6 +190,10 @@ impl LoadConfig {
             slow_interval: default_slow_interval(),
             segment: None,
             start_at: None,
+            expect_status: StatusSet::success(),
+            method: default_method(),
+            headers: Vec::new(),
+            body: Vec::new(),
         }
     }
 
@@ -196,6 +260,20 @@ impl LoadConfig {
         if self.proto == Proto::Http && !self.path.starts_with('/') {
             return fail("--path must start with /");
         }
+        if self.proto != Proto::Http
+            && (self.method != "GET" || !self.headers.is_empty() || !self.body.is_empty())
+        {
+            return fail("--method, --header and --body need HTTP (a URL, or --proto http)");
+        }
+        if !is_token(&self.method) {
+            return Err(ConfigError::new(format!(
+                "--method {:?} is not an HTTP method",
+                self.method
+            )));
+        }
+        if let Some(problem) = self.headers.iter().find_map(|h| header_problem(h)) {
+            return Err(ConfigError::new(problem));
+        }
         super::segment::validate(self)
     }
 }
@@ -220,6 +298,38 @@ mod tests {
         assert!(c.validate().is_err());
         assert_eq!(Payload::Size(20).bytes(Proto::UdpEcho).len(), 12);
         assert_eq!(Payload::Size(100).bytes(Proto::Echo).len(), 100);
+    }
+
+    #[test]
+    fn http_methods_headers_and_bodies_are_checked_and_kept_in_json() {
+        let addr = "127.0.0.1:7".parse().unwrap();
+        let mut c = LoadConfig::new(Proto::Http, addr);
+        c.method = "POST".into();
+        c.headers = vec!["X-Token: a:b".into(), "accept:  */*".into()];
+        c.body = vec![0, 255, b'x'];
+        assert!(c.validate().is_ok());
+        let back: LoadConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        for bad in [
+            "NoColon",
+            "Bad Name: x",
+            "X: a\r\nY: b",
+            "Content-Length: 3",
+            " : x",
+        ] {
+            c.headers = vec![bad.into()];
+            assert!(c.validate().is_err(), "{bad:?}");
+        }
+        c.headers.clear();
+        c.method = "GE T".into();
+        assert!(c.validate().is_err());
+        c.method = "GET".into();
+        c.proto = Proto::Echo;
+        assert!(c.validate().is_err(), "a body needs HTTP");
+        c.body.clear();
+        assert!(c.validate().is_ok(), "an empty body is no body");
+        c.body = b"x".to_vec();
+        assert!(c.validate().unwrap_err().to_string().contains("need HTTP"));
     }
 
     #[test]

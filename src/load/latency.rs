@@ -47,6 +47,7 @@ impl Latency {
             count: h.len(),
             min: h.min(),
             mean: h.mean(),
+            stdev: h.stdev(),
             p50: h.value_at_quantile(0.50),
             p90: h.value_at_quantile(0.90),
             p99: h.value_at_quantile(0.99),
@@ -81,6 +82,9 @@ pub struct LatencySummary {
     pub count: u64,
     pub min: u64,
     pub mean: f64,
+    /// Standard deviation (as wrk gives it); absent from files written before it was added.
+    #[serde(default)]
+    pub stdev: f64,
     pub p50: u64,
     pub p90: u64,
     pub p99: u64,

@@ -71,9 +71,14 @@ impl ResultFile {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n")
+        std::fs::write(path, self.to_text()?)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// The file's text: pretty JSON ending in a newline.
+    pub fn to_text(&self) -> Result<String, String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        Ok(text + "\n")
     }
 }
 

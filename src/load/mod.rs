@@ -10,7 +10,10 @@
 //! - [`print`](mod@print) — the human summary.
 //! - [`segment`] — one run split across machines (`--segment I/N`): which part of it this process runs.
 //! - [`start`] — when a run starts (`--start-at`), and the wall-clock window it measured.
+//! - [`status`] — HTTP replies by status code, and which codes count as a success (`--expect-status`).
+//! - [`target`] — what a run is aimed at, as people type it: a URL or `HOST:PORT`.
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
+//! - `mismatch` (private) — a server of another protocol than the one asked for, named with the fix.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
 //! - `connect` (private) — a connection opened and registered with a poll, for the clients and the slow ones.
 //! - `clock` (private) — the run's time: `Nanos` since its start, no bare integers.
@@ -50,13 +53,16 @@ mod connect;
 mod engine;
 pub mod latency;
 pub mod merge;
+mod mismatch;
 pub mod print;
 pub mod protocol;
 pub mod report;
 pub mod segment;
 mod slow;
 pub mod start;
+pub mod status;
 mod sys;
+pub mod target;
 pub mod timeline;
 mod window;
 
@@ -71,7 +77,7 @@ pub use report::{ErrorKind, LoadReport, SlowReport};
 use crate::settings::ConfigError;
 use clock::{Clock, Nanos};
 use engine::{Plan, first_index_at, run_thread};
-use protocol::Request;
+use protocol::{HttpRequest, Request};
 use segment::Part;
 use slow::{SlowPlan, run_slow};
 use timeline::{Recorder, Timeline};
@@ -136,22 +142,46 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Checks that this process may open a file for every connection (raising its soft limit if needed): 1,000
+/// clients need more than the usual soft limit.
+pub fn check_open_files(config: &LoadConfig) -> Result<(), ConfigError> {
+    let part = Part::of(config);
+    if let Ok(limit) = crate::net::raise_fd_limit() {
+        let needed = (part.clients + part.slow) as u64 + 64;
+        if limit < needed {
+            return Err(ConfigError::new(format!(
+                "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
+                 {limit} (raise the hard limit: ulimit -Hn)",
+                part.clients, part.slow
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that something listens at the target before any client starts (not for udp-echo, which has no
+/// connection): a refused first connection is then one line at once, not a run of nothing but refused attempts
+/// (about ten a second per client, with the backoff). Other failures (a timeout, an unreachable host) are left to
+/// the run, which counts them by kind.
+pub fn check_listening(config: &LoadConfig) -> Result<(), String> {
+    if config.proto.is_datagram() {
+        return Ok(());
+    }
+    match std::net::TcpStream::connect_timeout(&config.target, config.timeout) {
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Err(format!(
+            "nothing is listening on {} (connection refused)",
+            config.target
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a load as `config` says until it is over or `control` stops it, on `config.threads` threads of its own;
 /// returns what it found.
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
     let part = Part::of(config);
-    // Every connection is a file descriptor; 1,000 clients need more than the usual soft limit.
-    if let Ok(limit) = crate::net::raise_fd_limit() {
-        let needed = (part.clients + part.slow) as u64 + 64;
-        if limit < needed {
-            return Err(LoadError::Config(ConfigError::new(format!(
-                "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
-                 {limit} (raise the hard limit: ulimit -Hn)",
-                part.clients, part.slow
-            ))));
-        }
-    }
+    check_open_files(config).map_err(LoadError::Config)?;
     if let Some(at) = config.start_at {
         start::wait_until(at, control).map_err(LoadError::Config)?;
     }
@@ -162,13 +192,20 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         .clone()
         .unwrap_or_else(|| config.target.to_string());
     let message = config.payload.bytes(config.proto);
-    let request = Request::new(
-        config.proto,
-        &message,
-        &config.path,
-        &host,
-        config.connect_per_request,
-    );
+    let mut request = match config.proto {
+        crate::protocol::Proto::Http => Request::http(
+            &HttpRequest {
+                method: &config.method,
+                path: &config.path,
+                host: &host,
+                headers: &config.headers,
+                body: &config.body,
+            },
+            config.connect_per_request,
+        ),
+        proto => Request::new(proto, &message, "", "", config.connect_per_request),
+    };
+    request.expect_status = config.expect_status.clone();
     let warm = Nanos::from_duration(config.warmup);
     let window = Window::new(
         warm,
@@ -267,6 +304,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         all_served_ms: ready_at.map(|at| at.as_micros() as f64 / 1000.0),
         segments: config.segment.into_iter().collect(),
         window: None,
+        statuses: Default::default(),
     };
     let mut timeline = Recorder::default();
     if let Some(slow) = slow {
@@ -280,6 +318,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         end = end.max(r.end);
         report.successes += r.successes;
         report.errors.merge(&r.errors);
+        r.statuses.add_to(&mut report.statuses);
         for (kind, example) in r.examples {
             report.error_examples.entry(kind).or_insert(example);
         }

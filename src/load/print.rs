@@ -60,8 +60,8 @@ pub fn summary(report: &LoadReport) -> String {
     }
     let _ = writeln!(
         out,
-        "  latency    {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "min", "mean", "p50", "p90", "p99", "p99.9", "max"
+        "  latency    {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "min", "mean", "stdev", "p50", "p90", "p99", "p99.9", "max"
     );
     if report.target_rate.is_some() {
         latency_line(&mut out, "corrected", &report.latency);
@@ -72,6 +72,15 @@ pub fn summary(report: &LoadReport) -> String {
         );
     } else {
         latency_line(&mut out, "", &report.latency);
+    }
+    histogram_lines(&mut out, &report.latency);
+    if !report.statuses.is_empty() {
+        let codes: Vec<String> = report
+            .statuses
+            .iter()
+            .map(|(code, n)| format!("{code} x{n}"))
+            .collect();
+        let _ = writeln!(out, "  statuses   {}", codes.join(", "));
     }
     if report.errors.total() > 0 {
         let _ = writeln!(out, "  errors");
@@ -197,15 +206,58 @@ fn latency_line(out: &mut String, label: &str, latency: &Latency) {
     }
     let _ = writeln!(
         out,
-        "  {label:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "  {label:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         micros(s.min),
         micros(s.mean as u64),
+        micros(s.stdev as u64),
         micros(s.p50),
         micros(s.p90),
         micros(s.p99),
         micros(s.p999),
         micros(s.max)
     );
+}
+
+/// Most rows of the latency histogram, and the longest bar.
+const HISTOGRAM_ROWS: u32 = 8;
+const BAR_WIDTH: u64 = 40;
+
+/// A small histogram of the latency, as hey draws one: rows from the fastest reply to the slowest, each as wide
+/// as the last (logarithmic: with a long tail, equal widths put nearly everything in the first row).
+fn histogram_lines(out: &mut String, latency: &Latency) {
+    let h = &latency.0;
+    if h.is_empty() {
+        return;
+    }
+    let (min, max) = (h.min().max(1), h.max().max(1));
+    // Upper bounds, growing by a constant factor; bounds that read the same are one row.
+    let mut bounds: Vec<(u64, String)> = Vec::new();
+    for row in 1..=HISTOGRAM_ROWS {
+        let bound = if row == HISTOGRAM_ROWS {
+            max
+        } else {
+            let ratio = max as f64 / min as f64;
+            (min as f64 * ratio.powf(f64::from(row) / f64::from(HISTOGRAM_ROWS))).round() as u64
+        };
+        let label = micros(bound);
+        match bounds.last_mut() {
+            Some(last) if last.1 == label || last.0 >= bound => *last = (bound.max(last.0), label),
+            _ => bounds.push((bound, label)),
+        }
+    }
+    let mut counts = vec![0u64; bounds.len()];
+    for v in h.iter_recorded() {
+        // The histogram's bucket reads as the highest value equivalent to it, which may pass `max` a little.
+        let value = v.value_iterated_to().min(max);
+        let row = bounds.partition_point(|(bound, _)| *bound < value);
+        counts[row.min(bounds.len() - 1)] += v.count_at_value();
+    }
+    let most = counts.iter().copied().max().unwrap_or(1).max(1);
+    let _ = writeln!(out, "  histogram  (replies up to each latency)");
+    for ((_, label), n) in bounds.iter().zip(&counts) {
+        let bar = "#".repeat((n * BAR_WIDTH).div_ceil(most) as usize);
+        let _ = writeln!(out, "  {label:>18} {n:>9} {bar}");
+    }
 }
 
 /// A duration in microseconds, in the unit that reads best.

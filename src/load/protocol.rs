@@ -3,9 +3,12 @@
 //!
 //! Checking is minimal but strict, in the manner of wrk: echo compares every byte with what was sent; HTTP is read
 //! by [`crate::protocol::http::ReplyReader`], framed by the same rules as our server's requests (head parsed once,
-//! body counted by `Content-Length` or walked through its chunks without keeping it); daytime wants a non-empty
-//! first line before the server closes; udp-echo matches a sequence number.
+//! body counted by `Content-Length` or walked through its chunks without keeping it), then its status held against
+//! the statuses expected (`--expect-status`); daytime wants a non-empty first line before the server closes;
+//! udp-echo matches a sequence number.
 
+use super::mismatch::wrong_protocol;
+use super::status::StatusSet;
 use crate::protocol::Proto;
 use crate::protocol::http::{ReplyReader, ReplyStatus};
 
@@ -27,12 +30,41 @@ pub enum Feed {
     Bad(String),
 }
 
+/// What an HTTP request is made of, before it is encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The `Host` header, unless `headers` has one.
+    pub host: &'a str,
+    /// Header lines, `Name: value`.
+    pub headers: &'a [String],
+    pub body: &'a [u8],
+}
+
+impl<'a> HttpRequest<'a> {
+    /// `GET path` with no headers of the caller's and no body.
+    pub fn get(path: &'a str, host: &'a str) -> HttpRequest<'a> {
+        HttpRequest {
+            method: "GET",
+            path,
+            host,
+            headers: &[],
+            body: &[],
+        }
+    }
+}
+
 /// What the request looks like on the wire, built once per run and shared by every client.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub proto: Proto,
     /// The bytes sent (for udp-echo: the datagram without its sequence number).
     pub bytes: Vec<u8>,
+    /// HTTP: the method (a reply to HEAD has no body).
+    pub method: String,
+    /// HTTP: the statuses that count as a success (2xx unless set); a complete reply with another is a bad reply.
+    pub expect_status: StatusSet,
 }
 
 impl Request {
@@ -43,15 +75,51 @@ impl Request {
         let bytes = match proto {
             Proto::Echo | Proto::UdpEcho => message.to_vec(),
             Proto::Daytime => Vec::new(),
-            Proto::Http => {
-                let connection = if close { "Connection: close\r\n" } else { "" };
-                format!(
-                    "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: serverlab-load\r\n{connection}\r\n"
-                )
-                .into_bytes()
-            }
+            Proto::Http => return Request::http(&HttpRequest::get(path, host), close),
         };
-        Request { proto, bytes }
+        Request {
+            proto,
+            bytes,
+            method: String::new(),
+            expect_status: StatusSet::success(),
+        }
+    }
+
+    /// Encodes an HTTP request: the head with `Host` and `User-Agent` (unless the caller's headers have them),
+    /// the caller's headers, a `Content-Length` when there is a body (or the method usually carries one), then
+    /// the body.
+    pub fn http(spec: &HttpRequest<'_>, close: bool) -> Request {
+        let has = |name: &str| {
+            spec.headers.iter().any(|h| {
+                h.split_once(':')
+                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            })
+        };
+        let mut head = format!("{} {} HTTP/1.1\r\n", spec.method, spec.path);
+        if !has("host") {
+            head += &format!("Host: {}\r\n", spec.host);
+        }
+        if !has("user-agent") {
+            head += "User-Agent: serverlab-load\r\n";
+        }
+        for header in spec.headers {
+            head += &format!("{}\r\n", header.trim());
+        }
+        if !spec.body.is_empty() || matches!(spec.method, "POST" | "PUT" | "PATCH") {
+            head += &format!("Content-Length: {}\r\n", spec.body.len());
+        }
+        if close && !has("connection") {
+            head += "Connection: close\r\n";
+        }
+        head += "\r\n";
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(spec.body);
+        Request {
+            proto: Proto::Http,
+            bytes,
+            method: spec.method.to_string(),
+            expect_status: StatusSet::success(),
+        }
     }
 
     /// Writes the datagram for request number `seq` into `out` (udp-echo).
@@ -109,11 +177,12 @@ pub enum Checker {
 }
 
 impl Checker {
-    pub fn new(proto: Proto) -> Checker {
-        match proto {
+    /// A checker of the replies to `request`.
+    pub fn new(request: &Request) -> Checker {
+        match request.proto {
             Proto::Echo | Proto::UdpEcho => Checker::Echo { got: 0 },
             Proto::Daytime => Checker::Daytime(Daytime::default()),
-            Proto::Http => Checker::Http(ReplyReader::default()),
+            Proto::Http => Checker::Http(ReplyReader::for_method(&request.method)),
         }
     }
 
@@ -152,6 +221,11 @@ impl Checker {
                 let expected = &request.bytes[*got..];
                 let take = expected.len().min(data.len());
                 if data[..take] != expected[..take] {
+                    if *got == 0
+                        && let Some(hint) = wrong_protocol(request, data)
+                    {
+                        return Feed::Bad(hint);
+                    }
                     return Feed::Bad(format!(
                         "echo differs from what was sent at byte {}",
                         *got + first_difference(&data[..take], &expected[..take])
@@ -168,18 +242,50 @@ impl Checker {
                 }
             }
             Checker::Daytime(d) => d.feed(data),
-            Checker::Http(h) => Feed::from(h.feed(data)),
+            Checker::Http(h) => {
+                let first = !h.started();
+                match h.feed(data) {
+                    ReplyStatus::Bad(why) => Feed::Bad(
+                        first
+                            .then(|| wrong_protocol(request, data))
+                            .flatten()
+                            .unwrap_or(why),
+                    ),
+                    status => expected(request, h.status(), Feed::from(status)),
+                }
+            }
         }
     }
 
     /// The server closed its side: the end of a daytime reply or of an HTTP body delimited by the close;
     /// anything else is a reply cut short (`None`).
-    pub fn feed_eof(&mut self) -> Option<Feed> {
+    pub fn feed_eof(&mut self, request: &Request) -> Option<Feed> {
         match self {
             Checker::Echo { .. } => None,
             Checker::Daytime(d) => Some(d.finish()),
-            Checker::Http(h) => h.feed_eof().map(Feed::from),
+            Checker::Http(h) => h
+                .feed_eof()
+                .map(|status| expected(request, h.status(), Feed::from(status))),
         }
+    }
+
+    /// HTTP: the status of the current reply, once its head is read.
+    #[inline]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Checker::Http(h) => h.status(),
+            _ => None,
+        }
+    }
+}
+
+/// A complete HTTP reply whose status is not one the request expects is a bad reply.
+fn expected(request: &Request, status: Option<u16>, feed: Feed) -> Feed {
+    match (feed, status) {
+        (Feed::Done { .. }, Some(code)) if !request.expect_status.contains(code) => {
+            Feed::Bad(format!("HTTP status {code}"))
+        }
+        (feed, _) => feed,
     }
 }
 
@@ -239,7 +345,7 @@ mod tests {
     fn http() -> (Request, Checker) {
         (
             Request::new(Proto::Http, b"", "/", "localhost", false),
-            Checker::new(Proto::Http),
+            Checker::new(&Request::new(Proto::Http, b"", "/", "localhost", false)),
         )
     }
 
@@ -258,7 +364,7 @@ mod tests {
     #[test]
     fn echo_must_match_byte_for_byte() {
         let request = Request::new(Proto::Echo, b"hello", "", "", false);
-        let mut c = Checker::new(Proto::Echo);
+        let mut c = Checker::new(&request);
         assert_eq!(c.feed(&request, b"he"), Feed::More);
         assert_eq!(
             c.feed(&request, b"llo"),
@@ -271,7 +377,7 @@ mod tests {
         assert!(matches!(c.feed(&request, b"hEllo"), Feed::Bad(m) if m.contains("byte 1")));
         c.reset();
         assert_eq!(c.feed(&request, b"hel"), Feed::More);
-        assert_eq!(c.feed_eof(), None, "a cut echo is not a reply");
+        assert_eq!(c.feed_eof(&request), None, "a cut echo is not a reply");
     }
 
     #[test]
@@ -337,7 +443,7 @@ mod tests {
         c.reset();
         assert_eq!(c.feed(&request, b"HTTP/1.0 200 OK\r\n\r\nbody"), Feed::More);
         assert_eq!(
-            c.feed_eof(),
+            c.feed_eof(&request),
             Some(Feed::Done {
                 used: 0,
                 keep_alive: false
@@ -356,21 +462,21 @@ mod tests {
             c.feed(&request, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhel"),
             Feed::More
         );
-        assert_eq!(c.feed_eof(), None, "a short body is cut");
+        assert_eq!(c.feed_eof(&request), None, "a short body is cut");
     }
 
     #[test]
     fn daytime_needs_a_visible_line() {
         let request = Request::new(Proto::Daytime, b"", "", "", false);
-        let mut c = Checker::new(Proto::Daytime);
+        let mut c = Checker::new(&request);
         assert_eq!(c.feed(&request, b"Tue Dec  1 "), Feed::More);
         assert_eq!(c.feed(&request, b"13:16:57 2026\r\n"), Feed::More);
-        assert!(matches!(c.feed_eof(), Some(Feed::Done { .. })));
+        assert!(matches!(c.feed_eof(&request), Some(Feed::Done { .. })));
         c.reset();
-        assert!(matches!(c.feed_eof(), Some(Feed::Bad(_))));
+        assert!(matches!(c.feed_eof(&request), Some(Feed::Bad(_))));
         c.reset();
         c.feed(&request, b"  \r\nlater");
-        assert!(matches!(c.feed_eof(), Some(Feed::Bad(_))));
+        assert!(matches!(c.feed_eof(&request), Some(Feed::Bad(_))));
     }
 
     #[test]

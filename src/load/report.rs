@@ -234,6 +234,9 @@ pub struct LoadReport {
     /// The measured period by the wall clock; merged runs: from the first start to the last end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
+    /// HTTP: replies by status code (those counted as successes and those counted as bad replies alike).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub statuses: BTreeMap<u16, u64>,
 }
 
 /// What the server did with connections that trickle a request head and never finish it.
@@ -374,6 +377,9 @@ impl LoadReport {
         self.requests += other.requests;
         self.successes += other.successes;
         self.errors.merge(&other.errors);
+        for (code, n) in &other.statuses {
+            *self.statuses.entry(*code).or_default() += n;
+        }
         for (kind, example) in &other.error_examples {
             self.error_examples
                 .entry(*kind)

@@ -216,3 +216,24 @@ fn ctrl_c_stops_early_and_still_prints_the_summary() {
     assert!(stdout.contains(" ok, 0 errors"), "{stdout}");
     assert!(out.stderr.is_empty(), "no progress bar off a terminal");
 }
+
+#[test]
+fn json_to_stdout_leaves_nothing_else_there() {
+    let (addr, _requests) = crate::load_support::recording_http_server();
+    let url = format!("http://{addr}/");
+    let out = load(&[&url, "--clients", "2", "--requests", "30", "--json", "-"]);
+    // The whole of stdout is one JSON document: no summary, no warning before or after it.
+    let file: ResultFile = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stdout));
+    });
+    assert_eq!(file.report.successes, 30);
+    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        raw["report"]["latency"]["summary"]["stdev"].is_f64(),
+        "{raw}"
+    );
+    assert_eq!(file.config.unwrap().path, "/");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("30 ok, 0 errors"), "the summary: {stderr}");
+    assert!(!std::path::Path::new("-").exists(), "not a file named -");
+}

@@ -1,6 +1,6 @@
 //! Failed requests are counted by kind, never as successes; a run where nothing succeeded exits 1 with one line.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::load_support::{
     assert_consistent, closed_port, config, failing_http, run, shouting_echo, tiny_tcp_server,
@@ -28,7 +28,7 @@ fn a_wrong_echo_is_a_bad_reply() {
 }
 
 #[test]
-fn an_http_error_status_is_a_bad_reply() {
+fn an_http_error_status_is_a_bad_reply_for_the_library_by_default() {
     let addr = tiny_tcp_server(failing_http);
     let mut c = config(Proto::Http, addr, 2);
     c.requests = Some(10);
@@ -36,10 +36,11 @@ fn an_http_error_status_is_a_bad_reply() {
     assert_consistent(&r);
     assert_eq!(r.errors.bad_reply, 10);
     assert!(r.error_examples[&ErrorKind::BadReply].contains("500"));
+    assert_eq!(r.statuses, [(500, 10)].into(), "counted by code too");
 }
 
 #[test]
-fn a_closed_port_is_refused_and_exits_1_with_one_line() {
+fn a_closed_port_is_refused_by_kind_and_retried_with_a_backoff() {
     let addr = closed_port();
     let mut c = config(Proto::Echo, addr, 3);
     c.requests = Some(30);
@@ -47,58 +48,48 @@ fn a_closed_port_is_refused_and_exits_1_with_one_line() {
     assert_consistent(&r);
     assert_eq!(r.errors.refused, 30);
 
-    let target = addr.to_string();
-    let out = run_cli(&[
-        "load",
-        "--target",
-        &target,
-        "--requests",
-        "10",
-        "--no-progress",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains("connection refused"), "{stderr}");
-    assert!(stderr.contains("no request succeeded"), "{stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("connection refused"),
-        "the summary too: {stdout}"
-    );
-}
-
-#[test]
-fn a_refused_port_is_retried_with_a_backoff_not_at_full_speed() {
-    let target = closed_port().to_string();
-    let path = std::env::temp_dir().join(format!("serverlab-refused-{}.json", std::process::id()));
-    let path_text = path.to_string_lossy().into_owned();
-    let out = run_cli(&[
-        "load",
-        "--target",
-        &target,
-        "--clients",
-        "10",
-        "--duration",
-        "1s",
-        "--no-progress",
-        "--json",
-        &path_text,
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(
-        stderr.contains("no request succeeded") && stderr.contains("connection refused"),
-        "{stderr}"
-    );
-    let file = serverlab::load::merge::ResultFile::read(&path).unwrap();
-    let _ = std::fs::remove_file(&path);
-    let refused = file.report.errors.refused;
+    // Retried with a backoff, not at full speed.
+    let mut c = config(Proto::Echo, addr, 10);
+    c.max_duration = None;
+    c.duration = Some(Duration::from_secs(1));
+    let r = run(&c);
+    assert_consistent(&r);
+    let refused = r.errors.refused;
     // Without a backoff this is hundreds of thousands; with one, each client tries about 16 times in 1 s.
     assert!(refused >= 10, "every client tried: {refused}");
     assert!(refused <= 2_000, "{refused} attempts in 1 s");
-    assert_eq!(file.report.requests, refused);
+    assert_eq!(r.requests, refused);
+}
+
+#[test]
+fn nothing_listening_stops_the_binary_at_once_with_one_line() {
+    let target = closed_port().to_string();
+    for proto in ["echo", "http", "daytime"] {
+        let started = Instant::now();
+        let out = run_cli(&[
+            "load",
+            "--target",
+            &target,
+            "--proto",
+            proto,
+            "--clients",
+            "10",
+            "--duration",
+            "5s",
+            "--no-progress",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{proto}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!("serverlab: nothing is listening on {target} (connection refused)"),
+        );
+        assert!(out.stdout.is_empty(), "no summary of a run never made");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{proto}: at once, not after --duration 5s"
+        );
+    }
 }
 
 #[test]
@@ -194,4 +185,35 @@ fn more_clients_than_open_files_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("open files"), "{stderr}");
+}
+
+#[test]
+fn a_server_of_another_protocol_is_named_with_the_fix() {
+    // Echo (the default) aimed at an HTTP server, and HTTP at an echo server.
+    for (serves, flags, answer) in [
+        (
+            "http",
+            &[][..],
+            "the server answered \"HTTP/1.1 400\" — is it an HTTP server? try --proto http",
+        ),
+        (
+            "echo",
+            &["--proto", "http"][..],
+            "is it an echo server? try --proto echo",
+        ),
+    ] {
+        let server = crate::support::ServerProcess::start(&["--proto", serves]);
+        let target = server.addr().to_string();
+        let mut args = vec!["load", &target, "--requests", "5", "--no-progress"];
+        args.extend_from_slice(flags);
+        let out = run_cli(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{flags:?} to {serves}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(answer), "{flags:?} to {serves}: {stderr}");
+    }
 }

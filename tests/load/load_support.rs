@@ -122,3 +122,61 @@ pub fn udp_echo_with_one_late_reply(late: usize, delay: Duration) -> SocketAddr 
     });
     addr
 }
+
+/// An HTTP server on 127.0.0.1:0 that sends every request it reads (head and body, as text) to the channel and
+/// answers `200 OK` with a 2-byte body (none to HEAD), or the status NNN for a path `/status/NNN`. Keep-alive; the accept thread
+/// lives as long as the test process.
+pub fn recording_http_server() -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || answer_and_record(stream, tx));
+        }
+    });
+    (addr, rx)
+}
+
+fn answer_and_record(mut stream: TcpStream, tx: std::sync::mpsc::Sender<String>) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // A whole request: its head, then Content-Length bytes of body.
+        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end + 4]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if seen.len() < end + 4 + length {
+                break;
+            }
+            let request = String::from_utf8_lossy(&seen[..end + 4 + length]).into_owned();
+            seen.drain(..end + 4 + length);
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|path| path.strip_prefix("/status/"))
+                .and_then(|code| code.parse::<u16>().ok())
+                .unwrap_or(200);
+            let _ = tx.send(request);
+            // A reply to HEAD says how long the body would be, and has none.
+            let body = if head.starts_with("HEAD ") { "" } else { "ok" };
+            let reply = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 2\r\n\r\n{body}");
+            if stream.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use mio::net::{TcpStream, UdpSocket};
 use super::super::backoff::Backoff;
 use super::super::clock::Nanos;
 use super::super::config::LoadConfig;
-use super::super::protocol::Checker;
+use super::super::protocol::{Checker, Request};
 use super::super::report::{ClientCount, ErrorKind};
 use super::Worker;
 use crate::protocol::Proto;
@@ -76,7 +76,7 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) fn new(index: usize, config: &LoadConfig) -> Client {
+    pub(super) fn new(index: usize, config: &LoadConfig, request: &Request) -> Client {
         Client {
             index,
             sock: Sock::None,
@@ -85,7 +85,7 @@ impl Client {
             retried: false,
             ever_connected: false,
             written: 0,
-            checker: Checker::new(config.proto),
+            checker: Checker::new(request),
             scheduled: Nanos::ZERO,
             started: Nanos::ZERO,
             deadline: Nanos::NEVER,
@@ -299,6 +299,9 @@ impl Worker<'_> {
             self.plan.window.client_ready(now);
         }
         if counts {
+            if let Some(code) = c.checker.status() {
+                self.out.statuses.add(code);
+            }
             self.out.latency.record(latency_us);
             self.out
                 .service
@@ -322,6 +325,10 @@ impl Worker<'_> {
         self.progress.count(true);
         self.out.timeline.failure(now, counts);
         if counts {
+            // A reply whose status was not expected, or whose body went wrong, still came with its code.
+            if let Some(code) = c.checker.status() {
+                self.out.statuses.add(code);
+            }
             self.out.errors.add(kind, 1);
             c.count.errors += 1;
             self.out

@@ -33,6 +33,7 @@ use super::clock::{Clock, Nanos};
 use super::config::LoadConfig;
 use super::protocol::Request;
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
+use super::status::StatusCounts;
 use super::sys::{thread_cpu, thread_cpu_since};
 use super::timeline::Recorder;
 use super::window::Window;
@@ -65,6 +66,8 @@ pub(super) struct ThreadResult {
     pub successes: u64,
     pub errors: ErrorCounts,
     pub examples: BTreeMap<ErrorKind, String>,
+    /// HTTP replies by status code, successes and bad replies alike.
+    pub statuses: StatusCounts,
     pub sent: u64,
     pub late: u64,
     pub bytes_sent: u64,
@@ -126,7 +129,7 @@ pub(super) fn run_thread(
         plan,
         poll: Poll::new()?,
         clients: (first..first + count)
-            .map(|index| Client::new(index, config))
+            .map(|index| Client::new(index, config, &plan.request))
             .collect(),
         buf: vec![0; READ_BUFFER],
         datagram: Vec::new(),

@@ -167,7 +167,7 @@ impl Worker<'_> {
             let Sock::Tcp(s) = &mut c.sock else { return };
             match s.read(&mut self.buf) {
                 Ok(0) => {
-                    let feed = c.checker.feed_eof();
+                    let feed = c.checker.feed_eof(&plan.request);
                     return match feed {
                         Some(Feed::Done { .. }) => self.complete(i, false),
                         Some(Feed::Bad(m)) => self.fail(i, now, ErrorKind::BadReply, &m),

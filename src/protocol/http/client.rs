@@ -3,10 +3,11 @@
 //!
 //! Sans-IO like the server's session: fed bytes, it says whether the reply is complete, how many of the bytes
 //! were its own, and whether the connection carries another request. The head is parsed once it is whole
-//! (`httparse`), kept only when it arrives in more than one read; the body is walked, never kept. Only a 2xx
-//! reply counts as an answer: the reader is for clients that count answers (the load generator).
+//! (`httparse`), kept only when it arrives in more than one read; the body is walked, never kept. A reply of any
+//! status is read to its end (so the connection can carry the next request); which statuses count as answers is
+//! the caller's to say ([`ReplyReader::status`]: the load generator's `--expect-status`).
 
-use super::framing::{BodyDecoder, MAX_HEADERS, reply_framing};
+use super::framing::{BodyDecoder, BodyLength, MAX_HEADERS, reply_framing};
 
 /// Most bytes of a reply head. Larger than a request's ([`super::MAX_HEAD`]): servers that are not ours may send
 /// many cookies.
@@ -33,14 +34,32 @@ pub struct ReplyReader {
     body: Option<BodyDecoder>,
     keep_alive: bool,
     started: bool,
+    /// The status code, once the head is parsed.
+    status: Option<u16>,
+    /// The request was HEAD: the reply has no body, whatever its fields say. Kept across resets.
+    to_head: bool,
 }
 
 impl ReplyReader {
+    /// A reader for the replies to requests of `method`: a reply to HEAD has no body.
+    pub fn for_method(method: &str) -> ReplyReader {
+        ReplyReader {
+            to_head: method == "HEAD",
+            ..ReplyReader::default()
+        }
+    }
+
     pub fn reset(&mut self) {
         self.head.clear();
         self.body = None;
         self.keep_alive = false;
         self.started = false;
+        self.status = None;
+    }
+
+    /// The reply's status code, once its head is parsed.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 
     /// Whether any byte of the reply has arrived.
@@ -122,13 +141,16 @@ impl ReplyReader {
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(format!("HTTP reply is not HTTP ({e})")),
         };
-        let code = reply.code.unwrap_or(0);
-        if !(200..300).contains(&code) {
-            return Err(format!("HTTP status {code}"));
-        }
+        self.status = reply.code;
         let framing = reply_framing(&reply).map_err(|e| format!("HTTP reply framing: {e}"))?;
+        let body = if self.to_head {
+            BodyLength::Length(0)
+        } else {
+            framing.body
+        };
+        // A reply to HEAD without a length would leave the connection open: framing says it cannot be reused.
         self.keep_alive = framing.keep_alive;
-        self.body = Some(BodyDecoder::new(framing.body, u64::MAX));
+        self.body = Some(BodyDecoder::new(body, u64::MAX));
         Ok(Some(len))
     }
 }
@@ -155,6 +177,32 @@ mod tests {
                 String::from_utf8_lossy(reply)
             );
         }
+    }
+
+    #[test]
+    fn a_reply_to_head_has_no_body_whatever_its_length_says() {
+        let mut reader = ReplyReader::for_method("HEAD");
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n";
+        assert_eq!(
+            reader.feed(reply),
+            ReplyStatus::Done {
+                used: reply.len(),
+                keep_alive: true
+            }
+        );
+        reader.reset();
+        assert_eq!(
+            reader.feed(reply),
+            ReplyStatus::Done {
+                used: reply.len(),
+                keep_alive: true
+            },
+            "after a reset too"
+        );
+        assert_eq!(
+            ReplyReader::for_method("GET").feed(reply),
+            ReplyStatus::More
+        );
     }
 
     #[test]
