@@ -59,7 +59,8 @@ pub(super) fn findings(
     findings.extend(generator_bound(&points));
     findings.extend(latency(&points));
     findings.extend(syn::retransmission(results, group, &points));
-    findings.push(little::law(last));
+    let connects = !results.keep_alive && !results.proto.is_datagram();
+    findings.push(little::law(last, connects));
     for point in &points {
         findings.extend(errors(point));
         findings.extend(listen_overflow(point));

@@ -10,6 +10,7 @@
 //! predictions ([`Miss`]).
 
 mod comparison;
+mod little;
 mod miss;
 mod model;
 mod slow;
