@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::Failure;
+use super::{Done, Failure};
 
 use crate::duration as durations;
 use crate::experiment::catalog::{self, Lang};
@@ -176,7 +176,8 @@ impl Preset {
     }
 }
 
-pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
+/// Runs the experiment; [`Done::Interrupted`] when a Ctrl-C stopped it (what was measured is written all the same).
+pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     if crate::system::build_profile() == "debug" && !args.allow_debug {
         return Err(Failure::Run(catalog::debug_refused(args.lang).into()));
     }
@@ -228,8 +229,8 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
     run_and_report(&config, &args).map_err(Failure::Run)
 }
 
-/// Runs the configured experiment, prints its tables and writes its files.
-fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<(), String> {
+/// Runs the configured experiment, prints its tables and writes its files; says whether a signal stopped it.
+fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<Done, String> {
     // The first Ctrl-C stops after the current cell's load and writes the report; a second leaves at once.
     let stop = Arc::new(AtomicBool::new(false));
     crate::shutdown::flag_on_stop_signals(&stop).map_err(|e| e.to_string())?;
@@ -245,7 +246,12 @@ fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<()
     if results.interrupted {
         println!("{}", catalog::stopped_early(lang, results.cells.len()));
     }
-    Ok(())
+    // A stop during the last cell leaves every cell measured, yet the run was cut short all the same.
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        Ok(Done::Interrupted)
+    } else {
+        Ok(Done::Finished)
+    }
 }
 
 fn print_tables(results: &Results, lang: Lang) {
