@@ -270,6 +270,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "slow connections beside the clients (a request head sent one byte a second, never finished)",
         "conexões lentas ao lado dos clientes (cabeçalho de requisição enviado um byte por segundo, nunca terminado)",
     ),
+    (
+        "backlog_setup",
+        "listen backlog of the servers (connections waiting for accept())",
+        "backlog de escuta dos servidores (conexões esperando accept())",
+    ),
     ("client_behaviour", "clients", "clientes"),
     (
         "connect_per_request",

@@ -98,5 +98,12 @@ fn a_backlog_given_beside_the_classroom_preset_replaces_its_two() {
     let cells = results["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 1);
     assert!(cells[0]["measurement"]["requests"].as_u64() > Some(0));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains(
+            "listen backlog of the servers (connections waiting for accept())</th><td>7</td>"
+        ),
+        "the setup says which backlog"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

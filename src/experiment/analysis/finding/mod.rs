@@ -14,6 +14,7 @@ mod little;
 mod miss;
 mod model;
 mod slow;
+mod syn;
 pub mod words;
 
 pub use comparison::{Choice, Comparison};
