@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::Failure;
+use super::{Done, Failure};
 
 use crate::duration as durations;
 use crate::experiment::catalog::{self, Lang};
@@ -16,6 +16,7 @@ use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
 use crate::models::Model;
+use crate::models::config::DEFAULT_BACKLOG;
 use crate::protocol::Proto;
 use crate::work::Work;
 
@@ -48,6 +49,9 @@ pub struct ExperimentArgs {
     /// poll and async: hand cpu:/block: work to N helper threads.
     #[arg(long, value_name = "N")]
     offload: Option<usize>,
+    /// The servers' listen(2) backlog; 5 reproduces Python's socketserver [default: serve's, 1024].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    backlog: Option<i32>,
     /// Directory for results.json, results.csv and report.html.
     #[arg(long, value_name = "DIR", default_value = "serverlab-report")]
     out: PathBuf,
@@ -65,7 +69,8 @@ pub struct ExperimentArgs {
 /// The classic lessons, each a set of flags.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Preset {
-    /// HTTP, sequential vs threads, 1, 2, 5 and 10 clients: the exercise as taught.
+    /// HTTP, sequential vs threads, 1 to 20 clients connecting for every request, with Python socketserver's
+    /// listen backlog of 5 and with serve's 1024: the exercise as taught, full listen queue included.
     Classroom,
     /// The classroom exercise with poll beside them, for waiting and for computing, in about half a minute: for a
     /// lecture.
@@ -84,6 +89,10 @@ enum Preset {
 /// The cell time of `--preset quick`: its 24 cells of 1 s (and the warmup, and a server started and stopped for
 /// each) take about half a minute in a release build, leaving room in a lecture's minute for a loaded machine.
 const QUICK_CELL: Duration = Duration::from_secs(1);
+
+/// The listen backlog of Python's `socketserver.TCPServer` (`request_queue_size`), which the classroom's servers
+/// run with: 20 clients connecting for every request overflow it.
+const PYTHON_BACKLOG: &str = "5";
 
 /// Slow connections in every cell of `--preset slowloris`: as many as the pool has workers by default.
 const SLOWLORIS_CONNECTIONS: usize = 8;
@@ -104,10 +113,16 @@ struct PresetValues {
 impl Preset {
     fn values(self) -> PresetValues {
         match self {
+            // 20 clients against a queue of 5 is where the classroom saw p99 1.36 s and a client served 0 times:
+            // beside serve's own backlog, the same cells show what the queue alone changes.
             Preset::Classroom => PresetValues {
                 proto: Some(Proto::Http),
                 models: Some(vec![Model::Sequential, Model::Threads]),
-                clients: Some(vec![1, 2, 5, 10]),
+                clients: Some(vec![1, 2, 5, 10, 20]),
+                variants: vec![
+                    Variant::new(&["--backlog", PYTHON_BACKLOG]),
+                    Variant::new(&["--backlog", &DEFAULT_BACKLOG.to_string()]),
+                ],
                 ..PresetValues::default()
             },
             // A connection per request, as in the classroom.
@@ -161,7 +176,8 @@ impl Preset {
     }
 }
 
-pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
+/// Runs the experiment; [`Done::Interrupted`] when a Ctrl-C stopped it (what was measured is written all the same).
+pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     if crate::system::build_profile() == "debug" && !args.allow_debug {
         return Err(Failure::Run(catalog::debug_refused(args.lang).into()));
     }
@@ -197,7 +213,12 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
     config.keep_alive = args.keep_alive || preset.keep_alive;
     config.offload = args.offload;
     config.slow = preset.slow;
+    config.backlog = args.backlog;
     config.variants = preset.variants;
+    // A flag given beside a preset wins: its variants no longer vary what the flag fixes.
+    if args.backlog.is_some() {
+        config.variants.retain(|v| !v.sets("--backlog"));
+    }
     config.out = Some(args.out.clone());
     config
         .validate()
@@ -208,8 +229,8 @@ pub fn run_command(args: ExperimentArgs) -> Result<(), Failure> {
     run_and_report(&config, &args).map_err(Failure::Run)
 }
 
-/// Runs the configured experiment, prints its tables and writes its files.
-fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<(), String> {
+/// Runs the configured experiment, prints its tables and writes its files; says whether a signal stopped it.
+fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<Done, String> {
     // The first Ctrl-C stops after the current cell's load and writes the report; a second leaves at once.
     let stop = Arc::new(AtomicBool::new(false));
     crate::shutdown::flag_on_stop_signals(&stop).map_err(|e| e.to_string())?;
@@ -225,7 +246,12 @@ fn run_and_report(config: &ExperimentConfig, args: &ExperimentArgs) -> Result<()
     if results.interrupted {
         println!("{}", catalog::stopped_early(lang, results.cells.len()));
     }
-    Ok(())
+    // A stop during the last cell leaves every cell measured, yet the run was cut short all the same.
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        Ok(Done::Interrupted)
+    } else {
+        Ok(Done::Finished)
+    }
 }
 
 fn print_tables(results: &Results, lang: Lang) {

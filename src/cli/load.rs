@@ -257,7 +257,12 @@ pub fn main(args: LoadArgs) -> ExitCode {
             return fail(1, &e);
         }
     }
-    verdict(&report)
+    let verdict = verdict(&report);
+    // Stopped by Ctrl-C (the summary is out): the status says so, as shells expect (128 + SIGINT).
+    if control.stop_requested() {
+        return ExitCode::from(super::INTERRUPTED);
+    }
+    verdict
 }
 
 /// `--json -`: the JSON goes to stdout, where a pipe (`| jq`) wants nothing else.

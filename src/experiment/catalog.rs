@@ -270,6 +270,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "slow connections beside the clients (a request head sent one byte a second, never finished)",
         "conexões lentas ao lado dos clientes (cabeçalho de requisição enviado um byte por segundo, nunca terminado)",
     ),
+    (
+        "backlog_setup",
+        "listen backlog of the servers (connections waiting for accept())",
+        "backlog de escuta dos servidores (conexões esperando accept())",
+    ),
     ("client_behaviour", "clients", "clientes"),
     (
         "connect_per_request",
@@ -321,7 +326,23 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Server CPU vs clients",
         "CPU do servidor vs clientes",
     ),
-    ("axis_clients", "clients", "clientes"),
+    (
+        "chart_fairness",
+        "Fairness: the fewest (solid) and the most (dashed) requests one client completed",
+        "Justiça: o mínimo (contínua) e o máximo (tracejada) de requisições que um cliente completou",
+    ),
+    ("series_fewest", "fewest", "mínimo"),
+    ("series_most", "most", "máximo"),
+    (
+        "axis_clients",
+        "clients (log scale)",
+        "clientes (escala logarítmica)",
+    ),
+    (
+        "axis_per_client",
+        "requests per client",
+        "requisições por cliente",
+    ),
     ("axis_rps", "requests/s", "requisições/s"),
     ("axis_ms", "ms", "ms"),
     ("axis_threads", "threads", "threads"),

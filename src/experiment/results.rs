@@ -156,6 +156,9 @@ pub struct Results {
     /// Slowloris connections beside the clients in every cell.
     #[serde(default)]
     pub slow: usize,
+    /// The servers' listen backlog when `--backlog` set it (a variant's `--backlog` wins over it for its cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<i32>,
     pub cells: Vec<Cell>,
     /// Set when the run was stopped before every cell was measured.
     pub interrupted: bool,
@@ -217,6 +220,19 @@ impl Results {
             return None;
         }
         cells.iter().find_map(|c| c.failure.as_deref())
+    }
+
+    /// The listen backlog the servers of `group` ran with: the variant's `--backlog`, else the experiment's,
+    /// else `serve`'s default.
+    pub fn backlog(&self, group: &str) -> i32 {
+        let words: Vec<&str> = group.split_whitespace().collect();
+        words
+            .windows(2)
+            .rev()
+            .find(|w| w[0] == "--backlog")
+            .and_then(|w| w[1].parse().ok())
+            .or(self.backlog)
+            .unwrap_or(crate::models::config::DEFAULT_BACKLOG)
     }
 
     pub fn prediction(&self, work: &str, model: Model, clients: usize) -> Option<Prediction> {

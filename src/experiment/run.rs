@@ -56,6 +56,8 @@ pub struct ExperimentConfig {
     pub slow: usize,
     /// Ways to run every server, each its own group of cells; empty: one, as `serve` starts by default.
     pub variants: Vec<Variant>,
+    /// The servers' `listen(2)` backlog (`None`: `serve`'s default); a variant's `--backlog` wins over it.
+    pub backlog: Option<i32>,
 }
 
 /// A way to run the servers: extra `serve` flags, named by those flags in the results.
@@ -69,6 +71,11 @@ impl Variant {
         Variant {
             server_args: server_args.iter().map(|a| a.to_string()).collect(),
         }
+    }
+
+    /// Whether the variant sets `flag` (`--backlog`).
+    pub fn sets(&self, flag: &str) -> bool {
+        self.server_args.iter().any(|a| a == flag)
     }
 
     /// What each cell records: the flags as written (`--header-timeout 1s`).
@@ -98,6 +105,7 @@ impl ExperimentConfig {
             out: None,
             slow: 0,
             variants: Vec::new(),
+            backlog: None,
         }
     }
 
@@ -218,6 +226,7 @@ pub fn run(
         repeat: config.repeat,
         keep_alive: config.keep_alive,
         slow: config.slow,
+        backlog: config.backlog,
         cells: Vec::new(),
         interrupted: false,
     };
@@ -311,6 +320,9 @@ fn server_config(config: &ExperimentConfig, what: &CellSpec<'_>) -> ServerConfig
     // A cell's server is stopped once its load is over: nothing is left to drain.
     server.drain_timeout = Duration::from_secs(1);
     server.offload = config.offload.filter(|_| what.model.is_event_driven());
+    if let Some(backlog) = config.backlog {
+        server.backlog = backlog;
+    }
     server
 }
 

@@ -169,9 +169,22 @@ fn a_small_experiment_writes_three_files_that_agree() {
         assert!(stdout.contains(&shown), "terminal shows {shown}: {stdout}");
     }
 
-    // Five charts for the one work type, each an SVG with a line per model.
+    // Six charts for the one work type, each an SVG with a line per model (two in the fairness chart), clients
+    // on an axis that says it is logarithmic.
     let charts: Vec<&str> = html.split("<figure class=\"chart\"").skip(1).collect();
-    assert_eq!(charts.len(), 5);
+    assert_eq!(charts.len(), 6);
+    let fairness = charts
+        .iter()
+        .find(|c| c.starts_with(" data-chart=\"fairness\""))
+        .expect("a fairness chart");
+    for line in [
+        "sequential fewest",
+        "sequential most",
+        "threads fewest",
+        "threads most",
+    ] {
+        assert!(fairness.contains(line), "{line}: {fairness}");
+    }
     for chart in charts {
         let svg = &chart[..chart.find("</figure>").unwrap()];
         assert!(svg.contains("<svg"), "{svg}");
@@ -180,6 +193,7 @@ fn a_small_experiment_writes_three_files_that_agree() {
             "one line per model: {svg}"
         );
         assert!(svg.contains("sequential") && svg.contains("threads"));
+        assert!(svg.contains("clients (log scale)"), "{svg}");
     }
     // The binary is built with the tests, in the same profile.
     assert_eq!(
@@ -321,8 +335,10 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
+    // Interrupted, not finished: 128 + SIGINT, as a shell reports it, once the files are written.
+    assert_eq!(
+        output.status.code(),
+        Some(130),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -1,9 +1,11 @@
 //! `serverlab experiment`: cells run against real `serve` processes, the physics they must obey, the slowloris
-//! variants, the quick preset, the terminal in Portuguese, and the report opened in a real browser.
+//! variants, the classroom's full listen queue, the quick preset, the terminal in Portuguese, and the report
+//! opened in a real browser.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backlog;
 mod browser;
 mod cells;
 mod portuguese;

@@ -32,6 +32,50 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
+fn typos_get_clap_s_suggestion_and_the_subcommand_s_help() {
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &["serve", "--modle", "threads"],
+            "a similar argument exists: '--model'",
+            "(see serverlab serve --help)",
+        ),
+        (
+            &["lod", "--target", "127.0.0.1:1"],
+            "a similar subcommand exists: 'load'",
+            "(see serverlab --help)",
+        ),
+        (
+            &["serve", "--model", "thread"],
+            "a similar value exists: 'threads'",
+            "(see serverlab serve --help)",
+        ),
+        (
+            &["experiment", "--modls", "poll"],
+            "a similar argument exists: '--models'",
+            "(see serverlab experiment --help)",
+        ),
+    ];
+    for (args, tip, help) in cases {
+        let out = run_cli(args);
+        assert_one_line_error(&out, 2, tip);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.trim_end().ends_with(help), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn enum_values_take_any_case() {
+    let server = ServerProcess::start(&["--model", "Threads", "--proto", "ECHO"]);
+    let mut client = connect(server.addr());
+    client.write_all(b"hi").unwrap();
+    let mut reply = [0u8; 2];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"hi");
+    // Still one line for a value that is no value in any case.
+    assert_one_line_error(&run_cli(&["serve", "--model", "FORKS"]), 2, "FORKS");
+}
+
+#[test]
 fn impossible_settings_are_usage_errors() {
     let serve = |extra: &[&str]| {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];

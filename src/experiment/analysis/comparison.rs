@@ -16,6 +16,14 @@ pub(super) const AS_FAST_AS_THE_BEST: f64 = 0.9;
 /// noise between runs can give or take.
 const CLEAR_WIN: f64 = 1.5;
 
+/// With one run per cell there is no spread to measure, so this share of the best throughput is the stated
+/// noise: the same cell run twice on a quiet machine moves by a few percent (timer slack, scheduling, where the
+/// generator's threads land), so a smaller gap names no winner.
+pub(super) const NOISE_FLOOR: f64 = 0.05;
+
+/// The repeats a tie's conclusion suggests: the median of 5 runs shrugs off one outlier on each side.
+pub(super) const SUGGESTED_REPEATS: usize = 5;
+
 /// The comparison of one work's models, and the conclusion's line for the work.
 pub(super) struct Compared {
     pub findings: Vec<Finding>,
@@ -34,14 +42,21 @@ pub(super) fn compare(results: &Results, group: &str, work: Work, cores: usize) 
     };
     let ranked = ranking(results, group, clients);
     let (best, best_rps) = ranked[0];
-    findings.extend(best_and_worst(&ranked, clients));
+    let tied = tied(results, group, clients, &ranked);
+    match &tied {
+        Some(tie) => findings.push(tie.finding(&ranked, clients)),
+        None => findings.extend(best_and_worst(&ranked, clients)),
+    }
     findings.extend(lightest(results, group, clients, &ranked));
     findings.extend(threads_against_sequential(
         results, group, work, cores, clients,
     ));
     findings.extend(sequential_lesson(results, group, clients, best, best_rps));
     findings.extend(cpu_ceiling(work, cores, best_rps));
-    let choice = choice(group, work, cores, clients, best, best_rps);
+    let choice = match tied {
+        Some(tie) => tie.choice(group, results.repeat),
+        None => choice(group, work, cores, clients, best, best_rps),
+    };
     Compared {
         findings,
         choice: Some(choice),
@@ -80,6 +95,88 @@ fn ranking(results: &Results, group: &str, clients: usize) -> Vec<(Model, f64)> 
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     ranked
+}
+
+/// The models at the top that no measurement tells apart.
+pub(super) struct Tied {
+    models: Vec<(Model, f64)>,
+    /// The noise they are within, as a share of the best throughput.
+    noise: f64,
+    /// Whether the noise is the spread between repeats (or the stated floor of one run).
+    measured: bool,
+}
+
+impl Tied {
+    fn finding(&self, ranked: &[(Model, f64)], clients: usize) -> Finding {
+        let (best_rps, last_rps) = (self.models[0].1, self.models[self.models.len() - 1].1);
+        // The least served, when it is not one of the tied.
+        let worst = ranked
+            .last()
+            .filter(|(m, _)| !self.models.iter().any(|(t, _)| t == m))
+            .copied();
+        Tie {
+            clients,
+            models: self.models.iter().map(|(m, _)| *m).collect(),
+            best_rps,
+            last_rps,
+            noise_pct: self.noise * 100.0,
+            measured: self.measured,
+            worst,
+        }
+        .into()
+    }
+
+    fn choice(&self, group: &str, repeats: usize) -> Choice {
+        Choice::Tie {
+            work: group.to_string(),
+            models: self.models.iter().map(|(m, _)| *m).collect(),
+            best_rps: self.models[0].1,
+            last_rps: self.models[self.models.len() - 1].1,
+            repeats,
+            suggested: SUGGESTED_REPEATS.max(2 * repeats),
+        }
+    }
+}
+
+/// The models whose throughput is within the noise of the best's, when there are two or more: the spread
+/// between repeats when the cells were repeated (the larger of the two models' spreads), else [`NOISE_FLOOR`].
+pub(super) fn tied(
+    results: &Results,
+    group: &str,
+    clients: usize,
+    ranked: &[(Model, f64)],
+) -> Option<Tied> {
+    let &(best, best_rps) = ranked.first()?;
+    let spread = |model| {
+        results
+            .throughput(group, model, clients)
+            .map_or(0.0, |t| t.1)
+    };
+    let measured = results.repeat > 1;
+    let margin = |model| {
+        if measured {
+            spread(best).max(spread(model))
+        } else {
+            NOISE_FLOOR * best_rps
+        }
+    };
+    let models: Vec<(Model, f64)> = ranked
+        .iter()
+        .take_while(|&&(model, rps)| best_rps - rps <= margin(model))
+        .copied()
+        .collect();
+    if models.len() < 2 || best_rps < SERVED_SOMETHING {
+        return None;
+    }
+    let noise = models
+        .iter()
+        .map(|&(model, _)| margin(model))
+        .fold(0.0, f64::max);
+    Some(Tied {
+        models,
+        noise: ratio(noise, best_rps),
+        measured,
+    })
 }
 
 /// The model that served most, and the one that served least.
@@ -225,5 +322,82 @@ fn choice(group: &str, work: Work, cores: usize, clients: usize, model: Model, r
             rps,
             clients,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::results;
+    use crate::experiment::analysis::analyse;
+    use crate::experiment::catalog::Lang;
+    use crate::experiment::results::Results;
+
+    /// The comparison and conclusion keys, and the conclusion in English.
+    fn verdict(results: &Results) -> (Vec<&'static str>, String) {
+        let analysis = analyse(results);
+        let keys = analysis.keys();
+        (keys, analysis.conclusion[0].render(Lang::En))
+    }
+
+    #[test]
+    fn three_percent_apart_in_one_run_is_a_tie_thirty_is_a_winner() {
+        // Sequential serves 19.5 req/s at every client count; threads 3% or 30% more.
+        let (keys, conclusion) = verdict(&results(|_| 19.5 * 1.03));
+        assert!(
+            keys.contains(&"tie") && keys.contains(&"choose_tie"),
+            "{keys:?}"
+        );
+        assert!(!keys.contains(&"best"), "{keys:?}");
+        assert!(conclusion.contains("--repeat 5"), "{conclusion}");
+        assert!(
+            conclusion.contains("threads and sequential tied"),
+            "{conclusion}"
+        );
+        let analysis = analyse(&results(|_| 19.5 * 1.03));
+        let tie = analysis.works[0]
+            .comparison
+            .iter()
+            .find(|f| f.key() == "tie")
+            .unwrap()
+            .render(Lang::En);
+        assert!(
+            tie.starts_with("With 10 clients, threads and sequential served within 3% of each other (20.1 to 19.5 req/s), no more than the 5% a single run can vary by: a tie"),
+            "{tie}"
+        );
+
+        let (keys, conclusion) = verdict(&results(|_| 19.5 * 1.3));
+        assert!(
+            keys.contains(&"best") && keys.contains(&"choose_io"),
+            "{keys:?}"
+        );
+        assert!(!keys.contains(&"tie"), "{keys:?}");
+        assert!(conclusion.contains("choose threads"), "{conclusion}");
+    }
+
+    #[test]
+    fn with_repeats_the_measured_spread_decides() {
+        // 8% apart: more than one run's stated noise; a tie only when the repeats spread wider than the gap.
+        let repeated = |spread: f64| {
+            let mut results = results(|_| 19.5 * 1.08);
+            results.repeat = 3;
+            let first: Vec<_> = results.cells.clone();
+            for (repeat, factor) in [(1, 1.0 - spread), (2, 1.0 + spread)] {
+                for cell in &first {
+                    let mut cell = cell.clone();
+                    cell.repeat = repeat;
+                    let m = cell.measurement.as_mut().unwrap();
+                    m.throughput_rps *= factor;
+                    results.cells.push(cell);
+                }
+            }
+            verdict(&results).0
+        };
+        let wide = repeated(0.10);
+        assert!(wide.contains(&"tie"), "{wide:?}");
+        let narrow = repeated(0.01);
+        assert!(
+            narrow.contains(&"best") && !narrow.contains(&"tie"),
+            "{narrow:?}"
+        );
     }
 }

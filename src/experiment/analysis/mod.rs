@@ -7,8 +7,9 @@
 //!
 //! One function per rule, returning the finding when its pattern is there; each threshold is a named constant
 //! that says why it is where it is. The rules are grouped by what they look at: `models.rs` one model's series,
-//! `little.rs` Little's law, `slow.rs` slow connections beside the clients, `comparison.rs` the models side by side
-//! and the conclusion. Findings are typed data ([`Finding`]) that say themselves in English or Portuguese.
+//! `little.rs` Little's law, `syn.rs` SYN retransmission behind a full listen queue, `slow.rs` slow connections
+//! beside the clients, `comparison.rs` the models side by side and the conclusion. Findings are typed data
+//! ([`Finding`]) that say themselves in English or Portuguese.
 
 mod comparison;
 pub mod finding;
@@ -16,6 +17,7 @@ mod little;
 mod misses;
 mod models;
 mod slow;
+mod syn;
 #[cfg(test)]
 mod tests;
 

@@ -2,7 +2,7 @@
 //! that explains its level, latency, trouble (errors, overflows, starvation, requests left behind) and cost.
 
 use super::finding::ModelFinding::*;
-use super::{Finding, Point, SERVED_SOMETHING, little, ratio, series, slow};
+use super::{Finding, Point, SERVED_SOMETHING, little, ratio, series, slow, syn};
 use crate::experiment::predict::is_off;
 use crate::experiment::results::Results;
 use crate::models::Model;
@@ -58,7 +58,9 @@ pub(super) fn findings(
     findings.extend(level_bound(results, group, work, model, cores, last));
     findings.extend(generator_bound(&points));
     findings.extend(latency(&points));
-    findings.push(little::law(last));
+    findings.extend(syn::retransmission(results, group, &points));
+    let connects = !results.keep_alive && !results.proto.is_datagram();
+    findings.push(little::law(last, connects));
     for point in &points {
         findings.extend(errors(point));
         findings.extend(listen_overflow(point));

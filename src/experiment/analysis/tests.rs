@@ -16,7 +16,7 @@ const LIMITS: ModelLimits = ModelLimits {
     offload: None,
 };
 
-fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
+pub(super) fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
     let mean_ms = clients as f64 / rps * 1000.0;
     Measurement {
         requests: (rps * 2.0) as u64,
@@ -61,7 +61,7 @@ fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement {
 }
 
 /// Sequential and threads under sleep:50ms; `threads_rps(clients)` says what threads achieved.
-fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
+pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
     let work = Work::Sleep(std::time::Duration::from_millis(50));
     let mut cells = Vec::new();
     for clients in [1, 2, 5, 10] {
@@ -92,6 +92,7 @@ fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
         repeat: 1,
         keep_alive: false,
         slow: 0,
+        backlog: None,
         cells,
         interrupted: false,
     }
@@ -152,12 +153,17 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
         repeat: 1,
         keep_alive: true,
         slow: 8,
+        backlog: None,
         cells,
         interrupted: false,
     }
 }
 
-fn findings_of<'a>(analysis: &'a Analysis, group: &str, model: Model) -> Vec<&'a Finding> {
+pub(super) fn findings_of<'a>(
+    analysis: &'a Analysis,
+    group: &str,
+    model: Model,
+) -> Vec<&'a Finding> {
     let work = analysis.works.iter().find(|w| w.work == group).unwrap();
     let model = work.models.iter().find(|m| m.model == model).unwrap();
     model.findings.iter().collect()

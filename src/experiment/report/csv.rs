@@ -125,6 +125,7 @@ mod tests {
             repeat: 1,
             keep_alive: false,
             slow: 0,
+            backlog: None,
             cells: vec![Cell {
                 work: "none".into(),
                 model: Model::Threads,

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::super::analysis::{Analysis, analyse};
-use super::super::catalog::{Lang, label, work_description, work_heading};
+use super::super::catalog::{Lang, decimal, label, work_description, work_heading};
 use super::super::results::{Results, work_of};
 use super::charts::charts_for_work;
 use super::tables::{Table, prediction_table, throughput_table};
@@ -81,13 +81,17 @@ fn setup_section(page: &mut String, results: &Results, lang: Lang) {
         ),
         (
             label(lang, "cell_time"),
-            format!("{:.1} s", results.cell_seconds),
+            format!("{} s", decimal(lang, results.cell_seconds, 1)),
         ),
         (label(lang, "repeats"), results.repeat.to_string()),
     ];
     let mut rows = rows.to_vec();
     if results.slow > 0 {
         rows.push((label(lang, "slow_setup"), results.slow.to_string()));
+    }
+    // Set for every cell by `--backlog` (a variant's own backlog is in its section's name).
+    if let Some(backlog) = results.backlog {
+        rows.push((label(lang, "backlog_setup"), backlog.to_string()));
     }
     meta_table(page, label(lang, "setup"), &rows);
 }

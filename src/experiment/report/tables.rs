@@ -209,6 +209,7 @@ mod tests {
             repeat: 1,
             keep_alive: false,
             slow: 0,
+            backlog: None,
             cells: vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
             interrupted: false,
         }

@@ -4,6 +4,14 @@
 use std::time::Duration;
 
 use super::words::{CLIENT, CORE, Writer, word};
+
+/// Close throughputs, with a decimal more than usual below 100 req/s, so that a tie's two figures differ
+/// (`20.1 to 19.5`, not `20 to 20`).
+fn close_rps(w: Writer, x: f64) -> String {
+    w.num(x, if x < 100.0 { 1 } else { 0 })
+}
+
+const RUN: super::words::Word = word(["run", "runs"], ["execução", "execuções"]);
 use crate::experiment::analysis::comparison::AS_FAST_AS_THE_BEST;
 use crate::experiment::catalog::Lang;
 use crate::models::Model;
@@ -18,6 +26,17 @@ pub enum Comparison {
         best_rps: f64,
         worst: Model,
         worst_rps: f64,
+    },
+    /// The models at the top served within the noise of each other: no winner. `noise_pct` is the spread
+    /// between repeats (`measured`) or the stated noise of one run; `worst` the least served, if not tied.
+    Tie {
+        clients: usize,
+        models: Vec<Model>,
+        best_rps: f64,
+        last_rps: f64,
+        noise_pct: f64,
+        measured: bool,
+        worst: Option<(Model, f64)>,
     },
     /// The cheapest of the models about as fast as the best.
     Lightest {
@@ -81,6 +100,15 @@ pub enum Choice {
         model: Model,
         rps: f64,
     },
+    /// The models at the top tied: repeats, not this run, can tell them apart.
+    Tie {
+        work: String,
+        models: Vec<Model>,
+        best_rps: f64,
+        last_rps: f64,
+        repeats: usize,
+        suggested: usize,
+    },
     /// No work: the model whose own cost is least.
     NoWork {
         work: String,
@@ -96,6 +124,7 @@ impl Comparison {
         use Comparison::*;
         match self {
             Best { .. } => "best",
+            Tie { .. } => "tie",
             Lightest { .. } => "lightest",
             ThreadsHelped { .. } => "threads_helped",
             ThreadsHelpedCores { .. } => "threads_helped_cores",
@@ -123,6 +152,46 @@ impl Comparison {
                 w.pick(
                     format!("With {c}, {best} served the most: {r} req/s; {worst} served the least: {rw} req/s."),
                     format!("Com {c}, {best} atendeu mais: {r} req/s; {worst} atendeu menos: {rw} req/s."),
+                )
+            }
+            Tie {
+                clients,
+                models,
+                best_rps,
+                last_rps,
+                noise_pct,
+                measured,
+                worst,
+            } => {
+                let (c, names) = (w.count(*clients, CLIENT), w.model_list(models));
+                let (r1, r2) = (close_rps(w, *best_rps), close_rps(w, *last_rps));
+                let gap = w.num((best_rps - last_rps) / best_rps.max(1e-9) * 100.0, 0);
+                let noise = w.num(*noise_pct, 0);
+                let within = if *measured {
+                    w.pick(
+                        format!("the {noise}% their repeats spread over"),
+                        format!("os {noise}% de variação entre as repetições"),
+                    )
+                } else {
+                    w.pick(
+                        format!("the {noise}% a single run can vary by"),
+                        format!("os {noise}% que uma execução única pode variar"),
+                    )
+                };
+                let least = worst.map_or(String::new(), |(model, rps)| {
+                    let r = w.rps(rps);
+                    w.pick(
+                        format!(" {model} served the least: {r} req/s."),
+                        format!(" {model} atendeu menos: {r} req/s."),
+                    )
+                });
+                w.pick(
+                    format!(
+                        "With {c}, {names} served within {gap}% of each other ({r1} to {r2} req/s), no more than {within}: a tie, not a winner.{least}"
+                    ),
+                    format!(
+                        "Com {c}, {names} atenderam a até {gap}% um do outro ({r1} a {r2} req/s), não mais que {within}: um empate, não um vencedor.{least}"
+                    ),
                 )
             }
             Lightest {
@@ -249,6 +318,7 @@ impl Choice {
             Cpu { .. } => "choose_cpu",
             Block { .. } => "choose_block",
             NoWork { .. } => "choose_none",
+            Tie { .. } => "choose_tie",
         }
     }
 
@@ -297,6 +367,26 @@ impl Choice {
                     ),
                     format!(
                         "Para chamadas bloqueantes ({work}), {model} atendeu mais ({r} req/s): um laço de eventos precisa entregar chamadas bloqueantes a threads auxiliares, senão atende uma requisição por vez."
+                    ),
+                )
+            }
+            Tie {
+                work,
+                models,
+                best_rps,
+                last_rps,
+                repeats,
+                suggested,
+            } => {
+                let names = w.model_list(models);
+                let (r1, r2) = (close_rps(w, *best_rps), close_rps(w, *last_rps));
+                let (n, k) = (w.count(*repeats, RUN), w.int(*suggested));
+                w.pick(
+                    format!(
+                        "For {work}, {names} tied ({r1} to {r2} req/s, a gap within the noise of {n} per cell): no choice between them follows from this run; run it with --repeat {k} to separate them."
+                    ),
+                    format!(
+                        "Para {work}, {names} empataram ({r1} a {r2} req/s, uma diferença dentro do ruído de {n} por célula): esta execução não permite escolher entre eles; rode com --repeat {k} para separá-los."
                     ),
                 )
             }

@@ -10,9 +10,11 @@
 //! predictions ([`Miss`]).
 
 mod comparison;
+mod little;
 mod miss;
 mod model;
 mod slow;
+mod syn;
 pub mod words;
 
 pub use comparison::{Choice, Comparison};

@@ -68,19 +68,27 @@ pub enum ModelFinding {
         lowest_p99_ms: f64,
         highest_p99_ms: f64,
     },
-    /// clients = throughput x latency, at the most loaded point.
+    /// clients = throughput x latency within `tolerance_pct`, at the most loaded point.
     LittlesLawHolds {
         clients: usize,
         rps: f64,
         mean_ms: f64,
         implied_clients: f64,
+        tolerance_pct: f64,
     },
-    /// clients != throughput x latency: time went somewhere the requests do not show.
+    /// clients != throughput x latency past `tolerance_pct`, with what in the cell accounts for it: requests in
+    /// flight at its end, a window of few latencies (`window_s` long), failures, a connection per request.
     LittlesLawOff {
         clients: usize,
         rps: f64,
         mean_ms: f64,
         implied_clients: f64,
+        tolerance_pct: f64,
+        in_flight: u64,
+        window_s: f64,
+        short_window: bool,
+        failed: u64,
+        connect_per_request: bool,
     },
     /// Requests failed; `by_kind` holds error kinds as catalog keys (`timeout`).
     Errors {
@@ -90,6 +98,17 @@ pub enum ModelFinding {
     },
     /// The listen queue overflowed.
     ListenOverflow { clients: usize, overflows: u64 },
+    /// Connection requests dropped by a full listen queue and sent again by the client's timer, 1 s later; the
+    /// cell that shows it worst (`overflows`: 0 when the kernel counted none; `step`: the p99 a second above the
+    /// median).
+    SynRetransmission {
+        clients: usize,
+        backlog: i32,
+        overflows: u64,
+        step: bool,
+        p50_ms: f64,
+        p99_ms: f64,
+    },
     /// Some clients were served to the end while others waited.
     Starvation {
         clients: usize,
@@ -134,6 +153,7 @@ impl ModelFinding {
             LittlesLawOff { .. } => "littles_law_off",
             Errors { .. } => "errors",
             ListenOverflow { .. } => "listen_overflow",
+            SynRetransmission { .. } => "syn_retransmission",
             Starvation { .. } => "starvation",
             Unfinished { .. } => "unfinished",
             Resources { .. } => "resources",
@@ -311,12 +331,17 @@ impl ModelFinding {
                 rps,
                 mean_ms,
                 implied_clients,
+                tolerance_pct,
             } => {
                 let (c, r) = (w.count(*clients, CLIENT), w.rps(*rps));
-                let (l, i) = (w.time(*mean_ms), w.num(*implied_clients, 1));
+                let (l, i, t) = (
+                    w.time(*mean_ms),
+                    w.num(*implied_clients, 1),
+                    w.num(*tolerance_pct, 0),
+                );
                 w.pick(
-                    format!("Little's law holds: {c} ≈ {r} req/s × {l} ms = {i}."),
-                    format!("A lei de Little se confirma: {c} ≈ {r} req/s × {l} ms = {i}."),
+                    format!("Little's law holds within {t}%: {c} ≈ {r} req/s × {l} ms = {i}."),
+                    format!("A lei de Little se confirma dentro de {t}%: {c} ≈ {r} req/s × {l} ms = {i}."),
                 )
             }
             LittlesLawOff {
@@ -324,15 +349,40 @@ impl ModelFinding {
                 rps,
                 mean_ms,
                 implied_clients,
+                tolerance_pct,
+                in_flight,
+                window_s,
+                short_window,
+                failed,
+                connect_per_request,
             } => {
                 let (c, r) = (w.count(*clients, CLIENT), w.rps(*rps));
-                let (l, i) = (w.time(*mean_ms), w.num(*implied_clients, 1));
+                let (l, i, t) = (
+                    w.time(*mean_ms),
+                    w.num(*implied_clients, 1),
+                    w.num(*tolerance_pct, 0),
+                );
+                let off = w.num(
+                    (implied_clients - *clients as f64).abs() / (*clients).max(1) as f64 * 100.0,
+                    0,
+                );
+                let why = super::little::reasons(
+                    w,
+                    &super::little::Gap {
+                        in_flight: *in_flight,
+                        window_s: *window_s,
+                        mean_ms: *mean_ms,
+                        short_window: *short_window,
+                        failed: *failed,
+                        connect_per_request: *connect_per_request,
+                    },
+                );
                 w.pick(
                     format!(
-                        "Little's law does not hold at {c} ({r} req/s × {l} ms = {i}): time was lost outside the measured requests (connection setup, errors or unfinished requests)."
+                        "Little's law misses by {off}% at {c} ({r} req/s × {l} ms = {i}, past the {t}% it is held to): {why}."
                     ),
                     format!(
-                        "A lei de Little não se confirma com {c} ({r} req/s × {l} ms = {i}): houve tempo perdido fora das requisições medidas (abertura de conexões, erros ou requisições não concluídas)."
+                        "A lei de Little erra por {off}% com {c} ({r} req/s × {l} ms = {i}, além dos {t}% tolerados): {why}."
                     ),
                 )
             }
@@ -360,6 +410,24 @@ impl ModelFinding {
                     ),
                 )
             }
+            SynRetransmission {
+                clients,
+                backlog,
+                overflows,
+                step,
+                p50_ms,
+                p99_ms,
+            } => super::syn::sentence(
+                w,
+                &super::syn::Seen {
+                    clients: *clients,
+                    backlog: *backlog,
+                    overflows: *overflows,
+                    step: *step,
+                    p50_ms: *p50_ms,
+                    p99_ms: *p99_ms,
+                },
+            ),
             Starvation {
                 clients,
                 fewest,

@@ -119,12 +119,20 @@ fn every_kind(n: usize) -> Vec<Finding> {
             rps: 19.5,
             mean_ms: 51.2,
             implied_clients: 1.0,
+            tolerance_pct: 10.0,
         },
+        // Every reason at 8; none at 1 (the sentence that says so).
         ModelFinding::LittlesLawOff {
             clients: n,
             rps: 19.5,
             mean_ms: 20.2,
             implied_clients: 0.4,
+            tolerance_pct: 10.0,
+            in_flight: if n == 1 { 0 } else { count },
+            window_s: 0.3,
+            short_window: n > 1,
+            failed: if n == 1 { 0 } else { count },
+            connect_per_request: n > 1,
         },
         ModelFinding::Errors {
             clients: n,
@@ -134,6 +142,16 @@ fn every_kind(n: usize) -> Vec<Finding> {
         ModelFinding::ListenOverflow {
             clients: n,
             overflows: count,
+        },
+        // With only the step in the latencies (1), and with overflows too few to reach the p99 (8); the two
+        // together are in tests/experiment/backlog.rs.
+        ModelFinding::SynRetransmission {
+            clients: n,
+            backlog: 5,
+            overflows: if n == 1 { 0 } else { count },
+            step: n == 1,
+            p50_ms: 353.5,
+            p99_ms: 1360.2,
         },
         ModelFinding::Starvation {
             clients: 2 * n,
@@ -208,6 +226,15 @@ fn every_kind(n: usize) -> Vec<Finding> {
             worst: Model::Sequential,
             worst_rps: 19.5,
         },
+        Comparison::Tie {
+            clients: n,
+            models: vec![Model::Poll, Model::Async],
+            best_rps: 1999.0,
+            last_rps: 1940.0,
+            noise_pct: 5.0,
+            measured: n > 1,
+            worst: (n > 1).then_some((Model::Sequential, 19.5)),
+        },
         Comparison::Lightest {
             model: Model::Poll,
             threads: count,
@@ -266,6 +293,14 @@ fn every_kind(n: usize) -> Vec<Finding> {
             model: Model::Threads,
             rps: 195.0,
         },
+        Choice::Tie {
+            work: work(),
+            models: vec![Model::Poll, Model::Async],
+            best_rps: 1999.0,
+            last_rps: 1940.0,
+            repeats: n,
+            suggested: 5,
+        },
         Choice::NoWork {
             work: work(),
             model: Model::Poll,
@@ -302,7 +337,7 @@ fn every_kind_says_itself_in_both_languages_with_every_figure() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), kinds.len(), "two samples of one kind");
-    assert_eq!(keys.len(), 39, "a kind without a sample here");
+    assert_eq!(keys.len(), 42, "a kind without a sample here");
     for n in [1, 8] {
         for finding in every_kind(n) {
             let (en, pt) = (finding.render(Lang::En), finding.render(Lang::Pt));

@@ -115,6 +115,18 @@ impl Writer {
         names.join(", ")
     }
 
+    /// Models as a sentence lists them: `poll and async`, `poll, async e threads`.
+    pub fn model_list(self, models: &[Model]) -> String {
+        let names: Vec<String> = models.iter().map(Model::to_string).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                let and = self.0.pick("and", "e");
+                format!("{} {and} {last}", rest.join(", "))
+            }
+            _ => self.models(models),
+        }
+    }
+
     /// Failures by kind: `timeout: 3, connection reset: 1`.
     pub fn error_kinds(self, by_kind: &[(String, u64)]) -> String {
         let kinds: Vec<String> = by_kind
