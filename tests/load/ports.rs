@@ -38,5 +38,6 @@ fn exhausted_local_ports_are_reported_as_such() {
         stdout.contains("local ports exhausted"),
         "{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("10 ok"), "each port served once: {stdout}");
+    // Ten ports: the check that something listens takes one (it waits in TIME_WAIT), the clients the nine others.
+    assert!(stdout.contains(": 9 ok"), "each port served once: {stdout}");
 }
