@@ -133,15 +133,15 @@ async fn serve_connection(
     stop: CancellationToken,
 ) {
     let _open = shared.stats.connection_opened();
-    debug!(%peer, "connection opened");
+    super::connection_log::opened(&peer);
     let _ = stream.set_nodelay(true);
     let config = &shared.config;
     let mut session = protocol::new_session(config.proto, &config.page, config.max_body);
     match drive(&mut stream, session.as_mut(), &shared, &stop).await {
-        Ok(why) => debug!(%peer, why, "connection closed"),
+        Ok(why) => super::connection_log::closed(&peer, why),
         Err(e) => {
             shared.stats.error();
-            debug!(%peer, error = %e, "connection failed");
+            super::connection_log::failed(&peer, &e);
         }
     }
     let mut unread = UnreadInput(&stream);

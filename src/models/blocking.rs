@@ -194,7 +194,7 @@ pub fn answer_datagram(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, sh
 /// Serves one connection to its end on the calling thread: read, let the protocol decide, work, reply, repeat.
 pub fn serve_connection(accepted: Accepted<'_>, shared: &Shared) {
     let Accepted { stream, peer, open } = accepted;
-    debug!(%peer, "connection opened");
+    super::connection_log::opened(&peer);
     let mut session = protocol::new_session(
         shared.config.proto,
         &shared.config.page,
@@ -202,10 +202,10 @@ pub fn serve_connection(accepted: Accepted<'_>, shared: &Shared) {
     );
     let mut stream = stream;
     match drive(&mut stream, session.as_mut(), shared) {
-        Ok(why) => debug!(%peer, why, "connection closed"),
+        Ok(why) => super::connection_log::closed(&peer, why),
         Err(e) => {
             shared.stats.error();
-            debug!(%peer, error = %e, "connection failed");
+            super::connection_log::failed(&peer, &e);
         }
     }
     if stream.set_nonblocking(true).is_ok() {

@@ -10,6 +10,7 @@
 pub mod async_runtime;
 pub mod blocking;
 pub mod config;
+pub mod connection_log;
 pub mod deadlines;
 pub mod offload;
 pub mod poll;

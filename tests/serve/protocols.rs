@@ -246,3 +246,47 @@ fn python_classroom_client_with_twenty_threads() {
         assert_eq!(finished.report()["connections"], 20);
     }
 }
+
+#[test]
+fn connections_are_logged_at_the_default_level_but_not_a_thousand_a_second() {
+    for model in MODELS {
+        let server = ServerProcess::start(&["--model", model, "--log-level", "info"]);
+        // A classroom watching `nc` connect: each connection shows.
+        for _ in 0..3 {
+            let mut c = connect(server.addr());
+            c.write_all(b"hi").unwrap();
+            let mut two = [0u8; 2];
+            c.read_exact(&mut two).unwrap();
+        }
+        // Then a burst: far more connections than lines allowed in a second.
+        for _ in 0..300 {
+            let mut c = connect(server.addr());
+            c.write_all(b"x").unwrap();
+            let mut one = [0u8; 1];
+            c.read_exact(&mut one).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        // One more, so a new second reports what the busy one left out.
+        drop(connect(server.addr()));
+        let finished = server.terminate();
+        let lines = |what: &str| finished.stderr.lines().filter(|l| l.contains(what)).count();
+        assert!(
+            lines("connection opened") >= 3,
+            "{model}: {}",
+            finished.stderr
+        );
+        assert!(
+            lines("connection closed") >= 3,
+            "{model}: {}",
+            finished.stderr
+        );
+        // 300 connections in well under 3 s, 20 lines a second at most (prefork: each child counts its own).
+        let limit = if model == "prefork" { 200 } else { 100 };
+        assert!(
+            lines("connection opened") + lines("connection closed") <= limit,
+            "{model}: {} lines",
+            lines("connection")
+        );
+        assert!(lines("left out") >= 1, "{model}: {}", finished.stderr);
+    }
+}

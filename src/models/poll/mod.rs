@@ -38,7 +38,7 @@ use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
-use tracing::{debug, warn};
+use tracing::warn;
 
 mod datagrams;
 mod offload;
@@ -348,7 +348,7 @@ impl<'a> EventLoop<'a> {
         }
         self.next_id += 1;
         let id = self.next_id;
-        debug!(%peer, "connection opened");
+        super::connection_log::opened(&peer);
         let config = &self.shared.config;
         let now = Instant::now();
         entry.insert(Connection {
@@ -395,7 +395,7 @@ impl<'a> EventLoop<'a> {
                 Drive::Close(why) => return self.close(key, why),
                 Drive::Failed(e) => {
                     shared.stats.error();
-                    debug!(peer = %connection.peer, error = %e, "connection failed");
+                    super::connection_log::failed(&connection.peer, &e);
                     return self.close(key, "error");
                 }
                 Drive::Work => {
@@ -444,7 +444,7 @@ impl<'a> EventLoop<'a> {
             }
             let _ = self.poll.registry().deregister(&mut connection.stream);
             super::discard_unread(&mut connection.stream);
-            debug!(peer = %connection.peer, why, "connection closed");
+            super::connection_log::closed(&connection.peer, why);
         }
     }
 

@@ -10,7 +10,6 @@ use std::time::Instant;
 use io_uring::cqueue;
 use io_uring::opcode;
 use io_uring::types::{CancelBuilder, Fd};
-use tracing::debug;
 
 use super::ring::Op;
 use super::timers::Timer;
@@ -56,7 +55,7 @@ impl EventLoop<'_> {
         {
             let mut connection = self.connections.remove(key);
             let why = connection.closing.unwrap_or("done");
-            debug!(peer = ?connection.stream.peer_addr().ok(), why, "connection closed");
+            crate::models::connection_log::closed(&super::PeerOf(&connection.stream), why);
             crate::models::discard_unread(&mut connection.stream);
         }
     }

@@ -49,7 +49,6 @@ use std::time::{Duration, Instant, SystemTime};
 use io_uring::types::{Fd, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use slab::Slab;
-use tracing::debug;
 
 mod closing;
 mod datagrams;
@@ -348,7 +347,7 @@ impl<'a> EventLoop<'a> {
             ),
             _open: self.shared.stats.connection_opened(),
         });
-        debug!(peer = ?self.connections[key].stream.peer_addr().ok(), "connection opened");
+        crate::models::connection_log::opened(&PeerOf(&self.connections[key].stream));
         if self.stopping {
             self.connections[key].session.server_stopping();
         }
@@ -487,7 +486,10 @@ impl<'a> EventLoop<'a> {
 
     fn fail(&mut self, key: usize, errno: i32) {
         self.shared.stats.error();
-        debug!(error = %io::Error::from_raw_os_error(-errno), "connection failed");
+        if let Some(connection) = self.connections.get(key) {
+            let error = io::Error::from_raw_os_error(-errno);
+            crate::models::connection_log::failed(&PeerOf(&connection.stream), &error);
+        }
         self.close(key, "error");
     }
 }
@@ -499,4 +501,16 @@ fn live<'c, 'a>(
     id: u64,
 ) -> Option<&'c mut Connection<'a>> {
     connections.get_mut(key).filter(|c| c.id == id)
+}
+
+/// A connection's peer, looked up only if a log line is written.
+pub(super) struct PeerOf<'a>(pub &'a std::net::TcpStream);
+
+impl std::fmt::Display for PeerOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.peer_addr() {
+            Ok(addr) => write!(f, "{addr}"),
+            Err(_) => f.write_str("?"),
+        }
+    }
 }
