@@ -349,8 +349,13 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         end_unix_us: measured_from + report.duration_us,
     });
     if let Some(rate) = config.rate {
-        // Sends the timetable called for between the end of the warm-up and the end of the run.
-        let mut due_by_end = first_index_at(end, rate).max(first_measured);
+        // Sends the timetable called for between the end of the warm-up and the end of the run: the end of the
+        // measured window, not the moment the last thread noticed it (a busy machine notices a few ms late, and
+        // the slots of those ms were never asked for).
+        let window_end = config
+            .duration
+            .map_or(end, |d| end.min(warm + Nanos::from_duration(d)));
+        let mut due_by_end = first_index_at(window_end, rate).max(first_measured);
         if let Some(m) = config.requests {
             due_by_end = due_by_end.min(first_measured + m);
         }
