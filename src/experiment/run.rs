@@ -31,6 +31,12 @@ use crate::work::Work;
 /// The longest a cell waits, past its warm-up, for every client to be served once before it measures.
 const RAMP_LIMIT: Duration = Duration::from_secs(5);
 
+/// Whether a cell measures only once every client has been served once: not beside slow connections (a client
+/// may never be), not over UDP (there is no connection to ramp up).
+pub fn waits_for_every_client(proto: Proto, slow: usize) -> bool {
+    slow == 0 && !proto.is_datagram()
+}
+
 /// Everything an experiment needs to know.
 #[derive(Clone, Debug)]
 pub struct ExperimentConfig {
@@ -360,7 +366,7 @@ fn measure(
     // Measure once every client has been served (a ramp of thousands of connections is not the steady state);
     // beside slow connections a client may never be, so the fixed warm-up stands.
     load_config.ramp_limit =
-        (config.slow == 0 && !config.proto.is_datagram()).then_some(RAMP_LIMIT);
+        waits_for_every_client(config.proto, config.slow).then_some(RAMP_LIMIT);
 
     let overflows_before = listen_overflows();
     let machine_before = MachineCpu::now();

@@ -46,6 +46,11 @@ impl Payload {
     }
 }
 
+/// The most requests one run may ask for.
+pub const MAX_REQUESTS: u64 = 1_000_000_000_000;
+/// The highest rate one run may ask for (a request a nanosecond).
+pub const MAX_RATE: f64 = 1e9;
+
 /// A load run: whom to hit, how hard, and for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoadConfig {
@@ -216,6 +221,13 @@ impl LoadConfig {
         }
         if self.requests == Some(0) {
             return fail("--requests must be at least 1");
+        }
+        // Far beyond any run, small enough that the timetable's arithmetic never overflows.
+        if self.requests.is_some_and(|m| m > MAX_REQUESTS) {
+            return fail("--requests must be at most 1,000,000,000,000");
+        }
+        if self.rate.is_some_and(|rate| rate > MAX_RATE) {
+            return fail("--rate must be at most 1,000,000,000 requests per second");
         }
         if let Some(rate) = self.rate
             && !(rate.is_finite() && rate > 0.0)

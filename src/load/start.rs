@@ -29,14 +29,19 @@ pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
                 "'{text}' is not a time: Unix seconds are never negative"
             ));
         }
-        return Ok(UNIX_EPOCH + Duration::from_secs_f64(seconds));
+        return Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|d| UNIX_EPOCH.checked_add(d))
+            .ok_or_else(|| format!("'{text}' is too far in the future to be a start time"));
     }
     let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
         format!("'{text}' is not a time like 2030-01-01T12:00:00Z or Unix seconds ({e})")
     })?;
     let micros =
         u64::try_from(time.timestamp_micros()).map_err(|_| format!("'{text}' is before 1970"))?;
-    Ok(UNIX_EPOCH + Duration::from_micros(micros))
+    UNIX_EPOCH
+        .checked_add(Duration::from_micros(micros))
+        .ok_or_else(|| format!("'{text}' is too far in the future to be a start time"))
 }
 
 /// A time as people and logs read it: RFC 3339, UTC, to the millisecond.

@@ -60,15 +60,18 @@ impl Timeline {
     /// median), in requests per second.
     pub fn stall_at_end(&self) -> Option<(f64, f64)> {
         let per_second = (1000 / self.bucket_ms.max(1)).max(1) as usize;
-        let rates = self.rates();
+        let mut rates = self.rates();
+        // The last bucket is cut short by the run's end: a part of a bucket is not a slow bucket.
+        rates.pop();
+        // Whole seconds counted back from the end, the last second first.
         let seconds: Vec<f64> = rates
-            .chunks_exact(per_second)
+            .rchunks_exact(per_second)
             .map(|c| c.iter().sum::<f64>() / per_second as f64)
             .collect();
         if seconds.len() < 2 {
             return None;
         }
-        let last = *seconds.last()?;
+        let last = seconds[0];
         let mut sorted = seconds.clone();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
@@ -289,7 +292,8 @@ mod tests {
             buckets: (0..30).map(|_| bucket(100)).collect(),
         };
         assert_eq!(t.stall_at_end(), None);
-        for b in &mut t.buckets[20..] {
+        // The last second before the (partial) last bucket.
+        for b in &mut t.buckets[19..] {
             b.ok = 10;
         }
         assert_eq!(t.stall_at_end(), Some((100.0, 1000.0)));

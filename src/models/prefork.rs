@@ -203,15 +203,21 @@ impl Supervisor<'_> {
                 continue;
             };
             self.shared.stats.thread_left();
-            if stopping {
+            // A stop noticed here, before `supervise` did, still wins: children that keep dying must not keep
+            // the stop waiting behind restarts.
+            if stopping || self.shared.shutdown.is_requested() {
                 continue;
             }
             // The slot's counts are the server's; the child that takes the slot over starts from zero.
             self.shared.stats.absorb(&self.tallies[slot].snapshot());
             self.tallies[slot].reset();
             warn!(%pid, slot, how, "worker died; starting a new one");
-            if started.elapsed() < MIN_CHILD_LIFE {
-                std::thread::sleep(MIN_CHILD_LIFE);
+            if started.elapsed() < MIN_CHILD_LIFE && !self.shared.shutdown.sleep(MIN_CHILD_LIFE) {
+                // The stop came during the pause.
+                continue;
+            }
+            if self.shared.shutdown.is_requested() {
+                continue;
             }
             self.start_child(slot)?;
         }

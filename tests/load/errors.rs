@@ -217,3 +217,21 @@ fn a_server_of_another_protocol_is_named_with_the_fix() {
         assert!(stderr.contains(answer), "{flags:?} to {serves}: {stderr}");
     }
 }
+
+#[test]
+fn numbers_too_large_to_count_are_usage_errors_not_panics() {
+    for args in [
+        &["--start-at", "1e20"][..],
+        &["--start-at", "1e19"],
+        &["--rate", "1e300", "--requests", "10"],
+        &["--rate", "100", "--requests", "18446744073709551615"],
+    ] {
+        let mut full = vec!["load", "127.0.0.1:9", "--duration", "1s"];
+        full.extend_from_slice(args);
+        let out = run_cli(&full);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}

@@ -7,6 +7,7 @@
 use super::finding::{Miss, MissReason};
 use super::{Finding, ratio};
 use crate::experiment::results::{Measurement, Results, work_of};
+use crate::experiment::run::waits_for_every_client;
 use crate::models::Model;
 use crate::work::Work;
 
@@ -39,7 +40,7 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
             slow_connections(run),
             errors(run),
             listen_overflow(run),
-            not_all_served(run, clients),
+            not_all_served(results, run, clients),
             under.then(|| generator_crowding(run, cores)).flatten(),
             under.then(|| other_processes(run, cores)).flatten(),
             under
@@ -129,9 +130,9 @@ fn listen_overflow(run: &Measurement) -> Option<MissReason> {
 }
 
 /// Measuring waits for every client to be served once; a cell where that never happened measured a ramp.
-fn not_all_served(run: &Measurement, clients: usize) -> Option<MissReason> {
-    let waited = run.timeline.measured_from_ms > 0 && run.all_served_ms.is_none();
-    (waited && clients > 1 && run.slow.is_none()).then_some(MissReason::NotAllServed {
+fn not_all_served(results: &Results, run: &Measurement, clients: usize) -> Option<MissReason> {
+    let waited = waits_for_every_client(results.proto, results.slow);
+    (waited && run.all_served_ms.is_none() && clients > 1).then_some(MissReason::NotAllServed {
         clients,
         measured_from_ms: run.timeline.measured_from_ms,
     })

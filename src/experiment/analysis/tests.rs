@@ -55,7 +55,8 @@ pub(super) fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement 
         listen_overflows: Some(0),
         slow: None,
         timeline: Default::default(),
-        all_served_ms: None,
+        // Every client served once, 10 ms into the cell.
+        all_served_ms: Some(10.0),
         machine_cpu_cores: None,
     }
 }
@@ -454,6 +455,24 @@ fn other_processes_on_the_machine_explain_a_miss() {
             threads[0].3[..],
             [MissReason::OtherProcesses { cores: 2, .. }]
         ),
+        "{threads:?}"
+    );
+}
+
+#[test]
+fn udp_cells_are_not_blamed_on_a_ramp_they_never_waited_for() {
+    let mut r = results(|c| 20.0 * c as f64 * if c == 5 { 0.7 } else { 1.0 });
+    r.proto = Proto::UdpEcho;
+    for cell in &mut r.cells {
+        cell.measurement.as_mut().unwrap().all_served_ms = None;
+    }
+    let misses = misses_of(&r);
+    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    assert!(
+        !threads[0]
+            .3
+            .iter()
+            .any(|r| matches!(r, MissReason::NotAllServed { .. })),
         "{threads:?}"
     );
 }

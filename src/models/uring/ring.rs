@@ -171,7 +171,11 @@ impl EventLoop<'_> {
             }
             None => self.ring.submit_and_wait(1),
         };
-        self.timespecs.clear();
+        // The kernel reads a Timeout's timespec when it takes the entry: keep them all until every queued entry
+        // has been taken (an error or a busy ring can leave some queued for the next turn).
+        if self.ring.submission().is_empty() {
+            self.timespecs.clear();
+        }
         match entered {
             Err(e)
                 if !matches!(
