@@ -19,6 +19,9 @@ pub const CLOSE: f64 = 0.25;
 const CORES_CROWDED: f64 = 0.85;
 /// ...and the generator's own part was this many cores at least (a generator at 0.05 cores crowds nobody).
 const GENERATOR_NOTICEABLE: f64 = 0.2;
+/// Busier than this share of what could be busy is busy: below it, cores sat idle.
+const BUSY: f64 = 0.9;
+
 /// Busy cores that are neither the server's nor the generator's: other processes competed with the cell.
 const OTHERS_NOTICEABLE: f64 = 0.3;
 /// With a connection per request, set-up longer than this share of the work is a reason of its own.
@@ -43,6 +46,12 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
             not_all_served(results, run, clients),
             under.then(|| generator_crowding(run, cores)).flatten(),
             under.then(|| other_processes(run, cores)).flatten(),
+            under
+                .then(|| idle_cores(results, group, run, model, clients, work, cores))
+                .flatten(),
+            under
+                .then(|| server_overhead(run, measured, work))
+                .flatten(),
             under
                 .then(|| connection_setup(results, group, model, clients, measured, work))
                 .flatten(),
@@ -161,6 +170,53 @@ fn other_processes(run: &Measurement, cores: usize) -> Option<MissReason> {
             cores,
         },
     )
+}
+
+/// Computing, the server kept fewer cores busy than its clients could have, while the machine had cores to
+/// spare: between a reply and the next request, the clients' turn-around (their next send, scheduled on the
+/// same cores) left the server's threads waiting for work.
+fn idle_cores(
+    results: &Results,
+    group: &str,
+    run: &Measurement,
+    model: Model,
+    clients: usize,
+    work: Work,
+    cores: usize,
+) -> Option<MissReason> {
+    if !matches!(work, Work::Cpu(_)) {
+        return None;
+    }
+    let at_once = results
+        .prediction(group, model, clients)
+        .and_then(|p| p.concurrency)
+        .unwrap_or(clients);
+    let could = clients.min(at_once).min(cores) as f64;
+    let machine = run
+        .machine_cpu_cores
+        .unwrap_or(run.server_cpu_cores + run.generator_cpu_cores);
+    (run.server_cpu_cores < BUSY * could && machine < BUSY * cores as f64).then_some(
+        MissReason::IdleCores {
+            server_cores: run.server_cpu_cores,
+            could_use: could,
+            machine_cores: machine,
+            cores,
+        },
+    )
+}
+
+/// Computing, the server spent more CPU per request than the work itself: switching between threads, system
+/// calls, its own loop.
+fn server_overhead(run: &Measurement, measured: f64, work: Work) -> Option<MissReason> {
+    if !matches!(work, Work::Cpu(_)) {
+        return None;
+    }
+    let cpu_ms = ratio(run.server_cpu_cores, measured) * 1000.0;
+    let work_ms = work.duration().as_secs_f64() * 1000.0;
+    (cpu_ms - work_ms >= SETUP_SHARE * work_ms).then_some(MissReason::ServerOverhead {
+        cpu_per_request_ms: cpu_ms,
+        work_ms,
+    })
 }
 
 /// With a connection per request, each request also waits for a handshake and a close: the time per request the

@@ -476,3 +476,76 @@ fn udp_cells_are_not_blamed_on_a_ramp_they_never_waited_for() {
         "{threads:?}"
     );
 }
+
+/// `results` with 10 ms of computation per request instead of waiting, keep-alive clients.
+fn computing(threads_rps: impl Fn(usize) -> f64) -> Results {
+    let work = Work::Cpu(std::time::Duration::from_millis(10));
+    let mut r = results(|c| threads_rps(c) / 5.0);
+    r.works = vec!["cpu:10ms".into()];
+    r.keep_alive = true;
+    for cell in &mut r.cells {
+        cell.work = "cpu:10ms".into();
+        cell.prediction = predict(cell.model, LIMITS, work, cell.clients, 2);
+        let m = cell.measurement.as_mut().unwrap();
+        if cell.model == Model::Sequential {
+            m.throughput_rps = 97.0;
+        } else {
+            m.throughput_rps = threads_rps(cell.clients);
+        }
+        // The server used the cores its throughput needs, and no more.
+        m.server_cpu_cores = m.throughput_rps * 0.0101;
+        m.machine_cpu_cores = Some(m.server_cpu_cores + 0.05);
+    }
+    r
+}
+
+#[test]
+fn computing_misses_say_whether_cores_sat_idle_or_the_server_spent_more_than_the_work() {
+    // As measured on this machine, idle: threads at 2 clients 158 req/s with 1.64 cores of 2; at 10 clients
+    // 174 req/s with the cores full, 11.1 ms of CPU a request.
+    let mut r = computing(|c| match c {
+        1 => 97.0,
+        2 => 158.0,
+        _ => 195.0,
+    });
+    {
+        let m = r
+            .cells
+            .iter_mut()
+            .find(|c| c.model == Model::Threads && c.clients == 2)
+            .and_then(|c| c.measurement.as_mut())
+            .unwrap();
+        m.server_cpu_cores = 1.64;
+        m.machine_cpu_cores = Some(1.70);
+    }
+    {
+        let m = r
+            .cells
+            .iter_mut()
+            .find(|c| c.model == Model::Threads && c.clients == 10)
+            .and_then(|c| c.measurement.as_mut())
+            .unwrap();
+        m.throughput_rps = 174.0;
+        m.server_cpu_cores = 1.94;
+        m.machine_cpu_cores = Some(2.0);
+    }
+    let misses = misses_of(&r);
+    let at = |clients| {
+        misses
+            .iter()
+            .find(|m| m.0 == Model::Threads && m.1 == clients)
+            .unwrap_or_else(|| panic!("no miss at {clients}: {misses:?}"))
+            .3
+            .clone()
+    };
+    assert!(
+        matches!(at(2)[..], [MissReason::IdleCores { cores: 2, .. }]),
+        "{:?}",
+        at(2)
+    );
+    assert!(
+        matches!(at(10)[..], [MissReason::ServerOverhead { .. }]),
+        "{:?}",
+        at(10)
+    );
+}

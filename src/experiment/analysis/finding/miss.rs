@@ -19,6 +19,18 @@ pub enum MissReason {
         machine_cores: f64,
         cores: usize,
     },
+    /// Computing, the server kept fewer cores busy than its clients could, with cores to spare.
+    IdleCores {
+        server_cores: f64,
+        could_use: f64,
+        machine_cores: f64,
+        cores: usize,
+    },
+    /// Computing, the server spent more CPU per request than the work.
+    ServerOverhead {
+        cpu_per_request_ms: f64,
+        work_ms: f64,
+    },
     /// A connection per request: the time per request beyond the work is connection set-up.
     ConnectionSetup {
         per_request_ms: f64,
@@ -165,6 +177,33 @@ fn reason(w: Writer, reason: &MissReason) -> String {
                     "other processes on the machine kept {o} cores busy (all together {m} of {n})"
                 ),
                 format!("outros processos na máquina ocuparam {o} núcleos (ao todo {m} de {n})"),
+            )
+        }
+        MissReason::IdleCores {
+            server_cores,
+            could_use,
+            machine_cores,
+            cores,
+        } => {
+            let (s, c, m) = (
+                w.num(*server_cores, 2),
+                w.num(*could_use, 0),
+                w.num(*machine_cores, 2),
+            );
+            let n = w.count(*cores, CORE);
+            w.pick(
+                format!("cores sat idle: the server kept {s} of the {c} its clients could keep busy, the machine {m} of {n}; between a reply and the next request, the clients' turn-around on the same cores left the server waiting"),
+                format!("núcleos ficaram ociosos: o servidor ocupou {s} dos {c} que seus clientes poderiam ocupar, a máquina {m} de {n}; entre uma resposta e a próxima requisição, a volta dos clientes nos mesmos núcleos deixou o servidor esperando"),
+            )
+        }
+        MissReason::ServerOverhead {
+            cpu_per_request_ms,
+            work_ms,
+        } => {
+            let (x, d) = (w.time(*cpu_per_request_ms), w.time(*work_ms));
+            w.pick(
+                format!("the server spent {x} ms of CPU per request for {d} ms of work (switching between threads, system calls)"),
+                format!("o servidor gastou {x} ms de CPU por requisição para {d} ms de trabalho (trocas entre threads, chamadas de sistema)"),
             )
         }
         MissReason::ConnectionSetup {

@@ -28,6 +28,16 @@ fn every_kind(n: usize) -> Vec<Finding> {
                     machine_cores: 1.9,
                     cores: n,
                 },
+                MissReason::IdleCores {
+                    server_cores: 1.64,
+                    could_use: 2.0,
+                    machine_cores: 1.7,
+                    cores: n,
+                },
+                MissReason::ServerOverhead {
+                    cpu_per_request_ms: 11.15,
+                    work_ms: 10.0,
+                },
                 MissReason::ConnectionSetup {
                     per_request_ms: 53.2,
                     work_ms: 50.0,
