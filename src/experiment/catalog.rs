@@ -328,8 +328,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ),
     (
         "chart_fairness",
-        "Fairness: the fewest (solid) and the most (dashed) requests one client completed",
-        "Justiça: o mínimo (contínua) e o máximo (tracejada) de requisições que um cliente completou",
+        "Requests per client: fewest (solid), most (dashed)",
+        "Requisições por cliente: mínimo (contínua), máximo (tracejada)",
     ),
     ("series_fewest", "fewest", "mínimo"),
     ("series_most", "most", "máximo"),
