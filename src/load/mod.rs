@@ -344,7 +344,7 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
     report.requests = report.successes + report.errors.total();
     report.duration_us = end.saturating_sub(warm).as_micros();
     let measured_from = start::unix_micros(wall_start) + warm.as_micros();
-    report.window = Some(start::Window {
+    report.window = Some(start::WallClockWindow {
         start_unix_us: measured_from,
         end_unix_us: measured_from + report.duration_us,
     });

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::latency::{Latency, LatencySummary};
 use super::segment::Segment;
-use super::start::Window;
+use super::start::WallClockWindow;
 use super::timeline::Timeline;
 
 use crate::protocol::Proto;
@@ -233,7 +233,7 @@ pub struct LoadReport {
     pub segments: Vec<Segment>,
     /// The measured period by the wall clock; merged runs: from the first start to the last end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<Window>,
+    pub window: Option<WallClockWindow>,
     /// HTTP: replies by status code (those counted as successes and those counted as bad replies alike).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub statuses: BTreeMap<u16, u64>,

@@ -6,7 +6,7 @@
 //! than [`LATE_LIMIT`] is an error: a part started late would run beside the others only in part, and its sum
 //! would quietly be something else.
 //!
-//! The window each run measured is kept in wall-clock time ([`Window`]), so that `merge` can measure the parts'
+//! The window each run measured is kept in wall-clock time ([`WallClockWindow`]), so that `merge` can measure the parts'
 //! throughput over the span they share, whatever machine each ran on.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -85,15 +85,15 @@ pub fn unix_micros(at: SystemTime) -> u64 {
 
 /// The measured period of a run (after its warm-up) by the wall clock, in microseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
+pub struct WallClockWindow {
     pub start_unix_us: u64,
     pub end_unix_us: u64,
 }
 
-impl Window {
+impl WallClockWindow {
     /// From the earlier start to the later end: the span over which merged parts are measured.
-    pub fn union(self, other: Window) -> Window {
-        Window {
+    pub fn union(self, other: WallClockWindow) -> WallClockWindow {
+        WallClockWindow {
             start_unix_us: self.start_unix_us.min(other.start_unix_us),
             end_unix_us: self.end_unix_us.max(other.end_unix_us),
         }

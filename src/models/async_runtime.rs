@@ -119,7 +119,7 @@ async fn accept_loop(
             Err(e) => {
                 // Usually EMFILE: wait a moment so closing connections free descriptors; clients wait in the backlog.
                 shared.stats.error();
-                super::warn_accept_failed(&e);
+                super::connection_log::accept_failed(&e);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -117,7 +117,7 @@ pub fn accept_next<'a>(listeners: &[TcpListener], shared: &'a Shared) -> Option<
         Err(e) => {
             // Out of file descriptors or memory: back off instead of spinning, and let clients queue.
             shared.stats.error();
-            super::warn_accept_failed(&e);
+            super::connection_log::accept_failed(&e);
             std::thread::sleep(Duration::from_millis(10));
             None
         }

@@ -22,9 +22,6 @@ pub mod uring;
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use tracing::warn;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -141,22 +138,6 @@ pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
         (Model::Prefork, listeners) => prefork::serve(listeners, shared),
         (Model::Uring, listeners) => uring::serve(listeners, shared),
     }
-}
-
-/// Logs a failed `accept` at most once a second, with how many failures the silence hid: a server at its
-/// file-descriptor ceiling fails thousands of accepts a second, and the log must not become the load.
-pub fn warn_accept_failed(error: &io::Error) {
-    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
-    static HIDDEN: AtomicU64 = AtomicU64::new(0);
-    let second = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if LAST_SECOND.swap(second, Ordering::Relaxed) == second {
-        HIDDEN.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    let hidden = HIDDEN.swap(0, Ordering::Relaxed);
-    warn!(error = %error, failures_not_logged = hidden, "accept failed (out of file descriptors?); pausing accepts, serving open connections");
 }
 
 /// Reads and throws away what the peer sent that will never be answered (the rest of a refused request, say),

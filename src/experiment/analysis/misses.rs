@@ -172,6 +172,15 @@ fn other_processes(run: &Measurement, cores: usize) -> Option<MissReason> {
     )
 }
 
+/// How many of a cell's requests its model works on at once: its predicted concurrency, at most its clients.
+fn at_once(results: &Results, group: &str, model: Model, clients: usize) -> usize {
+    results
+        .prediction(group, model, clients)
+        .and_then(|p| p.concurrency)
+        .unwrap_or(clients)
+        .min(clients)
+}
+
 /// Computing, the server kept fewer cores busy than its clients could have, while the machine had cores to
 /// spare: between a reply and the next request, the clients' turn-around (their next send, scheduled on the
 /// same cores) left the server's threads waiting for work.
@@ -187,11 +196,7 @@ fn idle_cores(
     if !matches!(work, Work::Cpu(_)) {
         return None;
     }
-    let at_once = results
-        .prediction(group, model, clients)
-        .and_then(|p| p.concurrency)
-        .unwrap_or(clients);
-    let could = clients.min(at_once).min(cores) as f64;
+    let could = at_once(results, group, model, clients).min(cores) as f64;
     let machine = run
         .machine_cpu_cores
         .unwrap_or(run.server_cpu_cores + run.generator_cpu_cores);
@@ -236,11 +241,7 @@ fn connection_setup(
     {
         return None;
     }
-    let at_once = results
-        .prediction(group, model, clients)
-        .and_then(|p| p.concurrency)
-        .unwrap_or(clients)
-        .min(clients);
+    let at_once = at_once(results, group, model, clients);
     let per_request_ms = ratio(at_once as f64, measured) * 1000.0;
     let work_ms = work.duration().as_secs_f64() * 1000.0;
     let setup_ms = per_request_ms - work_ms;

@@ -325,7 +325,7 @@ impl<'a> EventLoop<'a> {
                 Err(e) => {
                     // Usually EMFILE: out of descriptors. Stop accepting for a moment; clients wait in the backlog.
                     self.shared.stats.error();
-                    super::warn_accept_failed(&e);
+                    super::connection_log::accept_failed(&e);
                     self.accept_paused = true;
                     self.add_timer(Instant::now() + ACCEPT_PAUSE, Timer::ResumeAccept);
                 }

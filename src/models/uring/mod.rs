@@ -308,7 +308,7 @@ impl<'a> EventLoop<'a> {
         } else if !self.stopping && result != -libc::ECONNABORTED {
             // Usually EMFILE: out of descriptors. Clients wait in the backlog while closing connections free some.
             self.shared.stats.error();
-            super::warn_accept_failed(&io::Error::from_raw_os_error(-result));
+            super::connection_log::accept_failed(&io::Error::from_raw_os_error(-result));
         }
         if cqueue::more(flags) {
             return;
