@@ -156,6 +156,61 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A set of CPUs to pin to, as `taskset -c` writes it: `0`, `0,2`, `1-3`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuList(Vec<usize>);
+
+impl CpuList {
+    pub fn parse(text: &str) -> Result<CpuList, String> {
+        let bad = || format!("{text:?}: write CPUs as 0,2 or 1-3");
+        let mut cpus = Vec::new();
+        for part in text.split(',') {
+            let (first, last) = match part.trim().split_once('-') {
+                Some((a, b)) => (a.trim().parse(), b.trim().parse()),
+                None => (part.trim().parse(), part.trim().parse()),
+            };
+            let (first, last): (usize, usize) =
+                (first.map_err(|_| bad())?, last.map_err(|_| bad())?);
+            if first > last || last >= nix::sched::CpuSet::count() {
+                return Err(bad());
+            }
+            cpus.extend(first..=last);
+        }
+        cpus.sort_unstable();
+        cpus.dedup();
+        Ok(CpuList(cpus))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn to_cpu_set(&self) -> Result<nix::sched::CpuSet, String> {
+        let mut set = nix::sched::CpuSet::new();
+        for &cpu in &self.0 {
+            set.set(cpu).map_err(|e| format!("cpu {cpu}: {e}"))?;
+        }
+        Ok(set)
+    }
+
+    /// Pins the calling thread (and the threads it starts from now on) to these CPUs.
+    pub fn pin_this_thread(&self) -> Result<(), String> {
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &self.to_cpu_set()?)
+            .map_err(|e| format!("cannot pin to CPUs {self}: {e}"))
+    }
+}
+
+impl std::fmt::Display for CpuList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +222,16 @@ mod tests {
         assert!(p.kernel.starts_with("Linux"), "{}", p.kernel);
         assert_eq!(p.build_profile, "debug", "tests run in the debug profile");
         assert!(!p.commit.is_empty());
+    }
+
+    #[test]
+    fn cpu_lists_read_as_taskset_writes_them() {
+        assert_eq!(CpuList::parse("0").unwrap().to_string(), "0");
+        assert_eq!(CpuList::parse("3,0-1,1").unwrap().to_string(), "0,1,3");
+        assert_eq!(CpuList::parse("1-3").unwrap().len(), 3);
+        for bad in ["", "a", "2-1", "0,", "-1", "99999"] {
+            assert!(CpuList::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

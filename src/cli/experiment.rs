@@ -15,6 +15,7 @@ use crate::experiment::catalog::{self, Lang};
 use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
+use crate::experiment::subject::Subject;
 use crate::models::Model;
 use crate::models::config::DEFAULT_BACKLOG;
 use crate::protocol::Proto;
@@ -307,10 +308,10 @@ impl Progress for Display {
         index: usize,
         total: usize,
         work: Work,
-        model: Model,
+        subject: Subject,
         clients: usize,
     ) {
-        self.label = catalog::cell_label(self.lang, work, model, clients);
+        self.label = catalog::cell_label(self.lang, work, subject, clients);
         self.started = std::time::Instant::now();
         self.last = (self.started, 0);
         if let Some(bar) = &self.bar {

@@ -16,7 +16,7 @@ use super::analysis::finding::words::{
 };
 use super::results::Cell;
 use super::run::ExperimentConfig;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 use crate::work::Work;
 
 /// Report language.
@@ -140,7 +140,7 @@ pub fn plan(lang: Lang, config: &ExperimentConfig) -> String {
 }
 
 /// Which cell is running: `sleep:50ms poll 1 client`.
-pub fn cell_label(lang: Lang, work: Work, model: Model, clients: usize) -> String {
+pub fn cell_label(lang: Lang, work: Work, model: Subject, clients: usize) -> String {
     format!("{work} {model} {}", Writer(lang).count(clients, CLIENT))
 }
 
@@ -374,6 +374,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Model;
 
     #[test]
     fn every_key_has_both_languages_and_no_placeholder() {
@@ -439,11 +440,11 @@ mod tests {
         );
         let sleep = config.works[0];
         assert_eq!(
-            cell_label(Lang::Pt, sleep, Model::Poll, 1),
+            cell_label(Lang::Pt, sleep, Subject::Model(Model::Poll), 1),
             "sleep:50ms poll 1 cliente"
         );
         assert_eq!(
-            cell_label(Lang::En, sleep, Model::Poll, 5),
+            cell_label(Lang::En, sleep, Subject::Model(Model::Poll), 5),
             "sleep:50ms poll 5 clients"
         );
         assert_eq!(

@@ -3,8 +3,10 @@
 
 pub mod analysis;
 pub mod catalog;
+pub mod external;
 pub mod predict;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod sampler;
+pub mod subject;

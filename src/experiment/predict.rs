@@ -24,6 +24,16 @@ pub struct Prediction {
     pub throughput_rps: Option<f64>,
 }
 
+impl Prediction {
+    /// No prediction: a server whose concurrency nobody declared.
+    pub fn unknown() -> Prediction {
+        Prediction {
+            concurrency: None,
+            throughput_rps: None,
+        }
+    }
+}
+
 /// The model's settings that decide its concurrency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelLimits {
@@ -57,7 +67,12 @@ pub fn predict(
     clients: usize,
     cores: usize,
 ) -> Prediction {
-    let concurrency = concurrency(model, limits, work);
+    bound(concurrency(model, limits, work), work, clients, cores)
+}
+
+/// The throughput bound for `clients` closed-loop clients of a server that works on `concurrency` requests at
+/// once (`None`: no limit) doing `work` on `cores` cores.
+pub fn bound(concurrency: Option<usize>, work: Work, clients: usize, cores: usize) -> Prediction {
     let d = work.duration().as_secs_f64();
     let running = concurrency.map_or(clients, |k| k.min(clients));
     let throughput_rps = match work {

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::external::ExternalServer;
 use super::predict::Prediction;
 use super::sampler::ServerSample;
+use crate::experiment::subject::Subject;
 use crate::load::SlowReport;
 use crate::load::timeline::Timeline;
-use crate::models::Model;
 use crate::protocol::Proto;
-use crate::system::Provenance;
+use crate::system::{CpuList, Provenance};
 use crate::work::Work;
 
 /// Latency percentiles of one cell, in milliseconds.
@@ -86,7 +87,7 @@ impl Measurement {
 pub struct Cell {
     /// The work spec, e.g. `sleep:50ms`.
     pub work: String,
-    pub model: Model,
+    pub model: Subject,
     pub clients: usize,
     /// Which run of this cell (0-based) when `--repeat` is above 1.
     pub repeat: usize,
@@ -101,6 +102,9 @@ pub struct Cell {
     /// `None` when the cell failed; the reason is in `failure`.
     pub measurement: Option<Measurement>,
     pub failure: Option<String>,
+    /// The end of a failed external server's stderr, where its own reason usually is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
 }
 
 impl Cell {
@@ -110,7 +114,7 @@ impl Cell {
     }
 
     /// Whether this is a run of the cell (group, model, clients).
-    fn is(&self, group: &str, model: Model, clients: usize) -> bool {
+    fn is(&self, group: &str, model: Subject, clients: usize) -> bool {
         self.model == model && self.clients == clients && self.in_group(group)
     }
 
@@ -146,7 +150,16 @@ pub fn work_of(group: &str) -> Work {
 pub struct Results {
     pub provenance: Provenance,
     pub proto: Proto,
-    pub models: Vec<Model>,
+    /// Our models and the external servers, in the order measured.
+    pub models: Vec<Subject>,
+    /// The external servers among them, with their commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ExternalServer>,
+    /// CPUs the servers and the load generator were pinned to, when they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpus: Option<CpuList>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_cpus: Option<CpuList>,
     pub clients: Vec<usize>,
     /// The groups, in order: each work, or each work and variant.
     pub works: Vec<String>,
@@ -169,7 +182,7 @@ impl Results {
     pub fn runs<'a>(
         &'a self,
         work: &'a str,
-        model: Model,
+        model: Subject,
         clients: usize,
     ) -> impl Iterator<Item = &'a Measurement> {
         self.cells
@@ -179,7 +192,7 @@ impl Results {
     }
 
     /// Median throughput over the repeats of a cell, with the spread (max - min) between them.
-    pub fn throughput(&self, work: &str, model: Model, clients: usize) -> Option<(f64, f64)> {
+    pub fn throughput(&self, work: &str, model: Subject, clients: usize) -> Option<(f64, f64)> {
         median_and_spread(
             self.runs(work, model, clients)
                 .map(|m| m.throughput_rps)
@@ -188,7 +201,7 @@ impl Results {
     }
 
     /// Median p99 latency over the repeats of a cell, in ms.
-    pub fn p99(&self, work: &str, model: Model, clients: usize) -> Option<f64> {
+    pub fn p99(&self, work: &str, model: Subject, clients: usize) -> Option<f64> {
         median_and_spread(
             self.runs(work, model, clients)
                 .map(|m| m.latency.p99_ms)
@@ -201,7 +214,7 @@ impl Results {
     pub fn median_run<'a>(
         &'a self,
         work: &'a str,
-        model: Model,
+        model: Subject,
         clients: usize,
     ) -> Option<&'a Measurement> {
         let mut runs: Vec<&Measurement> = self.runs(work, model, clients).collect();
@@ -210,7 +223,7 @@ impl Results {
     }
 
     /// The failure of a cell, if no run of it succeeded.
-    pub fn failure(&self, work: &str, model: Model, clients: usize) -> Option<&str> {
+    pub fn failure(&self, work: &str, model: Subject, clients: usize) -> Option<&str> {
         let cells: Vec<&Cell> = self
             .cells
             .iter()
@@ -235,7 +248,23 @@ impl Results {
             .unwrap_or(crate::models::config::DEFAULT_BACKLOG)
     }
 
-    pub fn prediction(&self, work: &str, model: Model, clients: usize) -> Option<Prediction> {
+    /// The external server behind `subject`, when it is one.
+    pub fn server(&self, subject: Subject) -> Option<&ExternalServer> {
+        self.servers
+            .iter()
+            .find(|s| Subject::Command(s.name) == subject)
+    }
+
+    /// The cores the servers could use: those they were pinned to, else the machine's.
+    pub fn server_cores(&self) -> usize {
+        self.server_cpus
+            .as_ref()
+            .map_or(self.provenance.cores, |cpus| {
+                cpus.len().min(self.provenance.cores)
+            })
+    }
+
+    pub fn prediction(&self, work: &str, model: Subject, clients: usize) -> Option<Prediction> {
         self.cells
             .iter()
             .find(|c| c.is(work, model, clients))
@@ -261,12 +290,13 @@ pub fn median_and_spread(mut values: Vec<f64>) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Model;
 
     #[test]
     fn a_cell_is_in_its_own_group_only() {
         let mut cell = Cell {
             work: "sleep:10ms".into(),
-            model: Model::Pool,
+            model: Subject::Model(Model::Pool),
             clients: 2,
             repeat: 0,
             variant: String::new(),
@@ -277,6 +307,7 @@ mod tests {
             },
             measurement: None,
             failure: None,
+            stderr: None,
         };
         assert!(cell.in_group("sleep:10ms"));
         assert!(!cell.in_group("sleep:10ms --header-timeout 1s"));

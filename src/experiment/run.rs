@@ -4,6 +4,9 @@
 //! With `slow` set, every cell also holds that many slowloris connections (`load --slow`) beside its clients, and
 //! each variant of the servers (extra `serve` flags, such as a header deadline) is its own group of cells.
 //!
+//! Beside our models, `servers` are other people's servers started by a command ([`super::external`]): each is
+//! one more column of every group, started, sampled and stopped the same way.
+//!
 //! A fresh server per cell means no cell inherits another's threads, memory or queued connections. Results are
 //! written after every cell, so a crash or Ctrl-C loses nothing measured; a cell that fails (server will not
 //! start, every request errors) is recorded with its reason and the run goes on.
@@ -14,19 +17,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::predict::{ModelLimits, Prediction, predict};
+use super::external::{ExternalProcess, ExternalServer, Launch, STOP_GRACE, free_port};
+use super::predict::{ModelLimits, Prediction, bound, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
 use super::sampler::Sampler;
+use super::subject::Subject;
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
 use crate::models::ServerConfig;
 use crate::protocol::Proto;
 use crate::server::process::ServerProcess;
 use crate::settings::ConfigError;
-use crate::system::cpus;
+use crate::stats::ResourceUsage;
+use crate::system::{CpuList, cpus};
 use crate::system::{MachineCpu, Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
+
+/// How long a server has to start listening.
+const STARTUP: Duration = Duration::from_secs(10);
 
 /// The longest a cell waits, past its warm-up, for every client to be served once before it measures.
 const RAMP_LIMIT: Duration = Duration::from_secs(5);
@@ -42,6 +51,12 @@ pub fn waits_for_every_client(proto: Proto, slow: usize) -> bool {
 pub struct ExperimentConfig {
     pub proto: Proto,
     pub models: Vec<Model>,
+    /// Servers of someone else's, started by a command, measured beside the models.
+    pub servers: Vec<ExternalServer>,
+    /// CPUs every server is pinned to (`None`: any).
+    pub server_cpus: Option<CpuList>,
+    /// CPUs the load generator is pinned to (`None`: any).
+    pub load_cpus: Option<CpuList>,
     pub clients: Vec<usize>,
     pub works: Vec<Work>,
     /// How long a cell measures, at least (it also waits until every client has finished 2 requests).
@@ -96,6 +111,9 @@ impl ExperimentConfig {
         ExperimentConfig {
             proto: Proto::Echo,
             models: Model::ALL.to_vec(),
+            servers: Vec::new(),
+            server_cpus: None,
+            load_cpus: None,
             clients: vec![1, 2, 5, 10, 20, 50],
             works: vec![
                 Work::Sleep(Duration::from_millis(50)),
@@ -117,10 +135,21 @@ impl ExperimentConfig {
 
     /// Checks what cannot work, for the CLI and library callers alike; [`run`] refuses what this refuses.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.models.is_empty() || self.clients.is_empty() || self.works.is_empty() {
+        if (self.models.is_empty() && self.servers.is_empty())
+            || self.clients.is_empty()
+            || self.works.is_empty()
+        {
             return Err(ConfigError::new(
-                "--models, --clients and --work each need at least one value",
+                "--models (or --server), --clients and --work each need at least one value",
             ));
+        }
+        for (i, server) in self.servers.iter().enumerate() {
+            if self.servers[..i].iter().any(|s| s.name == server.name) {
+                return Err(ConfigError::new(format!(
+                    "--server {} is given twice",
+                    server.name
+                )));
+            }
         }
         if self.clients.contains(&0) {
             return Err(ConfigError::new("--clients must be at least 1"));
@@ -142,12 +171,12 @@ impl ExperimentConfig {
             for work in &self.works {
                 let what = CellSpec {
                     work: *work,
-                    model: *model,
+                    subject: Subject::Model(*model),
                     clients: 1,
                     repeat: 1,
                     variant: &Variant::new(&[]),
                 };
-                server_config(self, &what).validate()?;
+                server_config(self, *model, &what).validate()?;
             }
         }
         Ok(())
@@ -162,10 +191,44 @@ impl ExperimentConfig {
         }
     }
 
+    /// Everything measured: our models, then the external servers.
+    pub fn subjects(&self) -> Vec<Subject> {
+        let models = self.models.iter().map(|&m| Subject::Model(m));
+        models
+            .chain(self.servers.iter().map(|s| Subject::Command(s.name)))
+            .collect()
+    }
+
+    /// The cores a server can use: those it is pinned to, else the machine's.
+    fn server_cores(&self, machine: usize) -> usize {
+        self.server_cpus
+            .as_ref()
+            .map_or(machine, |cpus| cpus.len().min(machine))
+    }
+
+    /// What theory says for a cell: from the model's limits, or from the concurrency an external server's
+    /// author declared (`--server-k`); nothing for one that declared none.
+    fn prediction(&self, subject: Subject, work: Work, clients: usize, cores: usize) -> Prediction {
+        match subject {
+            Subject::Model(model) => predict(model, self.limits(model), work, clients, cores),
+            Subject::Command(name) => {
+                match self
+                    .servers
+                    .iter()
+                    .find(|s| s.name == name)
+                    .and_then(|s| s.k)
+                {
+                    Some(k) => bound(k.limit(), work, clients, cores),
+                    None => Prediction::unknown(),
+                }
+            }
+        }
+    }
+
     pub fn cells(&self) -> usize {
         self.works.len()
             * self.variants().len()
-            * self.models.len()
+            * self.subjects().len()
             * self.clients.len()
             * self.repeat
     }
@@ -189,7 +252,7 @@ pub trait Progress {
         index: usize,
         total: usize,
         work: Work,
-        model: Model,
+        subject: Subject,
         clients: usize,
     );
     /// Requests finished so far in the running cell; called a few times a second.
@@ -201,7 +264,7 @@ pub trait Progress {
 pub struct Quiet;
 
 impl Progress for Quiet {
-    fn cell_started(&mut self, _: usize, _: usize, _: Work, _: Model, _: usize) {}
+    fn cell_started(&mut self, _: usize, _: usize, _: Work, _: Subject, _: usize) {}
     fn requests(&mut self, _: u64) {}
     fn cell_finished(&mut self, _: &Cell) {}
 }
@@ -216,7 +279,10 @@ pub fn run(
     let mut results = Results {
         provenance: Provenance::collect(),
         proto: config.proto,
-        models: config.models.clone(),
+        models: config.subjects(),
+        servers: config.servers.clone(),
+        server_cpus: config.server_cpus.clone(),
+        load_cpus: config.load_cpus.clone(),
         clients: config.clients.clone(),
         works: config
             .works
@@ -244,7 +310,7 @@ pub fn run(
         .iter()
         .flat_map(|w| variants.iter().map(move |v| (w, v)))
     {
-        for &model in &config.models {
+        for subject in config.subjects() {
             for &clients in &config.clients {
                 for repeat in 0..config.repeat {
                     if stop.load(Ordering::Relaxed) {
@@ -252,18 +318,13 @@ pub fn run(
                         break 'matrix;
                     }
                     index += 1;
-                    progress.cell_started(index, total, work, model, clients);
-                    let prediction = predict(
-                        model,
-                        config.limits(model),
-                        work,
-                        clients,
-                        results.provenance.cores,
-                    );
+                    progress.cell_started(index, total, work, subject, clients);
+                    let cores = config.server_cores(results.provenance.cores);
+                    let prediction = config.prediction(subject, work, clients, cores);
                     let what = CellSpec {
                         work,
                         variant,
-                        model,
+                        subject,
                         clients,
                         repeat,
                     };
@@ -287,9 +348,21 @@ pub fn run(
 struct CellSpec<'a> {
     work: Work,
     variant: &'a Variant,
-    model: Model,
+    subject: Subject,
     clients: usize,
     repeat: usize,
+}
+
+/// Why a cell could not be measured, with the end of an external server's stderr when there is one.
+struct CellFailure {
+    why: String,
+    stderr: Option<String>,
+}
+
+impl From<String> for CellFailure {
+    fn from(why: String) -> CellFailure {
+        CellFailure { why, stderr: None }
+    }
 }
 
 fn run_cell(
@@ -300,13 +373,13 @@ fn run_cell(
     progress: &mut dyn Progress,
 ) -> Cell {
     let outcome = measure(config, what, stop, progress);
-    let (measurement, failure) = match outcome {
-        Ok(m) => (Some(m), None),
-        Err(why) => (None, Some(why)),
+    let (measurement, failure, stderr) = match outcome {
+        Ok(m) => (Some(m), None, None),
+        Err(failed) => (None, Some(failed.why), failed.stderr),
     };
     Cell {
         work: what.work.to_string(),
-        model: what.model,
+        model: what.subject,
         clients: what.clients,
         repeat: what.repeat,
         variant: what.variant.name(),
@@ -314,28 +387,108 @@ fn run_cell(
         prediction,
         measurement,
         failure,
+        stderr,
     }
 }
 
 /// One cell's server: `serve`'s own defaults for the protocol and model, with the cell's work, then the
 /// variant's flags (later flags win).
-fn server_config(config: &ExperimentConfig, what: &CellSpec<'_>) -> ServerConfig {
+fn server_config(config: &ExperimentConfig, model: Model, what: &CellSpec<'_>) -> ServerConfig {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut server = ServerConfig::new(config.proto, what.model, any_port);
+    let mut server = ServerConfig::new(config.proto, model, any_port);
     server.work = what.work;
     // A cell's server is stopped once its load is over: nothing is left to drain.
     server.drain_timeout = Duration::from_secs(1);
-    server.offload = config.offload.filter(|_| what.model.is_event_driven());
+    server.offload = config.offload.filter(|_| model.is_event_driven());
     if let Some(backlog) = config.backlog {
         server.backlog = backlog;
     }
     server
 }
 
-fn server_args(config: &ExperimentConfig, what: &CellSpec<'_>) -> Vec<String> {
-    let mut args = server_config(config, what).to_args();
+fn server_args(config: &ExperimentConfig, model: Model, what: &CellSpec<'_>) -> Vec<String> {
+    let mut args = server_config(config, model, what).to_args();
     args.extend(what.variant.server_args.iter().cloned());
     args
+}
+
+/// A cell's server while it runs: one of ours, or an external one.
+enum Running {
+    Ours(ServerProcess),
+    Theirs(ExternalProcess),
+}
+
+impl Running {
+    fn start(config: &ExperimentConfig, what: &CellSpec<'_>) -> Result<Running, CellFailure> {
+        match what.subject {
+            Subject::Model(model) => ServerProcess::start_pinned(
+                &config.server_bin,
+                &server_args(config, model, what),
+                STARTUP,
+                config.server_cpus.as_ref(),
+            )
+            .map(Running::Ours)
+            .map_err(CellFailure::from),
+            Subject::Command(name) => {
+                let server = config
+                    .servers
+                    .iter()
+                    .find(|s| s.name == name)
+                    .ok_or_else(|| format!("no --server named {name}"))?;
+                let port = if server.takes_port() { free_port()? } else { 0 };
+                let launch = Launch {
+                    name: name.as_str(),
+                    command: server.command_for(port, what.work, config.proto),
+                    addr: server
+                        .takes_port()
+                        .then(|| SocketAddr::from(([127, 0, 0, 1], port))),
+                    probe: !config.proto.is_datagram(),
+                    startup: STARTUP,
+                    cpus: config.server_cpus.as_ref(),
+                };
+                ExternalProcess::start(launch)
+                    .map(Running::Theirs)
+                    .map_err(CellFailure::from)
+            }
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        match self {
+            Running::Ours(server) => server.pid(),
+            Running::Theirs(server) => server.pid(),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Running::Ours(server) => server.addr(),
+            Running::Theirs(server) => server.addr(),
+        }
+    }
+
+    /// The end of an external server's stderr, kept with a failed cell.
+    fn stderr(&self) -> Option<String> {
+        match self {
+            Running::Ours(_) => None,
+            Running::Theirs(server) => Some(server.stderr()).filter(|s| !s.trim().is_empty()),
+        }
+    }
+
+    /// Stops the server; returns what its threads and children used, context switches included.
+    fn stop(self) -> Result<ResourceUsage, String> {
+        match self {
+            Running::Ours(server) => {
+                let exit = server.stop(Duration::from_secs(15))?;
+                let children = exit.rusage_children.unwrap_or_default();
+                let mut usage = exit.rusage_self;
+                usage.voluntary_context_switches += children.voluntary_context_switches;
+                usage.involuntary_context_switches += children.involuntary_context_switches;
+                Ok(usage)
+            }
+            Running::Theirs(server) => Ok(server.stop(STOP_GRACE)?.usage),
+        }
+    }
 }
 
 fn measure(
@@ -343,13 +496,9 @@ fn measure(
     what: &CellSpec<'_>,
     stop: &Arc<AtomicBool>,
     progress: &mut dyn Progress,
-) -> Result<Measurement, String> {
+) -> Result<Measurement, CellFailure> {
     let clients = what.clients;
-    let server = ServerProcess::start(
-        &config.server_bin,
-        &server_args(config, what),
-        Duration::from_secs(10),
-    )?;
+    let server = Running::start(config, what)?;
 
     let mut load_config = LoadConfig::new(config.proto, server.addr());
     load_config.clients = clients;
@@ -373,7 +522,14 @@ fn measure(
     let sampler = Sampler::start(server.pid(), Duration::from_millis(100));
     let control = Control::new();
     let report = std::thread::scope(|scope| {
-        let running = scope.spawn(|| load::run(&load_config, &control));
+        let running = scope.spawn(|| {
+            // The generator's threads start from this one, and inherit its CPUs.
+            if let Some(cpus) = &config.load_cpus {
+                cpus.pin_this_thread()
+                    .map_err(|e| load::LoadError::Io(std::io::Error::other(e)))?;
+            }
+            load::run(&load_config, &control)
+        });
         while !running.is_finished() {
             if stop.load(Ordering::Relaxed) {
                 control.stop();
@@ -393,8 +549,13 @@ fn measure(
     let overflows = overflows_before
         .zip(listen_overflows())
         .map(|(a, b)| b.saturating_sub(a));
-    let exit = server.stop(Duration::from_secs(15));
-    let report = report.map_err(|e| e.to_string())?;
+    let stderr = server.stderr();
+    let usage = server.stop();
+    let failed = |why: String| CellFailure {
+        why,
+        stderr: stderr.clone(),
+    };
+    let report = report.map_err(|e| failed(e.to_string()))?;
     // Beside slow connections, serving nobody is the finding, not a failure of the cell.
     if report.successes == 0 && report.slow.is_none() {
         let why = report
@@ -403,14 +564,14 @@ fn measure(
             .map_or("no request finished".to_string(), |(kind, n)| {
                 format!("every request failed: {n} x {}", kind.describe())
             });
-        return Err(why);
+        return Err(failed(why));
     }
-    let exit = exit?;
+    let usage = usage.map_err(failed)?;
     let mut measured = measurement(
         &report,
         &load_config,
         sample,
-        &exit,
+        &usage,
         socket_memory_kib,
         overflows,
     );
@@ -422,7 +583,7 @@ fn measurement(
     report: &LoadReport,
     load_config: &LoadConfig,
     server: super::sampler::ServerSample,
-    exit: &crate::server::ExitReport,
+    usage: &ResourceUsage,
     socket_memory_kib: Option<u64>,
     listen_overflows: Option<u64>,
 ) -> Measurement {
@@ -435,7 +596,6 @@ fn measurement(
         .map(|&kind| (error_key(kind).to_string(), report.errors.get(kind)))
         .filter(|(_, n)| *n > 0)
         .collect();
-    let children = exit.rusage_children.unwrap_or_default();
     Measurement {
         requests: report.successes,
         errors,
@@ -461,10 +621,8 @@ fn measurement(
             .fold(0.0, f64::max),
         server_cpu_cores: server.cpu_s / server.wall_s.max(1e-9),
         server,
-        voluntary_context_switches: exit.rusage_self.voluntary_context_switches
-            + children.voluntary_context_switches,
-        involuntary_context_switches: exit.rusage_self.involuntary_context_switches
-            + children.involuntary_context_switches,
+        voluntary_context_switches: usage.voluntary_context_switches,
+        involuntary_context_switches: usage.involuntary_context_switches,
         // The generator's threads ran through the warm-up (and the ramp) too: divide their CPU by all the time
         // they ran.
         generator_cpu_cores: report.cpu.total().as_secs_f64()

@@ -5,6 +5,7 @@
 use super::finding::{Choice, Comparison::*};
 use super::{Finding, SERVED_SOMETHING, ratio};
 use crate::experiment::results::Results;
+use crate::experiment::subject::Subject;
 use crate::models::Model;
 use crate::work::Work;
 
@@ -87,8 +88,8 @@ fn comparison_clients(results: &Results, group: &str) -> Option<usize> {
 }
 
 /// The models that reached `clients`, fastest first: never empty, as `clients` was reached by one at least.
-fn ranking(results: &Results, group: &str, clients: usize) -> Vec<(Model, f64)> {
-    let mut ranked: Vec<(Model, f64)> = results
+fn ranking(results: &Results, group: &str, clients: usize) -> Vec<(Subject, f64)> {
+    let mut ranked: Vec<(Subject, f64)> = results
         .models
         .iter()
         .filter_map(|&m| results.throughput(group, m, clients).map(|(r, _)| (m, r)))
@@ -99,7 +100,7 @@ fn ranking(results: &Results, group: &str, clients: usize) -> Vec<(Model, f64)> 
 
 /// The models at the top that no measurement tells apart.
 pub(super) struct Tied {
-    models: Vec<(Model, f64)>,
+    models: Vec<(Subject, f64)>,
     /// The noise they are within, as a share of the best throughput.
     noise: f64,
     /// Whether the noise is the spread between repeats (or the stated floor of one run).
@@ -107,7 +108,7 @@ pub(super) struct Tied {
 }
 
 impl Tied {
-    fn finding(&self, ranked: &[(Model, f64)], clients: usize) -> Finding {
+    fn finding(&self, ranked: &[(Subject, f64)], clients: usize) -> Finding {
         let (best_rps, last_rps) = (self.models[0].1, self.models[self.models.len() - 1].1);
         // The least served, when it is not one of the tied.
         let worst = ranked
@@ -144,7 +145,7 @@ pub(super) fn tied(
     results: &Results,
     group: &str,
     clients: usize,
-    ranked: &[(Model, f64)],
+    ranked: &[(Subject, f64)],
 ) -> Option<Tied> {
     let &(best, best_rps) = ranked.first()?;
     let spread = |model| {
@@ -160,7 +161,7 @@ pub(super) fn tied(
             NOISE_FLOOR * best_rps
         }
     };
-    let models: Vec<(Model, f64)> = ranked
+    let models: Vec<(Subject, f64)> = ranked
         .iter()
         .take_while(|&&(model, rps)| best_rps - rps <= margin(model))
         .copied()
@@ -180,7 +181,7 @@ pub(super) fn tied(
 }
 
 /// The model that served most, and the one that served least.
-fn best_and_worst(ranked: &[(Model, f64)], clients: usize) -> Option<Finding> {
+fn best_and_worst(ranked: &[(Subject, f64)], clients: usize) -> Option<Finding> {
     let (&(best, best_rps), &(worst, worst_rps)) = (ranked.first()?, ranked.last()?);
     (ranked.len() >= 2).then(|| {
         Best {
@@ -199,7 +200,7 @@ fn lightest(
     results: &Results,
     group: &str,
     clients: usize,
-    ranked: &[(Model, f64)],
+    ranked: &[(Subject, f64)],
 ) -> Option<Finding> {
     let &(_, best_rps) = ranked.first()?;
     if ranked.len() < 2 {
@@ -222,7 +223,7 @@ fn lightest(
 
 /// The sequential server's throughput at `clients`, when it served something a ratio can be taken over.
 fn sequential_rps(results: &Results, group: &str, clients: usize) -> Option<f64> {
-    let (rps, _) = results.throughput(group, Model::Sequential, clients)?;
+    let (rps, _) = results.throughput(group, Model::Sequential.into(), clients)?;
     (rps >= SERVED_SOMETHING).then_some(rps)
 }
 
@@ -236,7 +237,7 @@ fn threads_against_sequential(
     clients: usize,
 ) -> Option<Finding> {
     let sequential = sequential_rps(results, group, clients)?;
-    let (threads, _) = results.throughput(group, Model::Threads, clients)?;
+    let (threads, _) = results.throughput(group, Model::Threads.into(), clients)?;
     let ratio = ratio(threads, sequential);
     let computing = matches!(work, Work::Cpu(_));
     let finding = if ratio >= CLEAR_WIN && computing {
@@ -267,11 +268,11 @@ fn sequential_lesson(
     results: &Results,
     group: &str,
     clients: usize,
-    best: Model,
+    best: Subject,
     best_rps: f64,
 ) -> Option<Finding> {
     let sequential = sequential_rps(results, group, clients)?;
-    (best != Model::Sequential && best_rps > CLEAR_WIN * sequential).then(|| {
+    (!best.is(Model::Sequential) && best_rps > CLEAR_WIN * sequential).then(|| {
         SequentialLesson {
             sequential_rps: sequential,
             clients,
@@ -296,7 +297,14 @@ fn cpu_ceiling(work: Work, cores: usize, best_rps: f64) -> Option<Finding> {
 }
 
 /// The conclusion for one work: the model to choose, and why, by the kind of work.
-fn choice(group: &str, work: Work, cores: usize, clients: usize, model: Model, rps: f64) -> Choice {
+fn choice(
+    group: &str,
+    work: Work,
+    cores: usize,
+    clients: usize,
+    model: Subject,
+    rps: f64,
+) -> Choice {
     let work_spec = group.to_string();
     match work {
         Work::Sleep(_) => Choice::Io {

@@ -8,7 +8,7 @@ use super::finding::{Miss, MissReason};
 use super::{Finding, ratio};
 use crate::experiment::results::{Measurement, Results, work_of};
 use crate::experiment::run::waits_for_every_client;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 use crate::work::Work;
 
 /// Farther than this from its prediction, a cell is a miss that needs a reason.
@@ -107,7 +107,7 @@ pub fn summary(results: &Results, cores: usize) -> Option<Finding> {
 fn predicted_cells<'a>(
     results: &'a Results,
     group: &'a str,
-) -> impl Iterator<Item = (Model, usize, f64, f64)> + 'a {
+) -> impl Iterator<Item = (Subject, usize, f64, f64)> + 'a {
     results.models.iter().flat_map(move |&model| {
         results.clients.iter().filter_map(move |&clients| {
             let (measured, _) = results.throughput(group, model, clients)?;
@@ -173,7 +173,7 @@ fn other_processes(run: &Measurement, cores: usize) -> Option<MissReason> {
 }
 
 /// How many of a cell's requests its model works on at once: its predicted concurrency, at most its clients.
-fn at_once(results: &Results, group: &str, model: Model, clients: usize) -> usize {
+fn at_once(results: &Results, group: &str, model: Subject, clients: usize) -> usize {
     results
         .prediction(group, model, clients)
         .and_then(|p| p.concurrency)
@@ -188,7 +188,7 @@ fn idle_cores(
     results: &Results,
     group: &str,
     run: &Measurement,
-    model: Model,
+    model: Subject,
     clients: usize,
     work: Work,
     cores: usize,
@@ -229,7 +229,7 @@ fn server_overhead(run: &Measurement, measured: f64, work: Work) -> Option<MissR
 fn connection_setup(
     results: &Results,
     group: &str,
-    model: Model,
+    model: Subject,
     clients: usize,
     measured: f64,
     work: Work,

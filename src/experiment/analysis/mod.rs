@@ -25,7 +25,7 @@ pub use finding::{Choice, Comparison, Finding, Miss, MissReason, ModelFinding, S
 pub use slow::header_deadline;
 
 use super::results::{Measurement, Results, work_of};
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// Below this many requests a second a model served nothing worth a ratio (slow clients starved it, say):
 /// "x times nothing" is no comparison.
@@ -34,7 +34,7 @@ const SERVED_SOMETHING: f64 = 0.1;
 /// What was found about one model under one work.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelFindings {
-    pub model: Model,
+    pub model: Subject,
     pub findings: Vec<Finding>,
 }
 
@@ -76,7 +76,7 @@ impl Analysis {
 
 /// Analyses every work and model of `results`.
 pub fn analyse(results: &Results) -> Analysis {
-    let cores = results.provenance.cores;
+    let cores = results.server_cores();
     let mut works = Vec::new();
     let mut conclusion = Vec::new();
     for group in &results.works {
@@ -117,7 +117,7 @@ struct Point<'a> {
 }
 
 /// The measured points of `model` in `group`, as clients grow.
-fn series<'a>(results: &'a Results, group: &'a str, model: Model) -> Vec<Point<'a>> {
+fn series<'a>(results: &'a Results, group: &'a str, model: Subject) -> Vec<Point<'a>> {
     results
         .clients
         .iter()

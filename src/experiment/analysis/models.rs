@@ -5,7 +5,7 @@ use super::finding::ModelFinding::*;
 use super::{Finding, Point, SERVED_SOMETHING, little, ratio, series, slow, syn};
 use crate::experiment::predict::is_off;
 use crate::experiment::results::Results;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 use crate::work::Work;
 
 /// Throughput that grew by at least this share of the growth in clients scaled: perfect overlap gives 1, and
@@ -46,7 +46,7 @@ pub(super) fn findings(
     results: &Results,
     group: &str,
     work: Work,
-    model: Model,
+    model: Subject,
     cores: usize,
 ) -> Vec<Finding> {
     let mut findings = failed_cells(results, group, model);
@@ -74,7 +74,7 @@ pub(super) fn findings(
 }
 
 /// Cells that could not be measured, and why.
-fn failed_cells(results: &Results, group: &str, model: Model) -> Vec<Finding> {
+fn failed_cells(results: &Results, group: &str, model: Subject) -> Vec<Finding> {
     results
         .clients
         .iter()
@@ -139,7 +139,7 @@ fn level_bound(
     results: &Results,
     group: &str,
     work: Work,
-    model: Model,
+    model: Subject,
     cores: usize,
     last: &Point,
 ) -> Option<Finding> {
@@ -305,7 +305,7 @@ fn resources(last: &Point) -> Finding {
 fn off_prediction(
     results: &Results,
     group: &str,
-    model: Model,
+    model: Subject,
     points: &[Point],
 ) -> Option<Finding> {
     let clients: Vec<usize> = points

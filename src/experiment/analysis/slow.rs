@@ -9,7 +9,7 @@
 use super::Finding;
 use super::finding::SlowFinding::*;
 use crate::experiment::results::{Measurement, Results, work_of};
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// Below this share of the expected throughput, the clients were starved: slow connections that merely slow a
 /// model down leave it far more than a tenth, and one that holds every worker leaves it (nearly) nothing.
@@ -40,7 +40,7 @@ pub fn header_deadline(group: &str) -> Option<&str> {
 
 /// The points of `model` in `group` that had slow connections beside them, each with what its clients could
 /// have expected without them.
-fn points<'a>(results: &'a Results, group: &'a str, model: Model) -> Vec<SlowPoint<'a>> {
+fn points<'a>(results: &'a Results, group: &'a str, model: Subject) -> Vec<SlowPoint<'a>> {
     results
         .clients
         .iter()
@@ -77,7 +77,7 @@ fn without_deadline<'a>(results: &'a Results, group: &str) -> Option<&'a str> {
 }
 
 /// What slow connections did to `model` in `group`: nothing when the group had none.
-pub(super) fn findings(results: &Results, group: &str, model: Model) -> Option<Finding> {
+pub(super) fn findings(results: &Results, group: &str, model: Subject) -> Option<Finding> {
     let points = points(results, group, model);
     let last = points.last()?;
     starved(&points, group)
@@ -122,7 +122,7 @@ fn starved(points: &[SlowPoint], group: &str) -> Option<Finding> {
 
 /// Served beside the slow connections thanks to the header deadline: the same model starved without one, and
 /// the server closed slow connections.
-fn freed(results: &Results, group: &str, model: Model, last: &SlowPoint) -> Option<Finding> {
+fn freed(results: &Results, group: &str, model: Subject, last: &SlowPoint) -> Option<Finding> {
     let deadline = header_deadline(group)?;
     let before = point_at(
         results,
@@ -163,7 +163,7 @@ fn unharmed(last: &SlowPoint) -> Finding {
 fn point_at<'a>(
     results: &'a Results,
     group: &'a str,
-    model: Model,
+    model: Subject,
     clients: usize,
 ) -> Option<SlowPoint<'a>> {
     points(results, group, model)

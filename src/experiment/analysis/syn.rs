@@ -56,6 +56,7 @@ mod tests {
     use super::super::tests::{findings_of, results};
     use crate::experiment::analysis::analyse;
     use crate::experiment::catalog::Lang;
+    use crate::experiment::subject::Subject;
     use crate::models::Model;
 
     const GROUP: &str = "sleep:50ms";
@@ -64,7 +65,7 @@ mod tests {
     fn stepped() -> crate::experiment::results::Results {
         let mut results = results(|clients| 19.5 * clients as f64);
         for cell in &mut results.cells {
-            if cell.model == Model::Sequential && cell.clients == 10 {
+            if cell.model == Subject::Model(Model::Sequential) && cell.clients == 10 {
                 let m = cell.measurement.as_mut().unwrap();
                 (m.latency.p50_ms, m.latency.p99_ms) = (353.5, 1360.0);
             }
@@ -72,7 +73,7 @@ mod tests {
         results
     }
 
-    fn syn(results: &crate::experiment::results::Results, model: Model) -> Option<String> {
+    fn syn(results: &crate::experiment::results::Results, model: Subject) -> Option<String> {
         let analysis = analyse(results);
         findings_of(&analysis, GROUP, model)
             .into_iter()
@@ -83,7 +84,7 @@ mod tests {
     #[test]
     fn a_tail_a_second_above_the_median_is_named_syn_retransmission() {
         let results = stepped();
-        let en = syn(&results, Model::Sequential).expect("the step is named");
+        let en = syn(&results, Subject::Model(Model::Sequential)).expect("the step is named");
         assert!(
             en.starts_with("At 10 clients (listen backlog 1024) the p99 latency reached 1360.0 ms against a median of 353.5 ms"),
             "{en}"
@@ -92,10 +93,17 @@ mod tests {
             en.contains("SYN retransmission") && en.contains("after 1 s"),
             "{en}"
         );
-        assert_eq!(syn(&results, Model::Threads), None, "threads had no step");
+        assert_eq!(
+            syn(&results, Subject::Model(Model::Threads)),
+            None,
+            "threads had no step"
+        );
         // A queue that delays every request alike is no step, even past a second.
         assert_eq!(
-            syn(&super::super::tests::results(|_| 19.0), Model::Sequential),
+            syn(
+                &super::super::tests::results(|_| 19.0),
+                Subject::Model(Model::Sequential)
+            ),
             None
         );
     }
@@ -105,17 +113,21 @@ mod tests {
         let mut results = results(|clients| 19.5 * clients as f64);
         results.backlog = Some(5);
         for cell in &mut results.cells {
-            if cell.model == Model::Threads && cell.clients == 5 {
+            if cell.model == Subject::Model(Model::Threads) && cell.clients == 5 {
                 cell.measurement.as_mut().unwrap().listen_overflows = Some(12);
             }
         }
-        let en = syn(&results, Model::Threads).expect("overflows are named");
+        let en = syn(&results, Subject::Model(Model::Threads)).expect("overflows are named");
         assert!(
             en.starts_with("At 5 clients the listen queue (backlog 5) overflowed 12 times, too few to reach the p99 latency"),
             "{en}"
         );
         let mut kept = stepped();
         kept.keep_alive = true;
-        assert_eq!(syn(&kept, Model::Sequential), None, "no connection, no SYN");
+        assert_eq!(
+            syn(&kept, Subject::Model(Model::Sequential)),
+            None,
+            "no connection, no SYN"
+        );
     }
 }

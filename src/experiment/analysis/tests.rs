@@ -6,6 +6,8 @@ use crate::experiment::catalog::Lang;
 use crate::experiment::predict::{ModelLimits, predict};
 use crate::experiment::results::{Cell, Latency};
 use crate::experiment::sampler::ServerSample;
+use crate::experiment::subject::Subject;
+use crate::models::Model;
 use crate::protocol::Proto;
 use crate::system::Provenance;
 use crate::work::Work;
@@ -67,8 +69,12 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
     let mut cells = Vec::new();
     for clients in [1, 2, 5, 10] {
         for (model, rps, fewest) in [
-            (Model::Sequential, 19.5, if clients > 1 { 0 } else { 39 }),
-            (Model::Threads, threads_rps(clients), 30),
+            (
+                Subject::Model(Model::Sequential),
+                19.5,
+                if clients > 1 { 0 } else { 39 },
+            ),
+            (Subject::Model(Model::Threads), threads_rps(clients), 30),
         ] {
             cells.push(Cell {
                 work: "sleep:50ms".into(),
@@ -77,16 +83,20 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
                 repeat: 0,
                 variant: String::new(),
                 slow: 0,
-                prediction: predict(model, LIMITS, work, clients, 2),
+                prediction: predict(model.model().unwrap(), LIMITS, work, clients, 2),
                 measurement: Some(measurement(clients, rps, fewest)),
                 failure: None,
+                stderr: None,
             });
         }
     }
     Results {
         provenance: Provenance::collect(),
         proto: Proto::Echo,
-        models: vec![Model::Sequential, Model::Threads],
+        models: vec![
+            Subject::Model(Model::Sequential),
+            Subject::Model(Model::Threads),
+        ],
         clients: vec![1, 2, 5, 10],
         works: vec!["sleep:50ms".into()],
         cell_seconds: 2.0,
@@ -94,6 +104,9 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
         keep_alive: false,
         slow: 0,
         backlog: None,
+        servers: Vec::new(),
+        server_cpus: None,
+        load_cpus: None,
         cells,
         interrupted: false,
     }
@@ -108,8 +121,8 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
     for deadline in [false, true] {
         for clients in [1, 2, 5, 10] {
             for (model, rps) in [
-                (Model::Pool, pool_rps(deadline, clients)),
-                (Model::Poll, 95.0 * clients as f64),
+                (Subject::Model(Model::Pool), pool_rps(deadline, clients)),
+                (Subject::Model(Model::Poll), 95.0 * clients as f64),
             ] {
                 let mut m = measurement(clients, rps.max(1e-3), 1);
                 m.throughput_rps = rps;
@@ -134,9 +147,10 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
                     repeat: 0,
                     variant: format!("--header-timeout {}", if deadline { "1s" } else { "off" }),
                     slow: 8,
-                    prediction: predict(model, LIMITS, work, clients, 2),
+                    prediction: predict(model.model().unwrap(), LIMITS, work, clients, 2),
                     measurement: Some(m),
                     failure: None,
+                    stderr: None,
                 });
             }
         }
@@ -144,7 +158,7 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
     Results {
         provenance: Provenance::collect(),
         proto: Proto::Http,
-        models: vec![Model::Pool, Model::Poll],
+        models: vec![Subject::Model(Model::Pool), Subject::Model(Model::Poll)],
         clients: vec![1, 2, 5, 10],
         works: vec![
             "sleep:10ms --header-timeout off".into(),
@@ -155,6 +169,9 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
         keep_alive: true,
         slow: 8,
         backlog: None,
+        servers: Vec::new(),
+        server_cpus: None,
+        load_cpus: None,
         cells,
         interrupted: false,
     }
@@ -163,7 +180,7 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
 pub(super) fn findings_of<'a>(
     analysis: &'a Analysis,
     group: &str,
-    model: Model,
+    model: Subject,
 ) -> Vec<&'a Finding> {
     let work = analysis.works.iter().find(|w| w.work == group).unwrap();
     let model = work.models.iter().find(|m| m.model == model).unwrap();
@@ -186,19 +203,19 @@ fn slow_connections_starve_a_pool_not_an_event_loop_and_a_deadline_frees_it() {
             .collect()
     };
     assert!(
-        keys(off, Model::Pool).contains(&"slow_starved"),
+        keys(off, Subject::Model(Model::Pool)).contains(&"slow_starved"),
         "{:?}",
-        keys(off, Model::Pool)
+        keys(off, Subject::Model(Model::Pool))
     );
-    assert!(keys(off, Model::Poll).contains(&"slow_unharmed"));
+    assert!(keys(off, Subject::Model(Model::Poll)).contains(&"slow_unharmed"));
     assert!(
-        keys(on, Model::Pool).contains(&"slow_freed"),
+        keys(on, Subject::Model(Model::Pool)).contains(&"slow_freed"),
         "{:?}",
-        keys(on, Model::Pool)
+        keys(on, Subject::Model(Model::Pool))
     );
-    assert!(!keys(on, Model::Pool).contains(&"slow_starved"));
+    assert!(!keys(on, Subject::Model(Model::Pool)).contains(&"slow_starved"));
 
-    let starved = findings_of(&analysis, off, Model::Pool)
+    let starved = findings_of(&analysis, off, Subject::Model(Model::Pool))
         .into_iter()
         .find(|f| f.key() == "slow_starved")
         .unwrap();
@@ -215,7 +232,7 @@ fn slow_connections_starve_a_pool_not_an_event_loop_and_a_deadline_frees_it() {
         "{pt}"
     );
 
-    let freed = findings_of(&analysis, on, Model::Pool)
+    let freed = findings_of(&analysis, on, Subject::Model(Model::Pool))
         .into_iter()
         .find(|f| f.key() == "slow_freed")
         .unwrap()
@@ -303,7 +320,7 @@ fn findings_render_in_both_languages() {
 }
 
 /// `results` with the throughput of `model`'s cells where `which(clients)` set to nothing.
-fn served_nothing(mut results: Results, model: Model, which: impl Fn(usize) -> bool) -> Results {
+fn served_nothing(mut results: Results, model: Subject, which: impl Fn(usize) -> bool) -> Results {
     for cell in &mut results.cells {
         if cell.model == model && which(cell.clients) {
             let measured = cell.measurement.as_mut().unwrap();
@@ -318,7 +335,7 @@ fn served_nothing(mut results: Results, model: Model, which: impl Fn(usize) -> b
 fn no_ratio_is_taken_over_a_server_that_served_nothing() {
     let starved = served_nothing(
         results(|clients| 19.5 * clients as f64),
-        Model::Sequential,
+        Subject::Model(Model::Sequential),
         |_| true,
     );
     let analysis = analyse(&starved);
@@ -333,20 +350,21 @@ fn no_ratio_is_taken_over_a_server_that_served_nothing() {
         assert!(!keys.contains(&ratio), "{ratio}: {keys:?}");
     }
     // Nothing at every count is flat, not a growth.
-    let sequential: Vec<&str> = findings_of(&analysis, "sleep:50ms", Model::Sequential)
-        .iter()
-        .map(|f| f.key())
-        .collect();
+    let sequential: Vec<&str> =
+        findings_of(&analysis, "sleep:50ms", Subject::Model(Model::Sequential))
+            .iter()
+            .map(|f| f.key())
+            .collect();
     assert!(sequential.contains(&"flat"), "{sequential:?}");
 
     // Growth from nothing has no shape to name (it would be "1000000000x").
     let late_start = served_nothing(
         results(|clients| 19.5 * clients as f64),
-        Model::Threads,
+        Subject::Model(Model::Threads),
         |clients| clients == 1,
     );
     let analysis = analyse(&late_start);
-    let threads = findings_of(&analysis, "sleep:50ms", Model::Threads);
+    let threads = findings_of(&analysis, "sleep:50ms", Subject::Model(Model::Threads));
     for finding in threads {
         assert!(
             !["scales", "flat", "plateau"].contains(&finding.key()),
@@ -357,7 +375,7 @@ fn no_ratio_is_taken_over_a_server_that_served_nothing() {
 }
 
 /// The misses of `results`, by model and clients, with their keys and reasons.
-fn misses_of(results: &Results) -> Vec<(Model, usize, &'static str, Vec<MissReason>)> {
+fn misses_of(results: &Results) -> Vec<(Subject, usize, &'static str, Vec<MissReason>)> {
     analyse(results).works[0]
         .misses
         .iter()
@@ -381,14 +399,17 @@ fn a_miss_with_the_generator_on_the_same_cores_says_so() {
     let cell = r
         .cells
         .iter_mut()
-        .find(|c| c.model == Model::Threads && c.clients == 10)
+        .find(|c| c.model == Subject::Model(Model::Threads) && c.clients == 10)
         .unwrap();
     let m = cell.measurement.as_mut().unwrap();
     // 2 cores: the server used 1.1 and the generator 0.7 of them.
     m.server_cpu_cores = 1.1;
     m.generator_cpu_cores = 0.7;
     let misses = misses_of(&r);
-    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    let threads: Vec<_> = misses
+        .iter()
+        .filter(|m| m.0 == Subject::Model(Model::Threads))
+        .collect();
     assert_eq!(threads.len(), 1, "{misses:?}");
     assert_eq!(threads[0].1, 10);
     assert_eq!(threads[0].2, "miss_explained");
@@ -412,7 +433,10 @@ fn a_miss_that_no_measurement_explains_is_said_to_be_unexplained() {
     let mut r = results(|c| 20.0 * c as f64 * if c == 5 { 0.7 } else { 1.0 });
     r.keep_alive = true;
     let misses = misses_of(&r);
-    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    let threads: Vec<_> = misses
+        .iter()
+        .filter(|m| m.0 == Subject::Model(Model::Threads))
+        .collect();
     assert_eq!(threads.len(), 1, "{misses:?}");
     assert_eq!((threads[0].1, threads[0].2), (5, "miss_unexplained"));
     let analysis = analyse(&r);
@@ -429,7 +453,10 @@ fn connection_setup_explains_a_connect_per_request_miss() {
     // A connection per request, and 15% under: 50 ms of work, about 58.8 ms per request.
     let r = results(|c| 20.0 * c as f64 * if c == 10 { 0.85 } else { 1.0 });
     let misses = misses_of(&r);
-    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    let threads: Vec<_> = misses
+        .iter()
+        .filter(|m| m.0 == Subject::Model(Model::Threads))
+        .collect();
     assert!(
         matches!(threads[0].3[..], [MissReason::ConnectionSetup { .. }]),
         "{threads:?}"
@@ -443,13 +470,16 @@ fn other_processes_on_the_machine_explain_a_miss() {
     let m = r
         .cells
         .iter_mut()
-        .find(|c| c.model == Model::Threads && c.clients == 10)
+        .find(|c| c.model == Subject::Model(Model::Threads) && c.clients == 10)
         .and_then(|c| c.measurement.as_mut())
         .unwrap();
     // The whole machine was 1.9 of 2 cores busy; server and generator account for 0.15 of them.
     m.machine_cpu_cores = Some(1.9);
     let misses = misses_of(&r);
-    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    let threads: Vec<_> = misses
+        .iter()
+        .filter(|m| m.0 == Subject::Model(Model::Threads))
+        .collect();
     assert!(
         matches!(
             threads[0].3[..],
@@ -467,7 +497,10 @@ fn udp_cells_are_not_blamed_on_a_ramp_they_never_waited_for() {
         cell.measurement.as_mut().unwrap().all_served_ms = None;
     }
     let misses = misses_of(&r);
-    let threads: Vec<_> = misses.iter().filter(|m| m.0 == Model::Threads).collect();
+    let threads: Vec<_> = misses
+        .iter()
+        .filter(|m| m.0 == Subject::Model(Model::Threads))
+        .collect();
     assert!(
         !threads[0]
             .3
@@ -485,9 +518,9 @@ fn computing(threads_rps: impl Fn(usize) -> f64) -> Results {
     r.keep_alive = true;
     for cell in &mut r.cells {
         cell.work = "cpu:10ms".into();
-        cell.prediction = predict(cell.model, LIMITS, work, cell.clients, 2);
+        cell.prediction = predict(cell.model.model().unwrap(), LIMITS, work, cell.clients, 2);
         let m = cell.measurement.as_mut().unwrap();
-        if cell.model == Model::Sequential {
+        if cell.model == Subject::Model(Model::Sequential) {
             m.throughput_rps = 97.0;
         } else {
             m.throughput_rps = threads_rps(cell.clients);
@@ -512,7 +545,7 @@ fn computing_misses_say_whether_cores_sat_idle_or_the_server_spent_more_than_the
         let m = r
             .cells
             .iter_mut()
-            .find(|c| c.model == Model::Threads && c.clients == 2)
+            .find(|c| c.model == Subject::Model(Model::Threads) && c.clients == 2)
             .and_then(|c| c.measurement.as_mut())
             .unwrap();
         m.server_cpu_cores = 1.64;
@@ -522,7 +555,7 @@ fn computing_misses_say_whether_cores_sat_idle_or_the_server_spent_more_than_the
         let m = r
             .cells
             .iter_mut()
-            .find(|c| c.model == Model::Threads && c.clients == 10)
+            .find(|c| c.model == Subject::Model(Model::Threads) && c.clients == 10)
             .and_then(|c| c.measurement.as_mut())
             .unwrap();
         m.throughput_rps = 174.0;
@@ -533,7 +566,7 @@ fn computing_misses_say_whether_cores_sat_idle_or_the_server_spent_more_than_the
     let at = |clients| {
         misses
             .iter()
-            .find(|m| m.0 == Model::Threads && m.1 == clients)
+            .find(|m| m.0 == Subject::Model(Model::Threads) && m.1 == clients)
             .unwrap_or_else(|| panic!("no miss at {clients}: {misses:?}"))
             .3
             .clone()

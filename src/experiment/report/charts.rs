@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::super::catalog::{self, Lang, label};
 use super::super::results::Results;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// One colour per model, distinct on a projector and for the common colour-vision deficiencies (Okabe-Ito).
 const COLORS: [RGBColor; 8] = [
@@ -34,7 +34,7 @@ pub struct Series {
 
 /// The charts of one work type, as (kind, SVG) pairs.
 pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'static str, String)> {
-    let metric = |pick: &dyn Fn(Model, usize) -> Option<f64>| -> Vec<Series> {
+    let metric = |pick: &dyn Fn(Subject, usize) -> Option<f64>| -> Vec<Series> {
         results
             .models
             .iter()
@@ -52,7 +52,7 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
             .filter(|s| !s.points.is_empty())
             .collect()
     };
-    let run = |model: Model, clients: usize| results.median_run(work, model, clients);
+    let run = |model: Subject, clients: usize| results.median_run(work, model, clients);
     // Per model, the fewest requests one client completed (solid) and the most (dashed), in the model's colour.
     let fewest = metric(&|m, c| run(m, c).map(|r| r.fewest_per_client as f64));
     let most = metric(&|m, c| run(m, c).map(|r| r.most_per_client as f64));

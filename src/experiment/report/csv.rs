@@ -110,6 +110,7 @@ mod tests {
     use super::*;
     use crate::experiment::predict::Prediction;
     use crate::experiment::results::{Cell, Results};
+    use crate::experiment::subject::Subject;
     use crate::models::Model;
     use crate::protocol::Proto;
 
@@ -118,7 +119,7 @@ mod tests {
         let results = Results {
             provenance: crate::system::Provenance::collect(),
             proto: Proto::Echo,
-            models: vec![Model::Threads],
+            models: vec![Subject::Model(Model::Threads)],
             clients: vec![1],
             works: vec!["none".into()],
             cell_seconds: 1.0,
@@ -126,9 +127,12 @@ mod tests {
             keep_alive: false,
             slow: 0,
             backlog: None,
+            servers: Vec::new(),
+            server_cpus: None,
+            load_cpus: None,
             cells: vec![Cell {
                 work: "none".into(),
-                model: Model::Threads,
+                model: Subject::Model(Model::Threads),
                 clients: 1,
                 repeat: 0,
                 variant: String::new(),
@@ -139,6 +143,7 @@ mod tests {
                 },
                 measurement: None,
                 failure: Some("server did not start: port in use, sorry".into()),
+                stderr: None,
             }],
             interrupted: false,
         };

@@ -150,6 +150,7 @@ mod tests {
     use super::*;
     use crate::experiment::predict::Prediction;
     use crate::experiment::results::{Cell, Latency, Measurement};
+    use crate::experiment::subject::Subject;
     use crate::models::Model;
     use crate::protocol::Proto;
 
@@ -157,7 +158,7 @@ mod tests {
     fn cell(clients: usize, rps: f64, p99_ms: f64) -> Cell {
         Cell {
             work: "sleep:50ms".into(),
-            model: Model::Poll,
+            model: Subject::Model(Model::Poll),
             clients,
             repeat: 0,
             variant: String::new(),
@@ -194,6 +195,7 @@ mod tests {
                 machine_cpu_cores: None,
             }),
             failure: None,
+            stderr: None,
         }
     }
 
@@ -202,7 +204,7 @@ mod tests {
         Results {
             provenance: crate::system::Provenance::collect(),
             proto: Proto::Http,
-            models: vec![Model::Poll],
+            models: vec![Subject::Model(Model::Poll)],
             clients: vec![1, 2],
             works: vec!["sleep:50ms".into()],
             cell_seconds: 1.0,
@@ -210,6 +212,9 @@ mod tests {
             keep_alive: false,
             slow: 0,
             backlog: None,
+            servers: Vec::new(),
+            server_cpus: None,
+            load_cpus: None,
             cells: vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
             interrupted: false,
         }

@@ -14,7 +14,7 @@ fn close_rps(w: Writer, x: f64) -> String {
 const RUN: super::words::Word = word(["run", "runs"], ["execução", "execuções"]);
 use crate::experiment::analysis::comparison::AS_FAST_AS_THE_BEST;
 use crate::experiment::catalog::Lang;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// The models compared under one work.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,25 +22,25 @@ pub enum Comparison {
     /// The fastest and the slowest model.
     Best {
         clients: usize,
-        best: Model,
+        best: Subject,
         best_rps: f64,
-        worst: Model,
+        worst: Subject,
         worst_rps: f64,
     },
     /// The models at the top served within the noise of each other: no winner. `noise_pct` is the spread
     /// between repeats (`measured`) or the stated noise of one run; `worst` the least served, if not tied.
     Tie {
         clients: usize,
-        models: Vec<Model>,
+        models: Vec<Subject>,
         best_rps: f64,
         last_rps: f64,
         noise_pct: f64,
         measured: bool,
-        worst: Option<(Model, f64)>,
+        worst: Option<(Subject, f64)>,
     },
     /// The cheapest of the models about as fast as the best.
     Lightest {
-        model: Model,
+        model: Subject,
         threads: u64,
         pss_mib: f64,
     },
@@ -65,7 +65,7 @@ pub enum Comparison {
     SequentialLesson {
         sequential_rps: f64,
         clients: usize,
-        best: Model,
+        best: Subject,
         best_rps: f64,
     },
     /// The throughput the cores allow, against the best reached.
@@ -83,27 +83,27 @@ pub enum Choice {
     /// Waiting work: the model that overlapped waits best.
     Io {
         work: String,
-        model: Model,
+        model: Subject,
         rps: f64,
         clients: usize,
     },
     /// Computation: the model that came closest to the cores' ceiling.
     Cpu {
         work: String,
-        model: Model,
+        model: Subject,
         rps: f64,
         ceiling_rps: f64,
     },
     /// Blocking calls: the model that kept serving around them.
     Block {
         work: String,
-        model: Model,
+        model: Subject,
         rps: f64,
     },
     /// The models at the top tied: repeats, not this run, can tell them apart.
     Tie {
         work: String,
-        models: Vec<Model>,
+        models: Vec<Subject>,
         best_rps: f64,
         last_rps: f64,
         repeats: usize,
@@ -112,7 +112,7 @@ pub enum Choice {
     /// No work: the model whose own cost is least.
     NoWork {
         work: String,
-        model: Model,
+        model: Subject,
         rps: f64,
         clients: usize,
     },

@@ -2,7 +2,7 @@
 
 use super::words::{CELL, CLIENT, CORE, REQUEST, SLOW_CONNECTION, Writer, word};
 use crate::experiment::catalog::Lang;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// Why a cell missed its prediction, as its own measurements tell.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,7 +56,7 @@ pub enum MissReason {
 pub enum Miss {
     /// A cell more than 10% off its prediction, with every reason its measurements give (none: unexplained).
     Cell {
-        model: Model,
+        model: Subject,
         clients: usize,
         measured: f64,
         predicted: f64,

@@ -27,7 +27,7 @@ use crate::experiment::catalog::Lang;
 /// One statement of the analysis, with the figures that show it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Finding {
-    Model(ModelFinding),
+    Subject(ModelFinding),
     Slow(SlowFinding),
     Comparison(Comparison),
     Choice(Choice),
@@ -38,7 +38,7 @@ impl Finding {
     /// The kind's stable name (`threads_helped`).
     pub fn key(&self) -> &'static str {
         match self {
-            Finding::Model(f) => f.key(),
+            Finding::Subject(f) => f.key(),
             Finding::Slow(f) => f.key(),
             Finding::Comparison(f) => f.key(),
             Finding::Choice(f) => f.key(),
@@ -49,7 +49,7 @@ impl Finding {
     /// The finding as a sentence in `lang`.
     pub fn render(&self, lang: Lang) -> String {
         match self {
-            Finding::Model(f) => f.render(lang),
+            Finding::Subject(f) => f.render(lang),
             Finding::Slow(f) => f.render(lang),
             Finding::Comparison(f) => f.render(lang),
             Finding::Choice(f) => f.render(lang),
@@ -60,7 +60,7 @@ impl Finding {
 
 impl From<ModelFinding> for Finding {
     fn from(finding: ModelFinding) -> Finding {
-        Finding::Model(finding)
+        Finding::Subject(finding)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::words::{CELL, CLIENT, SLOW_CONNECTION, Writer, word};
 use crate::experiment::catalog::Lang;
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// Slow connections beside the clients.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,8 +46,8 @@ pub enum SlowFinding {
     /// Which models slow connections starved, and which went on serving.
     Summary {
         slow: usize,
-        starved: Vec<Model>,
-        serving: Vec<Model>,
+        starved: Vec<Subject>,
+        serving: Vec<Subject>,
     },
 }
 

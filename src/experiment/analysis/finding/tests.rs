@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::experiment::subject::Subject;
 use crate::models::Model;
 
 /// One finding of every kind, its counts all `n` (1 and 8 test both forms of every agreeing word).
@@ -13,7 +14,7 @@ fn every_kind(n: usize) -> Vec<Finding> {
     let work = || "sleep:50ms".to_string();
     let misses: Vec<Finding> = vec![
         Miss::Cell {
-            model: Model::Threads,
+            model: Subject::Model(Model::Threads),
             clients: n,
             measured: 165.5,
             predicted: 200.0,
@@ -53,7 +54,7 @@ fn every_kind(n: usize) -> Vec<Finding> {
         }
         .into(),
         Miss::Cell {
-            model: Model::Pool,
+            model: Subject::Model(Model::Pool),
             clients: n,
             measured: 250.0,
             predicted: 200.0,
@@ -221,7 +222,7 @@ fn every_kind(n: usize) -> Vec<Finding> {
         },
         SlowFinding::Summary {
             slow: n,
-            starved: vec![Model::Pool],
+            starved: vec![Subject::Model(Model::Pool)],
             serving: vec![],
         },
     ]
@@ -231,22 +232,22 @@ fn every_kind(n: usize) -> Vec<Finding> {
     let comparison: Vec<Finding> = vec![
         Comparison::Best {
             clients: n,
-            best: Model::Threads,
+            best: Subject::Model(Model::Threads),
             best_rps: 195.0,
-            worst: Model::Sequential,
+            worst: Subject::Model(Model::Sequential),
             worst_rps: 19.5,
         },
         Comparison::Tie {
             clients: n,
-            models: vec![Model::Poll, Model::Async],
+            models: vec![Subject::Model(Model::Poll), Subject::Model(Model::Async)],
             best_rps: 1999.0,
             last_rps: 1940.0,
             noise_pct: 5.0,
             measured: n > 1,
-            worst: (n > 1).then_some((Model::Sequential, 19.5)),
+            worst: (n > 1).then_some((Subject::Model(Model::Sequential), 19.5)),
         },
         Comparison::Lightest {
-            model: Model::Poll,
+            model: Subject::Model(Model::Poll),
             threads: count,
             pss_mib: 2.5,
         },
@@ -272,7 +273,7 @@ fn every_kind(n: usize) -> Vec<Finding> {
         Comparison::SequentialLesson {
             sequential_rps: 19.5,
             clients: n,
-            best: Model::Threads,
+            best: Subject::Model(Model::Threads),
             best_rps: 195.0,
         },
         Comparison::CpuCeiling {
@@ -288,24 +289,24 @@ fn every_kind(n: usize) -> Vec<Finding> {
     let choice: Vec<Finding> = vec![
         Choice::Io {
             work: work(),
-            model: Model::Threads,
+            model: Subject::Model(Model::Threads),
             rps: 195.0,
             clients: n,
         },
         Choice::Cpu {
             work: work(),
-            model: Model::Pool,
+            model: Subject::Model(Model::Pool),
             rps: 190.0,
             ceiling_rps: 200.0,
         },
         Choice::Block {
             work: work(),
-            model: Model::Threads,
+            model: Subject::Model(Model::Threads),
             rps: 195.0,
         },
         Choice::Tie {
             work: work(),
-            models: vec![Model::Poll, Model::Async],
+            models: vec![Subject::Model(Model::Poll), Subject::Model(Model::Async)],
             best_rps: 1999.0,
             last_rps: 1940.0,
             repeats: n,
@@ -313,7 +314,7 @@ fn every_kind(n: usize) -> Vec<Finding> {
         },
         Choice::NoWork {
             work: work(),
-            model: Model::Poll,
+            model: Subject::Model(Model::Poll),
             rps: 12500.0,
             clients: n,
         },

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::experiment::catalog::{self, Lang};
-use crate::models::Model;
+use crate::experiment::subject::Subject;
 
 /// A word's singular and plural, in each language.
 #[derive(Clone, Copy)]
@@ -107,17 +107,17 @@ impl Writer {
     }
 
     /// Models by name, or "none".
-    pub fn models(self, models: &[Model]) -> String {
+    pub fn models(self, models: &[Subject]) -> String {
         if models.is_empty() {
             return self.0.pick("none", "nenhum").to_string();
         }
-        let names: Vec<String> = models.iter().map(Model::to_string).collect();
+        let names: Vec<String> = models.iter().map(Subject::to_string).collect();
         names.join(", ")
     }
 
     /// Models as a sentence lists them: `poll and async`, `poll, async e threads`.
-    pub fn model_list(self, models: &[Model]) -> String {
-        let names: Vec<String> = models.iter().map(Model::to_string).collect();
+    pub fn model_list(self, models: &[Subject]) -> String {
+        let names: Vec<String> = models.iter().map(Subject::to_string).collect();
         match names.split_last() {
             Some((last, rest)) if !rest.is_empty() => {
                 let and = self.0.pick("and", "e");
