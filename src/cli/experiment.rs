@@ -12,6 +12,8 @@ use super::{Done, Failure};
 
 use crate::duration as durations;
 use crate::experiment::catalog::{self, Lang};
+use crate::experiment::classroom;
+use crate::experiment::external::{Concurrency, ExternalServer};
 use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
@@ -19,6 +21,7 @@ use crate::experiment::subject::Subject;
 use crate::models::Model;
 use crate::models::config::DEFAULT_BACKLOG;
 use crate::protocol::Proto;
+use crate::system::CpuList;
 use crate::work::Work;
 
 #[derive(Args, Debug)]
@@ -26,9 +29,22 @@ pub struct ExperimentArgs {
     /// Protocol of every server [default: echo].
     #[arg(long, value_enum)]
     proto: Option<Proto>,
-    /// Models to compare, comma-separated [default: all six].
+    /// Models to compare, comma-separated [default: all seven; none when --server is given].
     #[arg(long, value_enum, value_delimiter = ',')]
     models: Option<Vec<Model>>,
+    /// A server of your own, measured like the models: NAME=COMMAND, run by sh with {port}, {work}, {work_ms} and
+    /// {proto} filled in; ready when it accepts on {port} or prints "listening on HOST:PORT". Repeatable.
+    #[arg(long = "server", value_name = "NAME=COMMAND")]
+    servers: Vec<String>,
+    /// How many requests a --server works on at once, for the predictions: NAME=K (a number, or unlimited).
+    #[arg(long = "server-k", value_name = "NAME=K")]
+    server_k: Vec<String>,
+    /// Pin every server to these CPUs (as taskset -c writes them: 0, 0,2, 1-3).
+    #[arg(long, value_name = "CPUS")]
+    server_cpus: Option<String>,
+    /// Pin the load generator to these CPUs.
+    #[arg(long, value_name = "CPUS")]
+    load_cpus: Option<String>,
     /// Numbers of simultaneous clients, comma-separated [default: 1,2,5,10,20,50].
     #[arg(long, value_delimiter = ',')]
     clients: Option<Vec<usize>>,
@@ -82,6 +98,9 @@ enum Preset {
     BlockingInEventLoop,
     /// Many mostly idle keep-alive connections: what each model pays per connection.
     C10k,
+    /// The GIL lesson: the Python servers the notes teach (sequential, threading, forking, select, a thread pool,
+    /// asyncio, a process pool) beside our sequential, threads and prefork, for waiting and for computing.
+    Python,
     /// HTTP keep-alive clients beside 8 slowloris connections, with no header deadline and with a 1 s one: which
     /// models a few slow clients starve, and how a deadline frees them.
     Slowloris,
@@ -109,6 +128,8 @@ struct PresetValues {
     keep_alive: bool,
     slow: usize,
     variants: Vec<Variant>,
+    /// Measure the classroom's Python servers too.
+    classroom: bool,
 }
 
 impl Preset {
@@ -159,6 +180,15 @@ impl Preset {
                 keep_alive: true,
                 ..PresetValues::default()
             },
+            // A connection per request, as the students' clients do; 5 clients is where the lesson is measured.
+            Preset::Python => PresetValues {
+                proto: Some(Proto::Http),
+                models: Some(vec![Model::Sequential, Model::Threads, Model::Prefork]),
+                clients: Some(vec![1, 2, 5, 10]),
+                works: Some(vec!["sleep:50ms", "cpu:10ms"]),
+                classroom: true,
+                ..PresetValues::default()
+            },
             // The deadline (1 s) is a third of the cell, so a freed server has time to show it.
             Preset::Slowloris => PresetValues {
                 proto: Some(Proto::Http),
@@ -190,11 +220,27 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     let preset = args.preset.map(Preset::values).unwrap_or_default();
     let mut config = ExperimentConfig::new(server_bin);
     config.proto = args.proto.or(preset.proto).unwrap_or(config.proto);
+    config.servers = external_servers(&args, preset.classroom)?;
+    // With servers of its own, a run measures our models only when asked to.
+    let default_models = if config.servers.is_empty() {
+        config.models
+    } else {
+        Vec::new()
+    };
     config.models = args
         .models
         .clone()
         .or(preset.models)
-        .unwrap_or(config.models);
+        .unwrap_or(default_models);
+    let cpus = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(CpuList::parse)
+            .transpose()
+            .map_err(|e| Failure::Usage(format!("--{flag} {e}")))
+    };
+    config.server_cpus = cpus("server-cpus", &args.server_cpus)?;
+    config.load_cpus = cpus("load-cpus", &args.load_cpus)?;
     config.clients = args
         .clients
         .clone()
@@ -228,6 +274,32 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
         eprintln!("serverlab: {}", catalog::fd_limit_warning(args.lang, &e));
     }
     run_and_report(&config, &args).map_err(Failure::Run)
+}
+
+/// The `--server`s, with their `--server-k`, and the classroom's when the preset asks for them (its scripts are
+/// written next to the report).
+fn external_servers(args: &ExperimentArgs, classroom: bool) -> Result<Vec<ExternalServer>, Failure> {
+    let mut servers = if classroom {
+        let dir = args.out.join("classroom");
+        classroom::write(&dir).map_err(Failure::Run)?;
+        classroom::servers(&dir, crate::system::cpus())
+    } else {
+        Vec::new()
+    };
+    for spec in &args.servers {
+        servers.push(ExternalServer::parse(spec).map_err(Failure::Usage)?);
+    }
+    for spec in &args.server_k {
+        let (name, k) = spec
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("--server-k {spec:?}: write NAME=K")))?;
+        let server = servers
+            .iter_mut()
+            .find(|s| s.name.as_str() == name)
+            .ok_or_else(|| Failure::Usage(format!("--server-k {name}: no --server has that name")))?;
+        server.k = Some(Concurrency::parse(k).map_err(|e| Failure::Usage(format!("--server-k {name}: {e}")))?);
+    }
+    Ok(servers)
 }
 
 /// Runs the configured experiment, prints its tables and writes its files; says whether a signal stopped it.

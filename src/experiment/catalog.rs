@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::analysis::finding::words::{
-    CELL, CELL_MEASURED, CLIENT, CLIENT_COUNT, MODEL, REPEAT, VARIANT, WORK_TYPE, Writer,
+    CELL, CELL_MEASURED, CLIENT, CLIENT_COUNT, REPEAT, SERVER, VARIANT, WORK_TYPE, Writer,
 };
 use super::results::Cell;
 use super::run::ExperimentConfig;
@@ -126,7 +126,7 @@ pub fn plan(lang: Lang, config: &ExperimentConfig) -> String {
     let matrix = [
         w.count(config.works.len(), WORK_TYPE),
         w.count(config.variants().len(), VARIANT),
-        w.count(config.models.len(), MODEL),
+        w.count(config.subjects().len(), SERVER),
         w.count(config.clients.len(), CLIENT_COUNT),
         w.count(config.repeat, REPEAT),
     ]
@@ -432,11 +432,11 @@ mod tests {
         config.cell = Duration::from_millis(1300);
         assert_eq!(
             plan(Lang::En, &config),
-            "2 cells (1 work type x 1 variant x 1 model x 2 client counts x 1 repeat), about 1.5 s each"
+            "2 cells (1 work type x 1 variant x 1 server x 2 client counts x 1 repeat), about 1.5 s each"
         );
         assert_eq!(
             plan(Lang::Pt, &config),
-            "2 células (1 tipo de trabalho x 1 variante x 1 modelo x 2 números de clientes x 1 repetição), cerca de 1,5 s cada"
+            "2 células (1 tipo de trabalho x 1 variante x 1 servidor x 2 números de clientes x 1 repetição), cerca de 1,5 s cada"
         );
         let sleep = config.works[0];
         assert_eq!(

@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod catalog;
+pub mod classroom;
 pub mod external;
 pub mod predict;
 pub mod report;

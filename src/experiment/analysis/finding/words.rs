@@ -30,6 +30,8 @@ pub const SLOW_CONNECTION: Word = word(
     ["conexão lenta", "conexões lentas"],
 );
 pub const MODEL: Word = word(["model", "models"], ["modelo", "modelos"]);
+/// One of our models or a server started by a command: what a column of the matrix measures.
+pub const SERVER: Word = word(["server", "servers"], ["servidor", "servidores"]);
 pub const WORK_TYPE: Word = word(
     ["work type", "work types"],
     ["tipo de trabalho", "tipos de trabalho"],
