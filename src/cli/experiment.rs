@@ -278,7 +278,10 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
 
 /// The `--server`s, with their `--server-k`, and the classroom's when the preset asks for them (its scripts are
 /// written next to the report).
-fn external_servers(args: &ExperimentArgs, classroom: bool) -> Result<Vec<ExternalServer>, Failure> {
+fn external_servers(
+    args: &ExperimentArgs,
+    classroom: bool,
+) -> Result<Vec<ExternalServer>, Failure> {
     let mut servers = if classroom {
         let dir = args.out.join("classroom");
         classroom::write(&dir).map_err(Failure::Run)?;
@@ -296,8 +299,12 @@ fn external_servers(args: &ExperimentArgs, classroom: bool) -> Result<Vec<Extern
         let server = servers
             .iter_mut()
             .find(|s| s.name.as_str() == name)
-            .ok_or_else(|| Failure::Usage(format!("--server-k {name}: no --server has that name")))?;
-        server.k = Some(Concurrency::parse(k).map_err(|e| Failure::Usage(format!("--server-k {name}: {e}")))?);
+            .ok_or_else(|| {
+                Failure::Usage(format!("--server-k {name}: no --server has that name"))
+            })?;
+        server.k = Some(
+            Concurrency::parse(k).map_err(|e| Failure::Usage(format!("--server-k {name}: {e}")))?,
+        );
     }
     Ok(servers)
 }

@@ -302,6 +302,31 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("no_result", "no result", "sem resultado"),
     ("no_prediction", "no prediction", "sem previsão"),
     (
+        "external_server",
+        "server started by command:",
+        "servidor iniciado por comando:",
+    ),
+    (
+        "k_unlimited",
+        "predicted as serving every client at once: --server-k unlimited",
+        "previsto atendendo todos os clientes ao mesmo tempo: --server-k unlimited",
+    ),
+    (
+        "k_unknown",
+        "no prediction: how many requests it works on at once was not given; --server-k NAME=K gives it",
+        "sem previsão: quantas requisições ele atende ao mesmo tempo não foi informado; --server-k NOME=K informa",
+    ),
+    (
+        "server_cpus",
+        "servers pinned to CPUs",
+        "servidores fixados nas CPUs",
+    ),
+    (
+        "load_cpus",
+        "load generator pinned to CPUs",
+        "gerador de carga fixado nas CPUs",
+    ),
+    (
         "chart_throughput",
         "Throughput vs clients",
         "Vazão vs clientes",

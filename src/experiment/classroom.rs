@@ -13,13 +13,34 @@ use super::subject::ServerName;
 /// The scripts, by file name.
 const FILES: [(&str, &str); 8] = [
     ("lab.py", include_str!("../../classroom/lab.py")),
-    ("sequential.py", include_str!("../../classroom/sequential.py")),
-    ("threading_server.py", include_str!("../../classroom/threading_server.py")),
-    ("forking_server.py", include_str!("../../classroom/forking_server.py")),
-    ("select_server.py", include_str!("../../classroom/select_server.py")),
-    ("pool_server.py", include_str!("../../classroom/pool_server.py")),
-    ("asyncio_server.py", include_str!("../../classroom/asyncio_server.py")),
-    ("process_pool_server.py", include_str!("../../classroom/process_pool_server.py")),
+    (
+        "sequential.py",
+        include_str!("../../classroom/sequential.py"),
+    ),
+    (
+        "threading_server.py",
+        include_str!("../../classroom/threading_server.py"),
+    ),
+    (
+        "forking_server.py",
+        include_str!("../../classroom/forking_server.py"),
+    ),
+    (
+        "select_server.py",
+        include_str!("../../classroom/select_server.py"),
+    ),
+    (
+        "pool_server.py",
+        include_str!("../../classroom/pool_server.py"),
+    ),
+    (
+        "asyncio_server.py",
+        include_str!("../../classroom/asyncio_server.py"),
+    ),
+    (
+        "process_pool_server.py",
+        include_str!("../../classroom/process_pool_server.py"),
+    ),
 ];
 
 /// The thread pool's workers in `pool_server.py`.

@@ -3,7 +3,8 @@
 //! choice of a model for the work.
 
 use super::finding::{Choice, Comparison::*};
-use super::{Finding, SERVED_SOMETHING, ratio};
+use super::one_core::one_core;
+use super::{Finding, SERVED_SOMETHING, ratio, series};
 use crate::experiment::results::Results;
 use crate::experiment::subject::Subject;
 use crate::models::Model;
@@ -29,6 +30,8 @@ pub(super) const SUGGESTED_REPEATS: usize = 5;
 pub(super) struct Compared {
     pub findings: Vec<Finding>,
     pub choice: Option<Choice>,
+    /// The choice among the servers started by command (the students' own), when there were any.
+    pub theirs: Option<Choice>,
 }
 
 /// Compares the models under `group` at the largest client count every model reached (or, when none did, the
@@ -39,6 +42,7 @@ pub(super) fn compare(results: &Results, group: &str, work: Work, cores: usize) 
         return Compared {
             findings,
             choice: None,
+            theirs: None,
         };
     };
     let ranked = ranking(results, group, clients);
@@ -61,7 +65,38 @@ pub(super) fn compare(results: &Results, group: &str, work: Work, cores: usize) 
     Compared {
         findings,
         choice: Some(choice),
+        theirs: theirs(results, group, work, cores, clients),
     }
+}
+
+/// What to choose among the servers started by command — for a class, its own Python servers: the one that
+/// served most, and for computing the thread server a global lock held to one core, when one did.
+fn theirs(
+    results: &Results,
+    group: &str,
+    work: Work,
+    cores: usize,
+    clients: usize,
+) -> Option<Choice> {
+    let external = |s: &Subject| matches!(s, Subject::Command(_));
+    let ranked: Vec<(Subject, f64)> = ranking(results, group, clients)
+        .into_iter()
+        .filter(|(s, _)| external(s))
+        .collect();
+    let &(best, rps) = ranked.first()?;
+    let locked = ranked.iter().copied().find(|&(s, _)| {
+        matches!(work, Work::Cpu(_))
+            && one_core(results, group, s, cores, &series(results, group, s))
+                .is_some_and(|found| found.threads > 1)
+    });
+    Some(Choice::Theirs {
+        work: group.to_string(),
+        best,
+        rps,
+        clients,
+        computing: matches!(work, Work::Cpu(_)),
+        locked,
+    })
 }
 
 /// Throughput the cores allow when every request computes for the work's duration.

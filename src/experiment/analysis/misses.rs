@@ -5,6 +5,7 @@
 //! said to be unexplained, never hidden; the summary counts cells within 10% and 25%, and misses explained.
 
 use super::finding::{Miss, MissReason};
+use super::one_core::{at_once, computed_on_one_core};
 use super::{Finding, ratio};
 use crate::experiment::results::{Measurement, Results, work_of};
 use crate::experiment::run::waits_for_every_client;
@@ -39,6 +40,9 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
             continue;
         };
         let under = measured < predicted;
+        let one_core = (under && matches!(work, Work::Cpu(_)))
+            .then(|| one_core(results, group, run, model, clients, cores))
+            .flatten();
         let reasons: Vec<MissReason> = [
             slow_connections(run),
             errors(run),
@@ -46,9 +50,11 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
             not_all_served(results, run, clients),
             under.then(|| generator_crowding(run, cores)).flatten(),
             under.then(|| other_processes(run, cores)).flatten(),
-            under
+            // One core busy by the server's own design is not the clients' turn-around.
+            (under && one_core.is_none())
                 .then(|| idle_cores(results, group, run, model, clients, work, cores))
                 .flatten(),
+            one_core,
             under
                 .then(|| server_overhead(run, measured, work))
                 .flatten(),
@@ -172,13 +178,22 @@ fn other_processes(run: &Measurement, cores: usize) -> Option<MissReason> {
     )
 }
 
-/// How many of a cell's requests its model works on at once: its predicted concurrency, at most its clients.
-fn at_once(results: &Results, group: &str, model: Subject, clients: usize) -> usize {
-    results
-        .prediction(group, model, clients)
-        .and_then(|p| p.concurrency)
-        .unwrap_or(clients)
-        .min(clients)
+/// Computing, the server kept one core busy though its design (or its declared concurrency) allowed more and the
+/// machine had cores free: its threads took turns (a global lock) or one loop computed everything.
+fn one_core(
+    results: &Results,
+    group: &str,
+    run: &Measurement,
+    model: Subject,
+    clients: usize,
+    cores: usize,
+) -> Option<MissReason> {
+    computed_on_one_core(run, at_once(results, group, model, clients), cores).then_some(
+        MissReason::OneCore {
+            threads: run.server.peak_threads,
+            server_cores: run.server_cpu_cores,
+        },
+    )
 }
 
 /// Computing, the server kept fewer cores busy than its clients could have, while the machine had cores to

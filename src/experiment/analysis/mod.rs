@@ -16,6 +16,7 @@ pub mod finding;
 mod little;
 mod misses;
 mod models;
+mod one_core;
 mod slow;
 mod syn;
 #[cfg(test)]
@@ -99,6 +100,7 @@ pub fn analyse(results: &Results) -> Analysis {
             misses: misses::misses(results, group, cores),
         });
         conclusion.extend(compared.choice.map(Finding::from));
+        conclusion.extend(compared.theirs.map(Finding::from));
     }
     Analysis {
         works,

@@ -2,6 +2,7 @@
 //! that explains its level, latency, trouble (errors, overflows, starvation, requests left behind) and cost.
 
 use super::finding::ModelFinding::*;
+use super::one_core::{self, one_core};
 use super::{Finding, Point, SERVED_SOMETHING, little, ratio, series, slow, syn};
 use crate::experiment::predict::is_off;
 use crate::experiment::results::Results;
@@ -57,6 +58,9 @@ pub(super) fn findings(
     findings.extend(curve_shape(&points));
     findings.extend(level_bound(results, group, work, model, cores, last));
     findings.extend(generator_bound(&points));
+    if matches!(work, Work::Cpu(_)) {
+        findings.extend(one_core(results, group, model, cores, &points).map(one_core_finding));
+    }
     findings.extend(latency(&points));
     findings.extend(syn::retransmission(results, group, &points));
     let connects = !results.keep_alive && !results.proto.is_datagram();
@@ -71,6 +75,27 @@ pub(super) fn findings(
     findings.push(resources(last));
     findings.extend(off_prediction(results, group, model, &points));
     findings
+}
+
+/// What computing on one core says: a global lock when many threads shared it, one loop when one thread did.
+fn one_core_finding(found: one_core::OneCore) -> Finding {
+    let cores = found.cores;
+    if found.threads > 1 {
+        GlobalLock {
+            clients: found.clients,
+            threads: found.threads,
+            most_cores: found.most_cores,
+            cores,
+        }
+        .into()
+    } else {
+        OneLoop {
+            clients: found.clients,
+            most_cores: found.most_cores,
+            cores,
+        }
+        .into()
+    }
 }
 
 /// Cells that could not be measured, and why.

@@ -582,3 +582,104 @@ fn computing_misses_say_whether_cores_sat_idle_or_the_server_spent_more_than_the
         at(10)
     );
 }
+
+/// Two Python servers computing (cpu:10ms) on 2 cores: a thread server held to one core, a forking one on both.
+fn python_results(threads_cores: f64) -> Results {
+    let work = Work::Cpu(std::time::Duration::from_millis(10));
+    let threading: Subject = "py-threading".parse().unwrap();
+    let forking: Subject = "py-forking".parse().unwrap();
+    let mut cells = Vec::new();
+    for clients in [1, 2, 5] {
+        for (subject, rps, cores, processes) in [
+            (threading, 97.0 * threads_cores, threads_cores, 1),
+            (
+                forking,
+                97.0 * clients.min(2) as f64,
+                0.97 * clients.min(2) as f64,
+                1 + clients as u64,
+            ),
+        ] {
+            let mut m = measurement(clients, rps, 10);
+            m.server_cpu_cores = if clients == 1 { 0.97 } else { cores };
+            m.server.peak_processes = processes;
+            cells.push(Cell {
+                work: work.to_string(),
+                model: subject,
+                clients,
+                repeat: 0,
+                variant: String::new(),
+                slow: 0,
+                prediction: crate::experiment::predict::bound(None, work, clients, 2),
+                measurement: Some(m),
+                failure: None,
+                stderr: None,
+            });
+        }
+    }
+    let mut results = results(|_| 1.0);
+    results.provenance.cores = 2;
+    results.works = vec![work.to_string()];
+    results.models = vec![threading, forking];
+    results.servers = ["py-threading", "py-forking"]
+        .iter()
+        .map(|name| crate::experiment::external::ExternalServer {
+            name: crate::experiment::subject::ServerName::new(name).unwrap(),
+            command: format!("python3 {name}.py --port {{port}}"),
+            k: Some(crate::experiment::external::Concurrency::Unlimited),
+        })
+        .collect();
+    results.cells = cells;
+    results
+}
+
+#[test]
+fn threads_held_to_one_core_while_computing_are_a_global_lock() {
+    let analysis = analyse(&python_results(1.0));
+    let keys = |name: &str| -> Vec<&'static str> {
+        analysis.works[0]
+            .models
+            .iter()
+            .find(|m| m.model.name() == name)
+            .unwrap()
+            .findings
+            .iter()
+            .map(Finding::key)
+            .collect()
+    };
+    assert!(
+        keys("py-threading").contains(&"global_lock"),
+        "{:?}",
+        keys("py-threading")
+    );
+    assert!(!keys("py-forking").contains(&"global_lock"));
+    let conclusion: Vec<String> = analysis
+        .conclusion
+        .iter()
+        .map(|f| f.render(Lang::En))
+        .collect();
+    let theirs = conclusion
+        .iter()
+        .find(|c| c.starts_with("Among the servers started by command"))
+        .expect("a choice among their servers");
+    assert!(theirs.contains("choose py-forking"), "{theirs}");
+    assert!(
+        theirs.contains("py-threading served 97") && theirs.contains("GIL"),
+        "{theirs}"
+    );
+    // The thread server's misses are put down to the lock, not to idle clients.
+    let misses: Vec<String> = analysis.works[0]
+        .misses
+        .iter()
+        .map(|f| f.render(Lang::En))
+        .collect();
+    assert!(
+        misses
+            .iter()
+            .any(|m| m.contains("py-threading") && m.contains("global lock")),
+        "{misses:?}"
+    );
+
+    // The same threads on both cores: no lock to name.
+    let free = analyse(&python_results(1.9));
+    assert!(!free.keys().contains(&"global_lock"), "{:?}", free.keys());
+}

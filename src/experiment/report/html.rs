@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::super::analysis::{Analysis, analyse};
 use super::super::catalog::{Lang, decimal, label, work_description, work_heading};
+use super::super::external::Concurrency;
 use super::super::results::{Results, work_of};
 use super::charts::charts_for_work;
 use super::tables::{Table, prediction_table, throughput_table};
@@ -85,13 +86,36 @@ fn setup_section(page: &mut String, results: &Results, lang: Lang) {
         ),
         (label(lang, "repeats"), results.repeat.to_string()),
     ];
-    let mut rows = rows.to_vec();
+    let mut rows: Vec<(String, String)> = rows
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.clone()))
+        .collect();
     if results.slow > 0 {
-        rows.push((label(lang, "slow_setup"), results.slow.to_string()));
+        rows.push((label(lang, "slow_setup").into(), results.slow.to_string()));
     }
     // Set for every cell by `--backlog` (a variant's own backlog is in its section's name).
     if let Some(backlog) = results.backlog {
-        rows.push((label(lang, "backlog_setup"), backlog.to_string()));
+        rows.push((label(lang, "backlog_setup").into(), backlog.to_string()));
+    }
+    for (flag, cpus) in [
+        ("server_cpus", &results.server_cpus),
+        ("load_cpus", &results.load_cpus),
+    ] {
+        if let Some(cpus) = cpus {
+            rows.push((label(lang, flag).into(), cpus.to_string()));
+        }
+    }
+    // Other people's servers: what ran, and what the predictions assumed of it (or why there are none).
+    for server in &results.servers {
+        let k = match server.k {
+            Some(Concurrency::Limit(k)) => format!("k = {k}"),
+            Some(Concurrency::Unlimited) => label(lang, "k_unlimited").to_string(),
+            None => label(lang, "k_unknown").to_string(),
+        };
+        rows.push((
+            format!("{} {}", label(lang, "external_server"), server.name),
+            format!("{} ({k})", server.command),
+        ));
     }
     meta_table(page, label(lang, "setup"), &rows);
 }
@@ -177,13 +201,13 @@ fn table_html(page: &mut String, table: &Table, kind: &str) {
 }
 
 /// A titled two-column table of names and values.
-fn meta_table(page: &mut String, title: &str, rows: &[(&str, String)]) {
+fn meta_table(page: &mut String, title: &str, rows: &[(impl AsRef<str>, String)]) {
     let _ = writeln!(page, "<h2>{}</h2>\n<table class=\"meta\">", escape(title));
     for (name, value) in rows {
         let _ = writeln!(
             page,
             "<tr><th>{}</th><td>{}</td></tr>",
-            escape(name),
+            escape(name.as_ref()),
             escape(value)
         );
     }

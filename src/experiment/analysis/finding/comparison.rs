@@ -116,6 +116,16 @@ pub enum Choice {
         rps: f64,
         clients: usize,
     },
+    /// Among the servers started by command: the one to choose, and the thread server a global lock held to
+    /// one core while computing, when there was one.
+    Theirs {
+        work: String,
+        best: Subject,
+        rps: f64,
+        clients: usize,
+        computing: bool,
+        locked: Option<(Subject, f64)>,
+    },
 }
 
 impl Comparison {
@@ -319,6 +329,10 @@ impl Choice {
             Block { .. } => "choose_block",
             NoWork { .. } => "choose_none",
             Tie { .. } => "choose_tie",
+            Theirs {
+                locked: Some(_), ..
+            } => "choose_theirs_locked",
+            Theirs { .. } => "choose_theirs",
         }
     }
 
@@ -405,6 +419,38 @@ impl Choice {
                         "Sem trabalho extra ({work}), {model} atendeu mais ({r} req/s com {c}): o custo do próprio modelo decide."
                     ),
                 )
+            }
+            Theirs {
+                work,
+                best,
+                rps,
+                clients,
+                computing,
+                locked,
+            } => {
+                let (r, c) = (w.rps(*rps), w.count(*clients, CLIENT));
+                let first = w.pick(
+                    format!("Among the servers started by command, for {work} choose {best}: it served the most ({r} req/s at {c})."),
+                    format!("Entre os servidores iniciados por comando, para {work} escolha {best}: atendeu mais ({r} req/s com {c})."),
+                );
+                let then = match (computing, locked) {
+                    (true, Some((locked, locked_rps))) => {
+                        let l = w.rps(*locked_rps);
+                        w.pick(
+                            format!(" {locked} served {l}: its threads took turns on one core, as CPython's GIL makes them. In Python, compute in processes (multiprocessing, ProcessPoolExecutor, a forking server), up to one per core; threads and asyncio are for waiting."),
+                            format!(" {locked} atendeu {l}: suas threads se revezaram em um núcleo, como o GIL do CPython as obriga. Em Python, compute em processos (multiprocessing, ProcessPoolExecutor, um servidor com fork), até um por núcleo; threads e asyncio são para esperar."),
+                        )
+                    }
+                    (true, None) => w.pick(
+                        " For computing, what counts is how many cores its requests can use at once.".to_string(),
+                        " Para computar, o que conta é quantos núcleos suas requisições podem usar ao mesmo tempo.".to_string(),
+                    ),
+                    (false, _) => w.pick(
+                        " For waiting, what counts is how many requests it overlaps: threads, coroutines (asyncio) and processes all overlap waits; a sequential or select() server that blocks does not.".to_string(),
+                        " Para esperar, o que conta é quantas requisições ele sobrepõe: threads, corrotinas (asyncio) e processos sobrepõem esperas; um servidor sequencial ou um select() que bloqueia, não.".to_string(),
+                    ),
+                };
+                format!("{first}{then}")
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Misses: a cell off its prediction, and why, and how all the cells stand.
 
-use super::words::{CELL, CLIENT, CORE, REQUEST, SLOW_CONNECTION, Writer, word};
+use super::words::{CELL, CLIENT, CORE, REQUEST, SLOW_CONNECTION, THREAD, Writer, word};
 use crate::experiment::catalog::Lang;
 use crate::experiment::subject::Subject;
 
@@ -49,6 +49,11 @@ pub enum MissReason {
     },
     SlowConnections {
         connections: usize,
+    },
+    /// Computing, the server kept one core busy though it could have used more (a global lock, or one loop).
+    OneCore {
+        threads: u64,
+        server_cores: f64,
     },
 }
 
@@ -238,6 +243,24 @@ fn reason(w: Writer, reason: &MissReason) -> String {
             let n = w.count(*failed, REQUEST);
             let failed_word = w.word(*failed, word(["failed", "failed"], ["falhou", "falharam"]));
             format!("{n} {failed_word}")
+        }
+        MissReason::OneCore {
+            threads,
+            server_cores,
+        } => {
+            let s = w.num(*server_cores, 2);
+            if *threads > 1 {
+                let t = w.count(*threads, THREAD);
+                w.pick(
+                    format!("it computed on one core ({s} busy) with {t}: they took turns, as under a global lock (CPython's GIL)"),
+                    format!("computou em um núcleo ({s} ocupados) com {t}: elas se revezaram, como sob uma trava global (o GIL do CPython)"),
+                )
+            } else {
+                w.pick(
+                    format!("one thread did all the computing ({s} cores busy)"),
+                    format!("uma só thread fez toda a computação ({s} núcleos ocupados)"),
+                )
+            }
         }
         MissReason::SlowConnections { connections } => {
             let n = w.count(*connections, SLOW_CONNECTION);

@@ -131,6 +131,19 @@ pub enum ModelFinding {
     },
     /// Cells (by their client counts) whose throughput was off the prediction.
     OffPrediction { clients: Vec<usize> },
+    /// Computing with many threads, never more than one core busy though cores were free: a global lock.
+    GlobalLock {
+        clients: usize,
+        threads: u64,
+        most_cores: f64,
+        cores: usize,
+    },
+    /// Computing with one thread (an event loop) where more could have run: one core, whatever the clients.
+    OneLoop {
+        clients: usize,
+        most_cores: f64,
+        cores: usize,
+    },
 }
 
 impl ModelFinding {
@@ -158,6 +171,8 @@ impl ModelFinding {
             Unfinished { .. } => "unfinished",
             Resources { .. } => "resources",
             OffPrediction { .. } => "off_prediction",
+            GlobalLock { .. } => "global_lock",
+            OneLoop { .. } => "one_loop",
         }
     }
 
@@ -478,6 +493,31 @@ impl ModelFinding {
                     format!(
                         "Com {c} o servidor rodou {t} em {p} e usou {m} MiB (PSS) e {u} núcleos."
                     ),
+                )
+            }
+            GlobalLock {
+                clients,
+                threads,
+                most_cores,
+                cores,
+            } => {
+                let (c, t) = (w.count(*clients, CLIENT), w.count(*threads, THREAD));
+                let (u, n) = (w.num(*most_cores, 2), w.count(*cores, CORE));
+                w.pick(
+                    format!("With {c} it ran {t}, yet never kept more than {u} of the {n} busy while computing: its threads took turns on one core, as under a global lock. CPython's GIL is one: a single thread runs Python code at a time, so threads overlap waiting but not computing, and processes (a GIL each) compute in parallel."),
+                    format!("Com {c} rodou {t}, mas nunca ocupou mais que {u} dos {n} enquanto computava: suas threads se revezaram em um núcleo, como sob uma trava global. O GIL do CPython é uma: uma só thread executa código Python por vez, então threads sobrepõem esperas mas não computação, e processos (cada um com seu GIL) computam em paralelo."),
+                )
+            }
+            OneLoop {
+                clients,
+                most_cores,
+                cores,
+            } => {
+                let c = w.count(*clients, CLIENT);
+                let (u, n) = (w.num(*most_cores, 2), w.count(*cores, CORE));
+                w.pick(
+                    format!("With {c} one thread did all the computing: never more than {u} of the {n} busy. While it computes, its loop serves nobody else; only more processes would use the other cores."),
+                    format!("Com {c} uma só thread fez toda a computação: nunca mais que {u} dos {n} ocupados. Enquanto ela computa, seu laço não atende mais ninguém; só mais processos usariam os outros núcleos."),
                 )
             }
             OffPrediction { clients } => {

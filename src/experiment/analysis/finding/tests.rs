@@ -50,6 +50,10 @@ fn every_kind(n: usize) -> Vec<Finding> {
                 MissReason::ListenOverflow { overflows: count },
                 MissReason::Errors { failed: count },
                 MissReason::SlowConnections { connections: n },
+                MissReason::OneCore {
+                    threads: count,
+                    server_cores: 1.01,
+                },
             ],
         }
         .into(),
@@ -183,6 +187,17 @@ fn every_kind(n: usize) -> Vec<Finding> {
         },
         ModelFinding::OffPrediction {
             clients: (1..=n).collect(),
+        },
+        ModelFinding::GlobalLock {
+            clients: n,
+            threads: count,
+            most_cores: 1.02,
+            cores: n,
+        },
+        ModelFinding::OneLoop {
+            clients: n,
+            most_cores: 0.98,
+            cores: n,
         },
     ]
     .into_iter()
@@ -318,6 +333,22 @@ fn every_kind(n: usize) -> Vec<Finding> {
             rps: 12500.0,
             clients: n,
         },
+        Choice::Theirs {
+            work: work(),
+            best: "py-threading".parse().unwrap(),
+            rps: 95.5,
+            clients: n,
+            computing: false,
+            locked: None,
+        },
+        Choice::Theirs {
+            work: "cpu:10ms".into(),
+            best: "py-forking".parse().unwrap(),
+            rps: 180.5,
+            clients: n,
+            computing: true,
+            locked: Some(("py-threading".parse().unwrap(), 97.5)),
+        },
     ]
     .into_iter()
     .map(Finding::from)
@@ -348,7 +379,7 @@ fn every_kind_says_itself_in_both_languages_with_every_figure() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), kinds.len(), "two samples of one kind");
-    assert_eq!(keys.len(), 42, "a kind without a sample here");
+    assert_eq!(keys.len(), 46, "a kind without a sample here");
     for n in [1, 8] {
         for finding in every_kind(n) {
             let (en, pt) = (finding.render(Lang::En), finding.render(Lang::Pt));
