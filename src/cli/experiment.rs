@@ -39,6 +39,9 @@ pub struct ExperimentArgs {
     /// How many requests a --server works on at once, for the predictions: NAME=K (a number, or unlimited).
     #[arg(long = "server-k", value_name = "NAME=K")]
     server_k: Vec<String>,
+    /// How long a server has to start listening, 1ms to 1day, before its cell fails [default: 10s].
+    #[arg(long, value_name = "DUR", value_parser = durations::parse)]
+    start_timeout: Option<Duration>,
     /// Pin every server to these CPUs (as taskset -c writes them: 0, 0,2, 1-3).
     #[arg(long, value_name = "CPUS")]
     server_cpus: Option<String>,
@@ -239,6 +242,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
             .transpose()
             .map_err(|e| Failure::Usage(format!("--{flag} {e}")))
     };
+    config.startup = args.start_timeout.unwrap_or(config.startup);
     config.server_cpus = cpus("server-cpus", &args.server_cpus)?;
     config.load_cpus = cpus("load-cpus", &args.load_cpus)?;
     config.clients = args

@@ -134,6 +134,13 @@ pub struct Stopped {
     pub killed: bool,
 }
 
+/// Why a server did not start, and the end of its stderr.
+#[derive(Debug)]
+pub struct StartFailed {
+    pub why: String,
+    pub stderr: String,
+}
+
 /// How to start one.
 pub struct Launch<'a> {
     pub name: &'a str,
@@ -148,7 +155,11 @@ pub struct Launch<'a> {
 
 impl ExternalProcess {
     /// Starts the command and waits, at most `launch.startup`, until it is ready.
-    pub fn start(launch: Launch<'_>) -> Result<ExternalProcess, String> {
+    pub fn start(launch: Launch<'_>) -> Result<ExternalProcess, StartFailed> {
+        let no_stderr = |why: String| StartFailed {
+            why,
+            stderr: String::new(),
+        };
         let mut command = Command::new("sh");
         command
             .arg("-c")
@@ -157,7 +168,11 @@ impl ExternalProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let cpus = launch.cpus.map(CpuList::to_cpu_set).transpose()?;
+        let cpus = launch
+            .cpus
+            .map(CpuList::to_cpu_set)
+            .transpose()
+            .map_err(no_stderr)?;
         // SAFETY: prctl and sched_setaffinity are plain system calls, safe between fork and exec.
         unsafe {
             command.pre_exec(move || {
@@ -171,7 +186,7 @@ impl ExternalProcess {
         }
         let mut child = command
             .spawn()
-            .map_err(|e| format!("{}: cannot run sh: {e}", launch.name))?;
+            .map_err(|e| no_stderr(format!("{}: cannot run sh: {e}", launch.name)))?;
         let stderr = Arc::new(Mutex::new(Tail::default()));
         keep_tail(
             child.stderr.take().expect("piped stderr"),
@@ -208,24 +223,21 @@ impl ExternalProcess {
             {
                 return Ok(server);
             }
-            if server.reap()?.is_some() {
-                return Err(format!(
-                    "{} exited before it listened{}",
-                    server.name,
-                    server.stderr_line()
-                ));
+            if server.reap().map_err(no_stderr)?.is_some() {
+                let why = format!("{} exited before it listened", server.name);
+                return Err(server.failed(why));
             }
             if Instant::now() > deadline {
                 let waited = match launch.addr {
                     Some(addr) if launch.probe => format!("did not accept on {addr}"),
                     _ => "did not print 'listening on HOST:PORT'".to_string(),
                 };
-                return Err(format!(
-                    "{} {waited} within {}{}",
+                let why = format!(
+                    "{} {waited} within {}",
                     server.name,
-                    humantime::format_duration(launch.startup),
-                    server.stderr_line()
-                ));
+                    humantime::format_duration(launch.startup)
+                );
+                return Err(server.failed(why));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -244,15 +256,16 @@ impl ExternalProcess {
         self.stderr.lock().unwrap_or_else(|e| e.into_inner()).text()
     }
 
-    /// `; stderr: LAST LINE`, or nothing when it said nothing.
-    fn stderr_line(&self) -> String {
+    /// A failed start: `why`, with the last line of stderr after it (`; stderr: LINE`), and all of its end.
+    fn failed(&self, why: String) -> StartFailed {
         // Give the reader thread a moment to take what a dying process wrote last.
         std::thread::sleep(Duration::from_millis(50));
-        let text = self.stderr();
-        match text.lines().rev().find(|l| !l.trim().is_empty()) {
-            Some(line) => format!("; stderr: {}", line.trim()),
-            None => String::new(),
-        }
+        let stderr = self.stderr();
+        let why = match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(line) => format!("{why}; stderr: {}", line.trim()),
+            None => why,
+        };
+        StartFailed { why, stderr }
     }
 
     /// SIGTERM to the group; SIGKILL after `grace`; returns once no process of the group is left.
@@ -453,8 +466,9 @@ mod tests {
         let error = ExternalProcess::start(launch(command, Some(addr), 5000))
             .err()
             .unwrap();
-        assert!(error.contains("exited before it listened"), "{error}");
-        assert!(error.contains("no such module: flask"), "{error}");
+        assert!(error.why.contains("exited before it listened"), "{error:?}");
+        assert!(error.why.contains("no such module: flask"), "{error:?}");
+        assert!(error.stderr.starts_with("starting\n"), "{error:?}");
     }
 
     #[test]
@@ -465,7 +479,7 @@ mod tests {
         let error = ExternalProcess::start(launch("sleep 30", Some(addr), 300))
             .err()
             .unwrap();
-        assert!(error.contains("did not accept on"), "{error}");
+        assert!(error.why.contains("did not accept on"), "{error:?}");
         // The sleep was killed with its group when the failed start dropped it, well before its 30 s.
         assert!(started.elapsed() < Duration::from_secs(10));
     }

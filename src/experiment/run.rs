@@ -34,9 +34,6 @@ use crate::system::{CpuList, cpus};
 use crate::system::{MachineCpu, Provenance, listen_overflows, tcp_socket_memory_kib};
 use crate::work::Work;
 
-/// How long a server has to start listening.
-const STARTUP: Duration = Duration::from_secs(10);
-
 /// The longest a cell waits, past its warm-up, for every client to be served once before it measures.
 const RAMP_LIMIT: Duration = Duration::from_secs(5);
 
@@ -57,6 +54,8 @@ pub struct ExperimentConfig {
     pub server_cpus: Option<CpuList>,
     /// CPUs the load generator is pinned to (`None`: any).
     pub load_cpus: Option<CpuList>,
+    /// How long a server has to start listening before its cell fails.
+    pub startup: Duration,
     pub clients: Vec<usize>,
     pub works: Vec<Work>,
     /// How long a cell measures, at least (it also waits until every client has finished 2 requests).
@@ -114,6 +113,7 @@ impl ExperimentConfig {
             servers: Vec::new(),
             server_cpus: None,
             load_cpus: None,
+            startup: Duration::from_secs(10),
             clients: vec![1, 2, 5, 10, 20, 50],
             works: vec![
                 Work::Sleep(Duration::from_millis(50)),
@@ -424,7 +424,7 @@ impl Running {
             Subject::Model(model) => ServerProcess::start_pinned(
                 &config.server_bin,
                 &server_args(config, model, what),
-                STARTUP,
+                config.startup,
                 config.server_cpus.as_ref(),
             )
             .map(Running::Ours)
@@ -443,12 +443,15 @@ impl Running {
                         .takes_port()
                         .then(|| SocketAddr::from(([127, 0, 0, 1], port))),
                     probe: !config.proto.is_datagram(),
-                    startup: STARTUP,
+                    startup: config.startup,
                     cpus: config.server_cpus.as_ref(),
                 };
                 ExternalProcess::start(launch)
                     .map(Running::Theirs)
-                    .map_err(CellFailure::from)
+                    .map_err(|failed| CellFailure {
+                        why: failed.why,
+                        stderr: Some(failed.stderr).filter(|s| !s.trim().is_empty()),
+                    })
             }
         }
     }

@@ -8,6 +8,8 @@ mod support;
 mod backlog;
 mod browser;
 mod cells;
+mod external;
 mod portuguese;
+mod python;
 mod quick;
 mod slow;

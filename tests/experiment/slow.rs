@@ -13,6 +13,7 @@ use serverlab::protocol::Proto;
 
 #[test]
 fn slow_connections_starve_the_pool_and_a_header_deadline_frees_it() {
+    let _alone = crate::cells::alone();
     let mut config = ExperimentConfig::new(crate::support::BIN.into());
     config.proto = Proto::Http;
     config.models = vec![Model::Pool, Model::Poll];

@@ -1,0 +1,76 @@
+//! `--preset python`: the GIL lesson, measured. On 2 cores, with 5 clients computing (cpu:10ms in pure Python),
+//! CPython's threads take turns on one core, so the thread server does no better than the sequential one, while
+//! processes compute on both cores; and the analysis names the global lock. These are bounds CPython and the
+//! cores fix, not tuning: 2 cores give at most 2x, one GIL at most 1x.
+
+use crate::cells::{alone, experiment, json, out_dir};
+
+#[test]
+fn python_threads_compute_on_one_core_and_processes_on_two() {
+    assert!(
+        serverlab::system::cpus() >= 2,
+        "the lesson needs 2 cores: this machine has {}",
+        serverlab::system::cpus()
+    );
+    let _alone = alone();
+    let out = out_dir("python");
+    experiment(
+        &[
+            "--preset",
+            "python",
+            "--models",
+            "threads",
+            "--clients",
+            "5",
+            "--work",
+            "cpu:10ms",
+            "--cell",
+            "2s",
+        ],
+        &out,
+    );
+    assert!(
+        out.join("classroom/threading_server.py").is_file(),
+        "the scripts are kept with the report"
+    );
+    let results = json(&out);
+    let rps = |name: &str| -> f64 {
+        let cell = results["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["model"] == name)
+            .unwrap_or_else(|| panic!("no cell for {name}"));
+        cell["measurement"]["throughput_rps"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} failed: {}", cell["failure"]))
+    };
+    let sequential = rps("py-sequential");
+    let threading = rps("py-threading");
+    let processes = rps("py-forking").max(rps("py-processes"));
+    assert!(
+        threading <= 1.3 * sequential,
+        "threads under the GIL: {threading:.1} req/s against sequential {sequential:.1}"
+    );
+    assert!(
+        processes >= 1.5 * sequential,
+        "processes on 2 cores: {processes:.1} req/s against sequential {sequential:.1}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("py-threading served") && html.contains("as CPython's GIL makes them"),
+        "the conclusion names the global lock: {}",
+        conclusion(&html)
+    );
+    assert!(
+        html.contains("as under a global lock"),
+        "py-threading's finding names the lock"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The report's conclusion, for a failure message.
+fn conclusion(html: &str) -> &str {
+    html.find("class=\"findings conclusion\"")
+        .map_or("no conclusion", |at| &html[at..(at + 3000).min(html.len())])
+}
