@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// One reading of a process tree.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TreeReading {
-    /// User plus system CPU time of every live process in the tree, in seconds.
+    /// User plus system CPU time of every live process in the tree and of the children they have reaped, in
+    /// seconds.
     pub cpu_s: f64,
     pub threads: u64,
     pub rss_kib: u64,
@@ -48,7 +49,9 @@ pub fn read_tree(pid: i32) -> Option<TreeReading> {
                 .and_then(|f| f.parse::<f64>().ok())
                 .unwrap_or(0.0)
         };
-        reading.cpu_s += (field(14) + field(15)) / ticks;
+        // Its own time (utime, stime) and that of the children it has reaped (cutime, cstime): a forking server's
+        // children live one connection each, and their CPU would vanish with them otherwise.
+        reading.cpu_s += (field(14) + field(15) + field(16) + field(17)) / ticks;
         reading.threads += field(20) as u64;
         reading.processes += 1;
         if let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
@@ -155,5 +158,21 @@ mod tests {
         assert!(reading.threads >= 1);
         assert!(reading.rss_kib > 0 && reading.pss_kib > 0);
         assert!(read_tree(i32::MAX).is_none());
+    }
+
+    #[test]
+    fn reaped_children_still_count() {
+        // A shell that runs a child computing for 0.3 s, reaps it, then waits: its tree has one process left,
+        // and the CPU the child spent.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "timeout 0.3 sh -c 'while :; do :; done'; sleep 5"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let reading = read_tree(shell.id() as i32).unwrap();
+        let _ = shell.kill();
+        let _ = shell.wait();
+        assert_eq!(reading.processes, 2, "the shell and its sleep");
+        assert!(reading.cpu_s >= 0.2, "the reaped child's CPU: {reading:?}");
     }
 }
