@@ -12,12 +12,12 @@ use super::{Done, Failure};
 
 use crate::duration as durations;
 use crate::experiment::catalog::{self, Lang};
-use crate::experiment::classroom;
 use crate::experiment::external::{Concurrency, ExternalServer};
 use crate::experiment::report::{self, tables};
 use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
 use crate::experiment::subject::Subject;
+use crate::experiment::{classroom, yardsticks};
 use crate::models::Model;
 use crate::models::config::DEFAULT_BACKLOG;
 use crate::protocol::Proto;
@@ -104,6 +104,12 @@ enum Preset {
     /// The GIL lesson: the Python servers the notes teach (sequential, threading, forking, select, a thread pool,
     /// asyncio, a process pool) beside our sequential, threads and prefork, for waiting and for computing.
     Python,
+    /// Our event models beside nginx (one worker, our page from memory), HTTP keep-alive, server and load pinned
+    /// to a core each: CPU per request and throughput. Needs nginx.
+    Nginx,
+    /// Our event models beside the minimal tokio echo (`cargo build --release --example tokio_echo`), echo
+    /// keep-alive, server and load pinned to a core each.
+    TokioEcho,
     /// HTTP keep-alive clients beside 8 slowloris connections, with no header deadline and with a 1 s one: which
     /// models a few slow clients starve, and how a deadline frees them.
     Slowloris,
@@ -133,7 +139,23 @@ struct PresetValues {
     variants: Vec<Variant>,
     /// Measure the classroom's Python servers too.
     classroom: bool,
+    /// Measure a yardstick beside the models.
+    yardstick: Option<Yardstick>,
+    repeat: Option<usize>,
+    /// Pin the servers to one core and the load to another (on a machine with two at least).
+    pinned: bool,
 }
+
+/// A server of someone else's that a preset compares our models with.
+#[derive(Clone, Copy)]
+enum Yardstick {
+    Nginx,
+    TokioEcho,
+}
+
+/// The cells of a comparison with a yardstick: long enough for a steady state, 3 runs for a median.
+const YARDSTICK_CELL: Duration = Duration::from_secs(3);
+const YARDSTICK_REPEATS: usize = 3;
 
 impl Preset {
     fn values(self) -> PresetValues {
@@ -192,6 +214,35 @@ impl Preset {
                 classroom: true,
                 ..PresetValues::default()
             },
+            Preset::Nginx => PresetValues {
+                proto: Some(Proto::Http),
+                models: Some(vec![
+                    Model::Poll,
+                    Model::Async,
+                    Model::Uring,
+                    Model::Threads,
+                ]),
+                clients: Some(vec![10, 100, 1000]),
+                works: Some(vec!["none"]),
+                cell: Some(YARDSTICK_CELL),
+                keep_alive: true,
+                yardstick: Some(Yardstick::Nginx),
+                repeat: Some(YARDSTICK_REPEATS),
+                pinned: true,
+                ..PresetValues::default()
+            },
+            Preset::TokioEcho => PresetValues {
+                proto: Some(Proto::Echo),
+                models: Some(vec![Model::Poll, Model::Async, Model::Uring]),
+                clients: Some(vec![10, 100, 1000]),
+                works: Some(vec!["none"]),
+                cell: Some(YARDSTICK_CELL),
+                keep_alive: true,
+                yardstick: Some(Yardstick::TokioEcho),
+                repeat: Some(YARDSTICK_REPEATS),
+                pinned: true,
+                ..PresetValues::default()
+            },
             // The deadline (1 s) is a third of the cell, so a freed server has time to show it.
             Preset::Slowloris => PresetValues {
                 proto: Some(Proto::Http),
@@ -223,7 +274,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     let preset = args.preset.map(Preset::values).unwrap_or_default();
     let mut config = ExperimentConfig::new(server_bin);
     config.proto = args.proto.or(preset.proto).unwrap_or(config.proto);
-    config.servers = external_servers(&args, preset.classroom)?;
+    config.servers = external_servers(&args, &preset, &config.server_bin)?;
     // With servers of its own, a run measures our models only when asked to.
     let default_models = if config.servers.is_empty() {
         config.models
@@ -243,8 +294,14 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
             .map_err(|e| Failure::Usage(format!("--{flag} {e}")))
     };
     config.startup = args.start_timeout.unwrap_or(config.startup);
-    config.server_cpus = cpus("server-cpus", &args.server_cpus)?;
-    config.load_cpus = cpus("load-cpus", &args.load_cpus)?;
+    // A comparison pins the server to the first core and the load to the second, unless told otherwise.
+    let two_cores = preset.pinned && crate::system::cpus() >= 2;
+    let preset_cpus = |cpu: &str| two_cores.then(|| cpu.to_string());
+    config.server_cpus = cpus(
+        "server-cpus",
+        &args.server_cpus.clone().or(preset_cpus("0")),
+    )?;
+    config.load_cpus = cpus("load-cpus", &args.load_cpus.clone().or(preset_cpus("1")))?;
     config.clients = args
         .clients
         .clone()
@@ -260,7 +317,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
             .map_err(Failure::Usage)?;
     }
     config.cell = args.cell.or(preset.cell).unwrap_or(config.cell);
-    config.repeat = args.repeat.unwrap_or(1);
+    config.repeat = args.repeat.or(preset.repeat).unwrap_or(1);
     config.keep_alive = args.keep_alive || preset.keep_alive;
     config.offload = args.offload;
     config.slow = preset.slow;
@@ -284,15 +341,27 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
 /// written next to the report).
 fn external_servers(
     args: &ExperimentArgs,
-    classroom: bool,
+    preset: &PresetValues,
+    server_bin: &std::path::Path,
 ) -> Result<Vec<ExternalServer>, Failure> {
-    let mut servers = if classroom {
+    let mut servers = if preset.classroom {
         let dir = args.out.join("classroom");
         classroom::write(&dir).map_err(Failure::Run)?;
         classroom::servers(&dir, crate::system::cpus())
     } else {
         Vec::new()
     };
+    match preset.yardstick {
+        Some(Yardstick::Nginx) => {
+            let dir = std::path::absolute(args.out.join("nginx"))
+                .map_err(|e| Failure::Run(format!("{}: {e}", args.out.display())))?;
+            servers.push(yardsticks::nginx(&dir).map_err(Failure::Run)?);
+        }
+        Some(Yardstick::TokioEcho) => {
+            servers.push(yardsticks::tokio_echo(server_bin).map_err(Failure::Run)?)
+        }
+        None => {}
+    }
     for spec in &args.servers {
         servers.push(ExternalServer::parse(spec).map_err(Failure::Usage)?);
     }

@@ -352,6 +352,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "CPU do servidor vs clientes",
     ),
     (
+        "chart_cpu_per_request",
+        "Server CPU per request vs clients",
+        "CPU do servidor por requisição vs clientes",
+    ),
+    (
         "chart_fairness",
         "Requests per client: fewest (solid), most (dashed)",
         "Requisições por cliente: mínimo (contínua), máximo (tracejada)",
@@ -373,6 +378,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("axis_threads", "threads", "threads"),
     ("axis_mib", "MiB", "MiB"),
     ("axis_cores", "cores", "núcleos"),
+    (
+        "axis_cpu_us",
+        "µs of CPU per request",
+        "µs de CPU por requisição",
+    ),
     ("analysis", "Analysis", "Análise"),
     (
         "timelines",

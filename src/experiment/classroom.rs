@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::external::{Concurrency, ExternalServer};
 use super::subject::ServerName;
+use super::yardsticks::shell_quote;
 
 /// The scripts, by file name.
 const FILES: [(&str, &str); 8] = [
@@ -89,11 +90,6 @@ pub fn servers(dir: &Path, cores: usize) -> Vec<ExternalServer> {
         .collect()
 }
 
-/// `text` in single quotes, safe for `sh -c`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +108,5 @@ mod tests {
         }
         assert!(dir.join("lab.py").is_file());
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

@@ -11,3 +11,4 @@ pub mod results;
 pub mod run;
 pub mod sampler;
 pub mod subject;
+pub mod yardsticks;

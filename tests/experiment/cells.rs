@@ -169,10 +169,10 @@ fn a_small_experiment_writes_three_files_that_agree() {
         assert!(stdout.contains(&shown), "terminal shows {shown}: {stdout}");
     }
 
-    // Six charts for the one work type, each an SVG with a line per model (two in the fairness chart), clients
+    // Seven charts for the one work type, each an SVG with a line per model (two in the fairness chart), clients
     // on an axis that says it is logarithmic.
     let charts: Vec<&str> = html.split("<figure class=\"chart\"").skip(1).collect();
-    assert_eq!(charts.len(), 6);
+    assert_eq!(charts.len(), 7);
     let fairness = charts
         .iter()
         .find(|c| c.starts_with(" data-chart=\"fairness\""))

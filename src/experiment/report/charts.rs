@@ -88,7 +88,7 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
             ]
         })
         .collect();
-    let charts: [(&'static str, &str, Vec<Series>); 6] = [
+    let charts: [(&'static str, &str, Vec<Series>); 7] = [
         (
             "throughput",
             "axis_rps",
@@ -113,6 +113,17 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
             "cpu",
             "axis_cores",
             metric(&|m, c| run(m, c).map(|r| r.server_cpu_cores)),
+        ),
+        // What each request cost the server: the figure to compare servers by when the load generator, not
+        // the server, sets the pace.
+        (
+            "cpu_per_request",
+            "axis_cpu_us",
+            metric(&|m, c| {
+                run(m, c)
+                    .filter(|r| r.throughput_rps > 0.0)
+                    .map(|r| r.server_cpu_cores / r.throughput_rps * 1e6)
+            }),
         ),
         ("fairness", "axis_per_client", fairness),
     ];
