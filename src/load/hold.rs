@@ -406,6 +406,7 @@ impl Hold<'_> {
 
     /// Another connect failed: after two batches' worth in a row the server is not accepting any more.
     fn connect_failed(&mut self) {
+        self.hold.connect_failures += 1;
         self.failed_in_a_row += 1;
         if self.failed_in_a_row >= GIVE_UP_AFTER_BATCHES * self.config.connect_batch {
             self.gave_up = true;

@@ -133,13 +133,24 @@ fn hold_summary(report: &LoadReport, hold: &HoldReport) -> String {
         "{} to {}: hold {} connections (one exchange on each, then held open)",
         report.proto, report.target, hold.asked
     );
+    let mut opened = format!("  opened     {} of {} connections", hold.opened, hold.asked);
+    if hold.connect_failures > 0 {
+        let _ = write!(opened, "; {} connects failed", hold.connect_failures);
+    }
+    if hold.not_tried > 0 {
+        let why = if report.stopped_early {
+            "stopped first"
+        } else {
+            "connects kept failing: the server had stopped accepting"
+        };
+        let _ = write!(opened, "; {} not tried ({why})", hold.not_tried);
+    }
+    let _ = writeln!(out, "{opened}");
+    let exchanges_failed = report.errors.total().saturating_sub(hold.connect_failures);
     let _ = writeln!(
         out,
-        "  opened     {} of {} connections, {} answered, {} failed",
-        hold.opened,
-        hold.asked,
-        hold.answered,
-        report.errors.total()
+        "  answered   {} of {}; {exchanges_failed} exchanges failed",
+        hold.answered, hold.opened
     );
     let _ = writeln!(
         out,
@@ -167,14 +178,6 @@ fn hold_summary(report: &LoadReport, hold: &HoldReport) -> String {
         hold.held,
         micros(hold.hold_us)
     );
-    if hold.not_tried > 0 {
-        let why = if report.stopped_early {
-            "stopped first"
-        } else {
-            "so many connects in a row had failed that the server had stopped accepting"
-        };
-        let _ = writeln!(out, "  not tried  {} ({why})", hold.not_tried);
-    }
     if !report.unfinished.is_empty() {
         let _ = writeln!(
             out,

@@ -250,6 +250,9 @@ pub struct HoldReport {
     pub asked: u64,
     /// Connections whose connect succeeded: the handshake was over (the server may not have accepted them yet).
     pub opened: u64,
+    /// Connections whose connect failed (refused, timed out, ...): the others of `LoadReport::errors` are
+    /// exchanges that failed.
+    pub connect_failures: u64,
     /// Connections whose one exchange got its whole reply, and a right one: served by the server.
     pub answered: u64,
     /// Answered connections still open when the hold ended: the server was holding them.
@@ -287,6 +290,7 @@ impl HoldReport {
     pub fn merge(&mut self, other: &HoldReport) {
         self.asked += other.asked;
         self.opened += other.opened;
+        self.connect_failures += other.connect_failures;
         self.answered += other.answered;
         self.held += other.held;
         self.closed_by_server += other.closed_by_server;

@@ -203,6 +203,13 @@ fn a_sequential_server_holds_one_and_the_others_time_out() {
     let h = run.hold();
     // The kernel completes every handshake (the listen backlog), but the server serves one connection to its end.
     assert_eq!((h.opened, h.answered, h.held), (200, 1, 1), "{h:?}");
+    assert_eq!(h.connect_failures, 0, "{h:?}");
+    assert!(
+        run.stderr
+            .contains("answered   1 of 200; 199 exchanges failed"),
+        "{}",
+        run.stderr
+    );
     let errors = &run.file.report.errors;
     assert_eq!((errors.timeout, errors.total()), (199, 199), "{errors:?}");
     assert!(
