@@ -374,7 +374,7 @@ fn say_when_holding(control: &Control, done: &AtomicBool, config: &LoadConfig) {
         // Read first: the hold begins before the run is done, so a short hold is not missed.
         let finished = done.load(Ordering::Relaxed);
         if control.holding() {
-            let answered = control.completed() - control.errors();
+            let answered = control.completed().saturating_sub(control.errors());
             eprintln!(
                 "holding: {answered} of {} connections answered, held for {}",
                 config.hold.unwrap_or(0),
