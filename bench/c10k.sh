@@ -13,18 +13,15 @@
 # or process caps allow; past the cap they stop accepting, the rest wait in the listen backlog, and past the
 # backlog the kernel drops the SYNs. They must survive that: the table says how many they held.
 #
-# Per server: start it and measure its baseline; start the client (examples/hold_connections for serverlab, which
-# opens CONNS connections, has each one exchange a 9-byte message with the echo server, prints one JSON line and
-# then holds them all HOLD seconds); once the JSON line is out (every exchange finished or timed out) measure the
-# server again; wait for the client to leave; SIGTERM the server and read its exit report. Every server gets at
-# most BUDGET (60) seconds from start to stop, enforced with timeout(1) and a kill.
+# Per server: start it and measure its baseline; start the client (`serverlab load --hold CONNS`, which opens
+# CONNS connections a batch at a time, has each one do one exchange with the server, then holds them all HOLD
+# seconds, and writes its result as JSON when it ends); once it says "holding" on stderr (every exchange finished
+# or timed out) measure the server again; wait for the client to leave; SIGTERM the server and read its exit
+# report. Every server gets at most BUDGET (60) seconds from start to stop, enforced with timeout(1) and a kill.
 #
-# nginx: hold_connections' message "c10k ping" is not HTTP, and nginx does not wait for more of it: a lower-case
-# method is invalid at its first byte, so nginx answers "400 Bad Request" and closes every connection at once
-# (it would hold none). nginx is therefore driven by a small client embedded below (Perl, same steps: batches of
-# 500 non-blocking connects with a 3 s timeout, one exchange per connection with a 10 s timeout, the same JSON
-# line, then the hold) whose exchange is one keep-alive HTTP request ("GET /", answered 204). An idle keep-alive
-# connection is nginx's equivalent of an idle echo connection after its first exchange.
+# The exchange is the protocol's usual request: an echo message for serverlab's echo servers, one keep-alive
+# HTTP request ("GET /", answered 204) for nginx. An idle keep-alive connection is nginx's equivalent of an idle
+# echo connection after its first exchange.
 #
 # Measures:
 #   held       connections the server had accepted: server-side ESTABLISHED sockets on its port that a process
@@ -54,23 +51,24 @@ HOLD="${C10K_HOLD:-8}"                # seconds the client holds its connections
 BUDGET="${C10K_BUDGET:-60}"           # seconds per server, start to stop
 SETTLE="${C10K_SETTLE:-1}"            # seconds between the end of the exchange and the measurement
 NGINX_ON="${C10K_NGINX:-1}"           # 0 = no nginx
-BUILD="${C10K_BUILD:-1}"              # 1 = cargo build --release --locked (binary and example) first
+BUILD="${C10K_BUILD:-1}"              # 1 = cargo build --release --locked first
+TIMEOUT="${C10K_TIMEOUT:-5}"          # seconds for each connect, and for each exchange, of the client
 GOAL_KIB="${C10K_GOAL_KIB:-2}"        # KiB per connection for poll and async
 GOAL_MODELS="poll async"
 # Extra flags for one model: C10K_ARGS_<model>="--flag value" (e.g. C10K_ARGS_threads="--max-conns 20000").
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${SERVERLAB_BIN:-$ROOT/target/release/serverlab}"
-CLIENT="${HOLD_CONNECTIONS_BIN:-$ROOT/target/release/examples/hold_connections}"
 
 die() { echo "c10k: $*" >&2; exit 1; }
 say() { echo "== $*"; }
 
-for v in CONNS HOLD BUDGET SETTLE; do
+for v in CONNS HOLD BUDGET SETTLE TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( CONNS >= 1 )) || die "CONNS must be >= 1"
-(( BUDGET >= 30 )) || die "C10K_BUDGET must be at least 30 s (connect + 10 s exchange timeout + hold)"
+(( TIMEOUT >= 1 )) || die "C10K_TIMEOUT must be >= 1"
+(( BUDGET >= 30 )) || die "C10K_BUDGET must be at least 30 s (connects + exchange timeout + hold)"
 (( HOLD >= SETTLE + 2 )) || die "C10K_HOLD must exceed C10K_SETTLE by 2 s or more (the measurement needs time)"
 read -r -a MODEL_LIST <<<"$MODELS"
 
@@ -154,7 +152,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------------------------
-# 1. Tools: serverlab and hold_connections built in release, nginx (and perl, for its client) from Debian
+# 1. Tools: serverlab built in release (the servers and the client), nginx from Debian
 # ---------------------------------------------------------------------------------------------------------------
 find_nginx() { command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true; }
 NGINX=""
@@ -162,10 +160,9 @@ if [[ $NGINX_ON == 1 ]]; then
     NGINX="$(find_nginx)"
     missing=()
     [[ -n $NGINX ]] || missing+=(nginx)
-    perl -MIO::Poll -MTime::HiRes -e 1 2>/dev/null || missing+=(perl)
     if (( ${#missing[@]} )); then
         (( EUID == 0 )) && command -v apt-get >/dev/null 2>&1 \
-            || die "missing: ${missing[*]}; install them (Debian: apt-get install nginx perl) or set C10K_NGINX=0"
+            || die "missing: ${missing[*]}; install them (Debian: apt-get install nginx) or set C10K_NGINX=0"
         say "installing ${missing[*]} from Debian's packages"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
@@ -173,8 +170,10 @@ if [[ $NGINX_ON == 1 ]]; then
         for m in "${missing[@]}"; do
             if [[ $m == nginx ]]; then
                 # nginx-light on older releases; plain nginx (the core, modules split out) on bookworm and later.
+                # grep reads it all: `grep -q` quits at the first match, and under pipefail the SIGPIPE it leaves
+                # apt-cache fails the test now and then.
                 for p in nginx-light nginx; do
-                    if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then pkgs+=("$p"); break; fi
+                    if apt-cache policy "$p" 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then pkgs+=("$p"); break; fi
                 done
             else
                 pkgs+=("$m")
@@ -195,95 +194,16 @@ if [[ $NGINX_ON == 1 ]]; then
 fi
 
 if [[ $BUILD == 1 ]]; then
-    say "building serverlab and examples/hold_connections (cargo build --release --locked)"
-    if ! (cd "$ROOT" && cargo build --release --locked --quiet \
-            && cargo build --release --locked --quiet --example hold_connections) >"$TMP/build.log" 2>&1; then
+    say "building serverlab (cargo build --release --locked)"
+    if ! (cd "$ROOT" && cargo build --release --locked --quiet) >"$TMP/build.log" 2>&1; then
         cat "$TMP/build.log" >&2
-        [[ -x $BIN && -x $CLIENT ]] || die "cargo build failed and there is no $BIN or $CLIENT"
-        echo "c10k: WARNING: cargo build failed; using the existing (possibly stale) binaries" >&2
+        [[ -x $BIN ]] || die "cargo build failed and there is no $BIN"
+        echo "c10k: WARNING: cargo build failed; using the existing (possibly stale) binary" >&2
     fi
 fi
 [[ -x $BIN ]] || die "no serverlab binary at $BIN"
-[[ -x $CLIENT ]] || die "no hold_connections at $CLIENT (cargo build --release --example hold_connections)"
 command -v ss >/dev/null 2>&1 || die "ss (iproute2) is needed to count the connections a server holds"
 command -v timeout >/dev/null 2>&1 || die "timeout (coreutils) is needed"
-
-# The nginx client: hold_connections' steps and JSON line, with one keep-alive HTTP request as the exchange.
-cat >"$TMP/hold_http.pl" <<'PERL'
-use strict;
-use warnings;
-use IO::Socket::INET;
-use IO::Poll qw(POLLIN POLLOUT POLLERR POLLHUP);
-use Socket qw(SOL_SOCKET SO_ERROR);
-use Time::HiRes qw(time sleep);
-$| = 1;
-my ($addr, $count, $hold) = @ARGV;
-my ($host, $port) = $addr =~ /^(.*):(\d+)$/ or die "usage: hold_http.pl HOST:PORT COUNT HOLD_SECONDS\n";
-my $REQUEST = "GET / HTTP/1.1\r\nHost: c10k\r\n\r\n";
-my (%errors, %held);
-my ($next, $empty, $started) = (0, 0, time);
-while ($next < $count && $empty < 2) {
-    my $size = $count - $next < 500 ? $count - $next : 500;
-    my $poll = IO::Poll->new;
-    my %pending;
-    for (1 .. $size) {
-        $next++;
-        my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp', Blocking => 0);
-        if (!$s) { $errors{"connect: $!"}++; next }
-        $poll->mask($s => POLLOUT);
-        $pending{fileno $s} = $s;
-    }
-    my $deadline = time + 3;
-    my $connected = 0;
-    while (%pending && time < $deadline) {
-        $poll->poll($deadline - time);
-        for my $s ($poll->handles(POLLOUT | POLLERR | POLLHUP)) {
-            $poll->remove($s);
-            delete $pending{fileno $s};
-            my $e = unpack('i', getsockopt($s, SOL_SOCKET, SO_ERROR));
-            if ($e) { local $! = $e; $errors{"connect: $!"}++; next }
-            $held{fileno $s} = $s;
-            $connected++;
-        }
-    }
-    $errors{"connect: timed out"} += scalar keys %pending;
-    $empty = $connected ? 0 : $empty + 1;
-}
-my $connect_s = time - $started;
-my $exchange_started = time;
-my $poll = IO::Poll->new;
-my (%waiting, %got);
-for my $fd (keys %held) {
-    my $n = syswrite($held{$fd}, $REQUEST);
-    if (defined $n && $n == length $REQUEST) { $waiting{$fd} = 1; $got{$fd} = ''; $poll->mask($held{$fd} => POLLIN) }
-    else { $errors{defined $n ? "short write" : "write: $!"}++ }
-}
-my $deadline = time + 10;
-my $answered = 0;
-while (%waiting && time < $deadline) {
-    $poll->poll($deadline - time);
-    for my $s ($poll->handles(POLLIN | POLLERR | POLLHUP)) {
-        my $fd = fileno $s;
-        my $n = sysread($s, my $buf, 4096);
-        next if !defined $n && $!{EAGAIN};
-        if (!defined $n) { $errors{"read: $!"}++ }
-        elsif ($n == 0) { $errors{"closed by server"}++ }
-        else {
-            $got{$fd} .= $buf;
-            next if index($got{$fd}, "\r\n\r\n") < 0;
-            if ($got{$fd} =~ m{^HTTP/1\.1 [23]\d\d }) { $answered++ } else { $errors{"not a 2xx/3xx answer"}++ }
-        }
-        delete $waiting{$fd};
-        $poll->remove($s);
-    }
-}
-my $errs = join ',', map { "\"$_\":$errors{$_}" } grep { $errors{$_} } sort keys %errors;
-printf "{\"asked\":%d,\"connected\":%d,\"answered\":%d,\"unanswered\":%d,\"not_tried\":%d,"
-     . "\"connect_s\":%.3f,\"exchange_s\":%.3f,\"errors\":{%s}}\n",
-     $count, scalar keys %held, $answered, scalar keys %waiting, $count - $next, $connect_s,
-     time - $exchange_started, $errs;
-sleep $hold;
-PERL
 
 # ---------------------------------------------------------------------------------------------------------------
 # Measuring helpers
@@ -331,9 +251,15 @@ conn_counts() {
     echo "$est $acc $q"
 }
 
-# Value of a numeric or string field in a one-line JSON file (the first occurrence).
+# Value of a numeric or string field in a JSON file (the first occurrence).
 json_field() {
-    sed -nE "s/.*\"$1\":\"?([^,\"}]*)\"?.*/\1/p" "$2" | head -1
+    sed -nE "s/.*\"$1\": *\"?([^,\"}]*)\"?.*/\1/p" "$2" | head -1
+}
+
+# The failures of a `load --json` result by kind, "kind:n,..." (those that happened).
+json_errors() {
+    awk '/"errors": \{/ { on = 1; next } on && /\}/ { exit }
+         on { gsub(/[",:]/, ""); if ($2 > 0) { printf "%s%s:%s", sep, $1, $2; sep = "," } }' "$1"
 }
 
 kib_per() {  # $1 KiB over $2 connections
@@ -446,7 +372,7 @@ SERVERS=()
 read -r PORT_LO PORT_HI </proc/sys/net/ipv4/ip_local_port_range
 
 run_server() {
-    local name=$1 kind=$2 out="$TMP/$1" t0 deadline left cpid crc=0 srv_rc=0 i line
+    local name=$1 kind=$2 out="$TMP/$1" t0 deadline left cpid crc=0 srv_rc=0 i line target
     local sk0 sk1 slab0 slab1 ovf0 hwm1 pids
     t0=$(now_ms)
     deadline=$(( t0 + BUDGET * 1000 ))
@@ -478,24 +404,22 @@ run_server() {
 
     # The client gets what is left of the budget, minus a few seconds for stopping the server.
     left=$(( (deadline - $(now_ms)) / 1000 - 6 ))
-    if [[ $kind == nginx ]]; then
-        ( ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-          exec timeout -k 2 "$left" perl "$TMP/hold_http.pl" "127.0.0.1:$SRV_PORT" "$CONNS" "$HOLD" ) \
-            >"$out.client" 2>"$out.client.err" &
-    else
-        timeout -k 2 "$left" "$CLIENT" "127.0.0.1:$SRV_PORT" "$CONNS" "$HOLD" >"$out.client" 2>"$out.client.err" &
-    fi
+    # The protocol's usual exchange on each connection: an echo message, or one keep-alive GET for nginx.
+    target="127.0.0.1:$SRV_PORT"
+    [[ $kind != nginx ]] || target="http://$target/"
+    timeout -k 2 "$left" "$BIN" load "$target" --hold "$CONNS" --duration "${HOLD}s" --timeout "${TIMEOUT}s" \
+        --no-progress --json "$out.client" >"$out.client.out" 2>"$out.client.err" &
     cpid=$!
     PIDS+=("$cpid")
 
-    # The JSON line marks the end of the exchange: every connection the client will ever hold is open.
+    # "holding" on its stderr marks the end of the exchanges: every connection the client will ever hold is open.
     while :; do
-        if [[ -s $out.client ]] && [[ $(wc -l <"$out.client") -ge 1 ]]; then break; fi
+        if grep -q '^holding' "$out.client.err" 2>/dev/null; then break; fi
         alive "$cpid" || break
         (( $(now_ms) < deadline )) || break
         sleep 0.1
     done
-    if [[ -s $out.client ]]; then
+    if grep -q '^holding' "$out.client.err" 2>/dev/null; then
         sleep "$SETTLE"
         mapfile -t pids < <(tree "$SRV_PID")
         read -r "R[$name,est]" "R[$name,held]" "R[$name,queued]" < <(conn_counts "$SRV_PORT")
@@ -507,22 +431,26 @@ run_server() {
         R[$name,sockmem]=$(( (sk1 - sk0) * 4 ))
         R[$name,slab]=$(( slab1 - slab0 ))
         R[$name,procs1]=${#pids[@]}
-        for f in connected answered unanswered not_tried connect_s exchange_s; do
-            R[$name,$f]=$(json_field "$f" "$out.client")
-        done
-        R[$name,errors]=$(sed -nE 's/.*"errors":\{([^}]*)\}.*/\1/p' "$out.client" | head -1)
-        say "$name: client: $(head -1 "$out.client")"
+        say "$name: client: $(grep -m1 '^holding' "$out.client.err")"
         say "$name: server side: ${R[$name,held]} accepted + ${R[$name,queued]} in the backlog" \
             "(${R[$name,est]} established); PSS ${R[$name,pss1]} KiB, RSS ${R[$name,rss1]} KiB," \
             "threads ${R[$name,thr1]}, processes ${R[$name,procs1]}"
     else
-        R[$name,status]="client gave no result"
+        R[$name,status]="client never held"
         cat "$out.client.err" >&2 2>/dev/null || true
     fi
 
-    # Wait for the client to leave (bounded by its timeout), then stop the server.
+    # Wait for the client to leave (bounded by its timeout), then read its result and stop the server.
     wait "$cpid" || crc=$?
     forget "$cpid"
+    if [[ -s $out.client ]]; then
+        R[$name,connected]=$(json_field opened "$out.client")
+        R[$name,answered]=$(json_field answered "$out.client")
+        R[$name,errors]=$(json_errors "$out.client")
+        grep -E '^  (opened|answered|open time|held) ' "$out.client.out" | sed "s/^ */== $name: client: /" || true
+    else
+        R[$name,status]="client gave no result"
+    fi
     if (( crc == 124 || crc == 137 )); then
         R[$name,status]="client timed out"
     elif (( crc != 0 )); then

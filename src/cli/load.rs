@@ -118,6 +118,18 @@ pub struct LoadArgs {
     /// Check the flags, print the part of the run this process would make, and exit without connecting.
     #[arg(long)]
     dry_run: bool,
+    /// Instead of a load, open N connections, do one exchange on each (an echo message, one keep-alive HTTP
+    /// GET), hold them all open for --duration, then close them; report how many were answered and still held,
+    /// and the time to open them (the client side of a C10K measurement). Connects and exchanges get --timeout.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with_all = [
+            "requests", "rate", "clients", "threads", "connect_per_request", "warmup", "slow",
+            "slow_interval", "timeline", "segment", "start_at", "dry_run",
+        ]
+    )]
+    hold: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +201,7 @@ pub fn main(args: LoadArgs) -> ExitCode {
         (None, None) => Vec::new(),
     };
     config.start_at = args.start_at;
+    config.hold = args.hold;
     if let Err(e) = config.validate() {
         return fail(2, &e.to_string());
     }
@@ -218,14 +231,20 @@ pub fn main(args: LoadArgs) -> ExitCode {
     // The first Ctrl-C stops the run and still prints the summary; a second exits at once.
     let _ = crate::shutdown::flag_on_stop_signals(&control.stop_flag());
     let provenance = Provenance::here(std::env::args().collect());
-    let show_progress =
-        !args.no_progress && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let show_progress = !args.no_progress
+        && config.hold.is_none()
+        && std::io::stdout().is_terminal()
+        && std::io::stderr().is_terminal();
 
     let done = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
         if show_progress {
             let (control, done, config) = (&control, &done, &config);
             scope.spawn(move || progress(control, done, config));
+        }
+        if config.hold.is_some() {
+            let (control, done, config) = (&control, &done, &config);
+            scope.spawn(move || say_when_holding(control, done, config));
         }
         let result = crate::load::run(&config, &control);
         done.store(true, Ordering::Relaxed);
@@ -331,8 +350,12 @@ fn verdict(report: &LoadReport) -> ExitCode {
                 .get(&kind)
                 .map(|e| format!(", first: {e}"))
                 .unwrap_or_default();
+            let (what, unit) = match report.hold {
+                Some(_) => ("no connection was answered", "connections"),
+                None => ("no request succeeded", "requests"),
+            };
             format!(
-                "no request succeeded against {}: {kind} ({n} of {} requests{example})",
+                "{what} against {}: {kind} ({n} of {} {unit}{example})",
                 report.target, report.requests
             )
         }
@@ -342,6 +365,28 @@ fn verdict(report: &LoadReport) -> ExitCode {
         ),
     };
     fail(1, &message)
+}
+
+/// `--hold`: one line on stderr when every connection is open and the hold begins, the moment to measure the
+/// server (scripts wait for it).
+fn say_when_holding(control: &Control, done: &AtomicBool, config: &LoadConfig) {
+    loop {
+        // Read first: the hold begins before the run is done, so a short hold is not missed.
+        let finished = done.load(Ordering::Relaxed);
+        if control.holding() {
+            let answered = control.completed().saturating_sub(control.errors());
+            eprintln!(
+                "holding: {answered} of {} connections answered, held for {}",
+                config.hold.unwrap_or(0),
+                humantime::format_duration(config.duration.unwrap_or_default())
+            );
+            return;
+        }
+        if finished {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A progress bar on stderr, shown only for runs that last more than a second.

@@ -50,6 +50,8 @@ impl Payload {
 pub const MAX_REQUESTS: u64 = 1_000_000_000_000;
 /// The highest rate one run may ask for (a request a nanosecond).
 pub const MAX_RATE: f64 = 1e9;
+/// The most connections `hold` may ask for: beyond a machine's ports to one target many times over.
+pub const MAX_HOLD: usize = 1_000_000;
 
 /// A load run: whom to hit, how hard, and for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,6 +120,10 @@ pub struct LoadConfig {
     /// HTTP request body, sent with its `Content-Length`; base64 in JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_bytes")]
     pub body: Vec<u8>,
+    /// Instead of a load: open this many connections, do one exchange on each, hold them all open for
+    /// `duration`, then close them (see `load/hold.rs`). Connects and exchanges each get `timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<usize>,
 }
 
 fn default_method() -> String {
@@ -199,6 +205,7 @@ impl LoadConfig {
             method: default_method(),
             headers: Vec::new(),
             body: Vec::new(),
+            hold: None,
         }
     }
 
@@ -210,6 +217,7 @@ impl LoadConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: &str| Err(ConfigError::new(m));
+        self.validate_hold()?;
         if self.clients == 0 {
             return fail("--clients must be at least 1");
         }
@@ -288,6 +296,51 @@ impl LoadConfig {
         }
         super::segment::validate(self)
     }
+
+    /// `hold`: a count in range, a protocol whose connections can be held, and none of the load's settings.
+    fn validate_hold(&self) -> Result<(), ConfigError> {
+        let Some(n) = self.hold else { return Ok(()) };
+        let fail = |m: String| Err(ConfigError::new(m));
+        if n == 0 {
+            return fail("--hold must be at least 1".into());
+        }
+        if n > MAX_HOLD {
+            return fail("--hold must be at most 1,000,000".into());
+        }
+        match self.proto {
+            Proto::UdpEcho => {
+                return fail(
+                    "--hold needs connections, and udp-echo has none (use echo or http)".into(),
+                );
+            }
+            // A daytime server closes a connection once it has answered: there would be nothing to hold.
+            Proto::Daytime => {
+                return fail("--hold needs a server that keeps a connection open, and daytime closes it (use echo or http)".into());
+            }
+            Proto::Echo | Proto::Http => {}
+        }
+        if self.duration.is_none() {
+            return fail("--hold needs --duration: how long to hold the connections".into());
+        }
+        let others = [
+            ("--requests", self.requests.is_some()),
+            ("--rate", self.rate.is_some()),
+            ("--slow", self.slow > 0),
+            ("--connect-per-request", self.connect_per_request),
+            ("--warmup", !self.warmup.is_zero()),
+            ("--segment", self.segment.is_some()),
+            ("--start-at", self.start_at.is_some()),
+            ("waiting for every client", self.ramp_limit.is_some()),
+            (
+                "a least number of requests per client",
+                self.min_per_client > 0,
+            ),
+        ];
+        match others.iter().find(|(_, given)| *given) {
+            Some((flag, _)) => fail(format!("--hold cannot be used with {flag}")),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +395,37 @@ mod tests {
         assert!(c.validate().is_ok(), "an empty body is no body");
         c.body = b"x".to_vec();
         assert!(c.validate().unwrap_err().to_string().contains("need HTTP"));
+    }
+
+    #[test]
+    fn a_hold_needs_a_count_a_connection_and_none_of_the_load_settings() {
+        let addr = "127.0.0.1:7".parse().unwrap();
+        let mut c = LoadConfig::new(Proto::Echo, addr);
+        c.hold = Some(10_000);
+        assert!(c.validate().is_ok());
+        let error = |c: &LoadConfig| c.validate().unwrap_err().to_string();
+        c.hold = Some(0);
+        assert_eq!(error(&c), "--hold must be at least 1");
+        c.hold = Some(MAX_HOLD + 1);
+        assert!(error(&c).contains("at most"));
+        c.hold = Some(5);
+        for proto in [Proto::UdpEcho, Proto::Daytime] {
+            c.proto = proto;
+            assert!(error(&c).contains("use echo or http"), "{proto}");
+        }
+        c.proto = Proto::Http;
+        assert!(c.validate().is_ok());
+        c.rate = Some(10.0);
+        assert_eq!(error(&c), "--hold cannot be used with --rate");
+        c.rate = None;
+        c.slow = 2;
+        assert_eq!(error(&c), "--hold cannot be used with --slow");
+        c.slow = 0;
+        c.duration = None;
+        c.requests = Some(3);
+        assert!(error(&c).contains("--duration"));
+        let back: LoadConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back.hold, Some(5));
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub fn merge_named(files: &[(String, ResultFile)]) -> Result<ResultFile, String>
                 file.report.proto, out.report.proto
             ));
         }
+        // Connections held and requests made are not the same thing: they do not add up.
+        if file.report.hold.is_some() != out.report.hold.is_some() {
+            return Err("cannot merge a --hold run with a load run".into());
+        }
         out.provenance.extend(file.provenance.iter().cloned());
         out.report.merge(&file.report);
     }

@@ -12,6 +12,7 @@
 //! - [`start`] — when a run starts (`--start-at`), and the wall-clock window it measured.
 //! - [`status`] — HTTP replies by status code, and which codes count as a success (`--expect-status`).
 //! - [`target`] — what a run is aimed at, as people type it: a URL or `HOST:PORT`.
+//! - `hold` (private) — `--hold N`: N connections opened, answered once and held open (the client side of C10K).
 //! - `slow` (private) — slowloris connections beside the clients (`--slow`), on a thread of their own.
 //! - `mismatch` (private) — a server of another protocol than the one asked for, named with the fix.
 //! - `backoff` (private) — how long a client waits before trying a refused connection again.
@@ -51,6 +52,7 @@ mod clock;
 pub mod config;
 mod connect;
 mod engine;
+mod hold;
 pub mod latency;
 pub mod merge;
 mod mismatch;
@@ -72,7 +74,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
 pub use config::{LoadConfig, Payload};
-pub use report::{ErrorKind, LoadReport, SlowReport};
+pub use report::{ErrorKind, HoldReport, LoadReport, SlowReport};
 
 use crate::settings::ConfigError;
 use clock::{Clock, Nanos};
@@ -80,7 +82,7 @@ use engine::{Plan, first_index_at, run_thread};
 use protocol::{HttpRequest, Request};
 use segment::Part;
 use slow::{SlowPlan, run_slow};
-use timeline::{Recorder, Timeline};
+use timeline::Recorder;
 use window::Window;
 
 /// The caller's handle on a running load: stop it from any thread, and watch its progress.
@@ -92,6 +94,8 @@ pub struct Control {
     completed: AtomicU64,
     /// Of which errors.
     errors: AtomicU64,
+    /// `--hold`: every connection is open (or has failed) and the hold has begun.
+    holding: AtomicBool,
 }
 
 impl Control {
@@ -122,6 +126,12 @@ impl Control {
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
+
+    /// `--hold`: whether the connections are all open and being held, the moment to measure the server. Then
+    /// [`Control::completed`] less [`Control::errors`] is how many were answered.
+    pub fn holding(&self) -> bool {
+        self.holding.load(Ordering::Relaxed)
+    }
 }
 
 /// Why a run could not be made at all (failed requests are results, not errors).
@@ -147,12 +157,18 @@ impl std::error::Error for LoadError {}
 pub fn check_open_files(config: &LoadConfig) -> Result<(), ConfigError> {
     let part = Part::of(config);
     if let Ok(limit) = crate::net::raise_fd_limit() {
-        let needed = (part.clients + part.slow) as u64 + 64;
+        let (connections, flags) = match config.hold {
+            Some(n) => (n, format!("--hold {n} connections")),
+            None => (
+                part.clients + part.slow,
+                format!("--clients {} (and --slow {})", part.clients, part.slow),
+            ),
+        };
+        let needed = connections as u64 + 64;
         if limit < needed {
             return Err(ConfigError::new(format!(
-                "--clients {} (and --slow {}) need about {needed} open files, but this process may have only \
-                 {limit} (raise the hard limit: ulimit -Hn)",
-                part.clients, part.slow
+                "{flags} need about {needed} open files, but this process may have only {limit} (raise the \
+                 hard limit: ulimit -Hn)"
             )));
         }
     }
@@ -177,35 +193,20 @@ pub fn check_listening(config: &LoadConfig) -> Result<(), String> {
 }
 
 /// Runs a load as `config` says until it is over or `control` stops it, on `config.threads` threads of its own;
-/// returns what it found.
+/// returns what it found. With `config.hold`, holds connections instead, on the calling thread (see `hold.rs`).
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
-    let part = Part::of(config);
     check_open_files(config).map_err(LoadError::Config)?;
+    if config.hold.is_some() {
+        return hold::run(config, control);
+    }
+    let part = Part::of(config);
     if let Some(at) = config.start_at {
         start::wait_until(at, control).map_err(LoadError::Config)?;
     }
     let threads = config.effective_threads();
     let n = part.clients;
-    let host = config
-        .host
-        .clone()
-        .unwrap_or_else(|| config.target.to_string());
-    let message = config.payload.bytes(config.proto);
-    let mut request = match config.proto {
-        crate::protocol::Proto::Http => Request::http(
-            &HttpRequest {
-                method: &config.method,
-                path: &config.path,
-                host: &host,
-                headers: &config.headers,
-                body: &config.body,
-            },
-            config.connect_per_request,
-        ),
-        proto => Request::new(proto, &message, "", "", config.connect_per_request),
-    };
-    request.expect_status = config.expect_status.clone();
+    let request = request_of(config);
     let warm = Nanos::from_duration(config.warmup);
     let window = Window::new(
         warm,
@@ -275,36 +276,15 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         (results, slow, wall_start, warm, ready_at)
     });
     let mut report = LoadReport {
-        proto: config.proto,
-        target: config.target.to_string(),
         clients: n,
         threads,
         target_rate: part.rate,
         connect_per_request: config.connect_per_request,
-        runs: 1,
-        duration_us: 0,
-        requests: 0,
-        successes: 0,
-        errors: Default::default(),
-        error_examples: Default::default(),
-        sent: 0,
-        missed_sends: 0,
-        late_replies: 0,
-        bytes_sent: 0,
-        bytes_received: 0,
-        connections: 0,
         per_client: Vec::with_capacity(n),
-        unfinished: Vec::new(),
-        latency: Default::default(),
-        service_time: Default::default(),
-        cpu: Default::default(),
         stopped_early: control.stop_requested(),
-        slow: None,
-        timeline: Timeline::default(),
         all_served_ms: ready_at.map(|at| at.as_micros() as f64 / 1000.0),
         segments: config.segment.into_iter().collect(),
-        window: None,
-        statuses: Default::default(),
+        ..LoadReport::empty(config.proto, config.target.to_string())
     };
     let mut timeline = Recorder::default();
     if let Some(slow) = slow {
@@ -364,6 +344,30 @@ pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadErr
         report.missed_sends = expected.saturating_sub(report.sent);
     }
     Ok(report)
+}
+
+/// The request of a run, encoded once for every client.
+fn request_of(config: &LoadConfig) -> Request {
+    let host = config
+        .host
+        .clone()
+        .unwrap_or_else(|| config.target.to_string());
+    let message = config.payload.bytes(config.proto);
+    let mut request = match config.proto {
+        crate::protocol::Proto::Http => Request::http(
+            &HttpRequest {
+                method: &config.method,
+                path: &config.path,
+                host: &host,
+                headers: &config.headers,
+                body: &config.body,
+            },
+            config.connect_per_request,
+        ),
+        proto => Request::new(proto, &message, "", "", config.connect_per_request),
+    };
+    request.expect_status = config.expect_status.clone();
+    request
 }
 
 /// Runs this part's clients on `threads` event-loop threads, each with its share, until the run is over.

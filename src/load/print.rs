@@ -2,10 +2,13 @@
 
 use std::fmt::Write as _;
 
-use super::report::{ErrorKind, Latency, LoadReport, SlowReport};
+use super::report::{ErrorKind, HoldReport, Latency, LoadReport, SlowReport};
 
 /// The summary, several lines ending in a newline.
 pub fn summary(report: &LoadReport) -> String {
+    if let Some(hold) = &report.hold {
+        return hold_summary(report, hold);
+    }
     let mut out = String::new();
     let mode = match report.target_rate {
         Some(rate) => format!("open loop at {} requests/s", number(rate)),
@@ -74,28 +77,7 @@ pub fn summary(report: &LoadReport) -> String {
         latency_line(&mut out, "", &report.latency);
     }
     histogram_lines(&mut out, &report.latency);
-    if !report.statuses.is_empty() {
-        let codes: Vec<String> = report
-            .statuses
-            .iter()
-            .map(|(code, n)| format!("{code} x{n}"))
-            .collect();
-        let _ = writeln!(out, "  statuses   {}", codes.join(", "));
-    }
-    if report.errors.total() > 0 {
-        let _ = writeln!(out, "  errors");
-        for kind in ErrorKind::ALL {
-            let n = report.errors.get(kind);
-            if n > 0 {
-                let example = report
-                    .error_examples
-                    .get(&kind)
-                    .map(|e| format!(" (first: {e})"))
-                    .unwrap_or_default();
-                let _ = writeln!(out, "    {:<28} {n}{example}", kind.describe());
-            }
-        }
-    }
+    status_and_error_lines(&mut out, report);
     if report.late_replies > 0 {
         let _ = writeln!(
             out,
@@ -138,6 +120,114 @@ pub fn summary(report: &LoadReport) -> String {
         .cpu_per_1000()
         .map(|c| format!(", {c:.4} CPU-s per 1,000 requests"))
         .unwrap_or_default();
+    generator_lines(&mut out, report, &per_1000);
+    out
+}
+
+/// The summary of `load --hold`: how many connections were opened, answered and still held at the end, the time
+/// to open them all, and why the others failed.
+fn hold_summary(report: &LoadReport, hold: &HoldReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} to {}: hold {} connections (one exchange on each, then held open)",
+        report.proto, report.target, hold.asked
+    );
+    let mut opened = format!("  opened     {} of {} connections", hold.opened, hold.asked);
+    if hold.connect_failures > 0 {
+        let _ = write!(opened, "; {} connects failed", hold.connect_failures);
+    }
+    if hold.not_tried > 0 {
+        let why = if report.stopped_early {
+            "stopped first"
+        } else {
+            "connects kept failing: the server had stopped accepting"
+        };
+        let _ = write!(opened, "; {} not tried ({why})", hold.not_tried);
+    }
+    let _ = writeln!(out, "{opened}");
+    let exchanges_failed = report.errors.total().saturating_sub(hold.connect_failures);
+    let _ = writeln!(
+        out,
+        "  answered   {} of {}; {exchanges_failed} exchanges failed",
+        hold.answered, hold.opened
+    );
+    let _ = writeln!(
+        out,
+        "  open time  {} to open them all (until the last exchange finished or failed)",
+        micros(hold.open_us)
+    );
+    let closed = match (hold.closed_after_min_us, hold.closed_after_max_us) {
+        (Some(min), Some(max)) => format!(
+            "{} closed by the server {} to {} after their answer",
+            hold.closed_by_server,
+            micros(min),
+            micros(max)
+        ),
+        _ => "none closed by the server".into(),
+    };
+    // The hold ends when nothing is left to hold.
+    let early = if hold.held == 0 && hold.closed_by_server > 0 && !report.stopped_early {
+        " (the hold ended with the last one)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "  held       {} still open after {} of hold; {closed}{early}",
+        hold.held,
+        micros(hold.hold_us)
+    );
+    if !report.unfinished.is_empty() {
+        let _ = writeln!(
+            out,
+            "  unfinished {} connects or exchanges still under way when stopped",
+            report.unfinished.len()
+        );
+    }
+    status_and_error_lines(&mut out, report);
+    let _ = writeln!(
+        out,
+        "  latency    {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "min", "mean", "stdev", "p50", "p90", "p99", "p99.9", "max"
+    );
+    latency_line(&mut out, "exchange", &report.latency);
+    let _ = writeln!(
+        out,
+        "             (exchange: from the start of the connect to the whole reply)"
+    );
+    generator_lines(&mut out, report, "");
+    out
+}
+
+/// HTTP replies by status, and failures by kind with the first message of each.
+fn status_and_error_lines(out: &mut String, report: &LoadReport) {
+    if !report.statuses.is_empty() {
+        let codes: Vec<String> = report
+            .statuses
+            .iter()
+            .map(|(code, n)| format!("{code} x{n}"))
+            .collect();
+        let _ = writeln!(out, "  statuses   {}", codes.join(", "));
+    }
+    if report.errors.total() > 0 {
+        let _ = writeln!(out, "  errors");
+        for kind in ErrorKind::ALL {
+            let n = report.errors.get(kind);
+            if n > 0 {
+                let example = report
+                    .error_examples
+                    .get(&kind)
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "    {:<28} {n}{example}", kind.describe());
+            }
+        }
+    }
+}
+
+/// The generator's own CPU time, and whether the run was stopped.
+fn generator_lines(out: &mut String, report: &LoadReport, per_1000: &str) {
     let _ = writeln!(
         out,
         "  generator  {:.2} CPU-s (user {:.2}, system {:.2}){per_1000}",
@@ -148,7 +238,6 @@ pub fn summary(report: &LoadReport) -> String {
     if report.stopped_early {
         let _ = writeln!(out, "  stopped early (interrupted)");
     }
-    out
 }
 
 /// What became of the slow connections: opened, closed by the server (when, with what answer), still open.

@@ -237,6 +237,72 @@ pub struct LoadReport {
     /// HTTP: replies by status code (those counted as successes and those counted as bad replies alike).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub statuses: BTreeMap<u16, u64>,
+    /// `--hold N`: what the server did with N connections held open. The exchanges are the requests above
+    /// (`successes` answered, `errors` failed and why, `latency` connect included); nothing else above applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldReport>,
+}
+
+/// What became of the connections of `load --hold N`: how many the server took, answered and kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldReport {
+    /// Connections asked for (`--hold`; summed over merged runs).
+    pub asked: u64,
+    /// Connections whose connect succeeded: the handshake was over (the server may not have accepted them yet).
+    pub opened: u64,
+    /// Connections whose connect failed (refused, timed out, ...): the others of `LoadReport::errors` are
+    /// exchanges that failed.
+    pub connect_failures: u64,
+    /// Connections whose one exchange got its whole reply, and a right one: served by the server.
+    pub answered: u64,
+    /// Answered connections still open when the hold ended: the server was holding them.
+    pub held: u64,
+    /// Answered connections the server closed (or reset) before the hold ended...
+    pub closed_by_server: u64,
+    /// ...this long after their answer at the soonest and at the latest, in microseconds.
+    pub closed_after_min_us: Option<u64>,
+    pub closed_after_max_us: Option<u64>,
+    /// Connections never tried: the run was stopped, or so many connects in a row had failed that the server had
+    /// stopped accepting (each would have cost a timeout).
+    pub not_tried: u64,
+    /// The time to open them all: from the start until the last exchange finished or failed, in microseconds.
+    pub open_us: u64,
+    /// How long they were then held, in microseconds: `--duration`, or less when stopped early or when the
+    /// server had closed every one.
+    pub hold_us: u64,
+}
+
+impl HoldReport {
+    /// An answered connection the server closed `after_us` after its answer.
+    pub fn record_close(&mut self, after_us: u64) {
+        self.closed_by_server += 1;
+        self.closed_after_min_us = Some(
+            self.closed_after_min_us
+                .map_or(after_us, |m| m.min(after_us)),
+        );
+        self.closed_after_max_us = Some(
+            self.closed_after_max_us
+                .map_or(after_us, |m| m.max(after_us)),
+        );
+    }
+
+    /// Adds runs made at the same time (from several machines): counts add, times are the longest.
+    pub fn merge(&mut self, other: &HoldReport) {
+        self.asked += other.asked;
+        self.opened += other.opened;
+        self.connect_failures += other.connect_failures;
+        self.answered += other.answered;
+        self.held += other.held;
+        self.closed_by_server += other.closed_by_server;
+        self.closed_after_min_us = match (self.closed_after_min_us, other.closed_after_min_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.closed_after_max_us = self.closed_after_max_us.max(other.closed_after_max_us);
+        self.not_tried += other.not_tried;
+        self.open_us = self.open_us.max(other.open_us);
+        self.hold_us = self.hold_us.max(other.hold_us);
+    }
 }
 
 /// What the server did with connections that trickle a request head and never finish it.
@@ -311,6 +377,43 @@ impl SlowReport {
 }
 
 impl LoadReport {
+    /// A report of nothing yet: one run of no clients against `target`.
+    pub fn empty(proto: Proto, target: String) -> LoadReport {
+        LoadReport {
+            proto,
+            target,
+            clients: 0,
+            threads: 0,
+            target_rate: None,
+            connect_per_request: false,
+            runs: 1,
+            duration_us: 0,
+            requests: 0,
+            successes: 0,
+            errors: ErrorCounts::default(),
+            error_examples: BTreeMap::new(),
+            sent: 0,
+            missed_sends: 0,
+            late_replies: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            connections: 0,
+            per_client: Vec::new(),
+            unfinished: Vec::new(),
+            latency: Latency::default(),
+            service_time: Latency::default(),
+            cpu: CpuTime::default(),
+            stopped_early: false,
+            slow: None,
+            timeline: Timeline::default(),
+            all_served_ms: None,
+            segments: Vec::new(),
+            window: None,
+            statuses: BTreeMap::new(),
+            hold: None,
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         Duration::from_micros(self.duration_us)
     }
@@ -409,6 +512,13 @@ impl LoadReport {
             }
             (mine, theirs) => mine.or_else(|| theirs.clone()),
         };
+        self.hold = match (self.hold.take(), &other.hold) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(theirs);
+                Some(mine)
+            }
+            (mine, theirs) => mine.or_else(|| theirs.clone()),
+        };
         self.segments.extend_from_slice(&other.segments);
         self.segments.sort();
         self.window = match (self.window, other.window) {
@@ -474,6 +584,45 @@ mod tests {
         );
         let back: SlowReport = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn hold_reports_merge_and_survive_json() {
+        let mut a = HoldReport {
+            asked: 3,
+            opened: 3,
+            answered: 3,
+            held: 1,
+            open_us: 2_000,
+            hold_us: 1_000_000,
+            ..HoldReport::default()
+        };
+        a.record_close(500_000);
+        a.record_close(700_000);
+        let mut b = HoldReport {
+            asked: 2,
+            opened: 1,
+            answered: 1,
+            not_tried: 1,
+            open_us: 9_000,
+            hold_us: 900_000,
+            ..HoldReport::default()
+        };
+        b.record_close(100_000);
+        a.merge(&b);
+        assert_eq!((a.asked, a.opened, a.answered, a.held), (5, 4, 4, 1));
+        assert_eq!((a.closed_by_server, a.not_tried), (3, 1));
+        assert_eq!(
+            (a.closed_after_min_us, a.closed_after_max_us),
+            (Some(100_000), Some(700_000))
+        );
+        assert_eq!((a.open_us, a.hold_us), (9_000, 1_000_000));
+        let back: HoldReport = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+        // A report without a hold reads as it did before there were holds.
+        let report = LoadReport::empty(Proto::Echo, "127.0.0.1:7".into());
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(!text.contains("hold"), "{text}");
     }
 
     #[test]

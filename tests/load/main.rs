@@ -10,6 +10,7 @@ mod classroom;
 mod cli;
 mod errors;
 mod foreign;
+mod hold;
 mod hosts;
 mod http_requests;
 mod ports;
