@@ -42,6 +42,9 @@ pub struct ExperimentArgs {
     /// How long a server has to start listening, 1ms to 1day, before its cell fails [default: 10s].
     #[arg(long, value_name = "DUR", value_parser = durations::parse)]
     start_timeout: Option<Duration>,
+    /// The server to compare every other with, in ratio tables (a model or a --server's name).
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<Subject>,
     /// Pin every server to these CPUs (as taskset -c writes them: 0, 0,2, 1-3).
     #[arg(long, value_name = "CPUS")]
     server_cpus: Option<String>,
@@ -151,6 +154,17 @@ struct PresetValues {
 enum Yardstick {
     Nginx,
     TokioEcho,
+}
+
+impl Yardstick {
+    /// The name it is measured under, which ratio tables compare with.
+    fn subject(self) -> Subject {
+        let name = match self {
+            Yardstick::Nginx => "nginx",
+            Yardstick::TokioEcho => "tokio-echo",
+        };
+        name.parse().expect("a valid server name")
+    }
 }
 
 /// The cells of a comparison with a yardstick: long enough for a steady state, 3 runs for a median.
@@ -294,6 +308,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
             .map_err(|e| Failure::Usage(format!("--{flag} {e}")))
     };
     config.startup = args.start_timeout.unwrap_or(config.startup);
+    config.baseline = args.baseline.or(preset.yardstick.map(Yardstick::subject));
     // A comparison pins the server to the first core and the load to the second, unless told otherwise.
     let two_cores = preset.pinned && crate::system::cpus() >= 2;
     let preset_cpus = |cpu: &str| two_cores.then(|| cpu.to_string());
@@ -414,6 +429,9 @@ fn print_tables(results: &Results, lang: Lang) {
             "{}",
             tables::to_text(&tables::throughput_table(results, work, lang))
         );
+        if let Some(table) = tables::baseline_table(results, work, lang) {
+            print!("\n{}", tables::to_text(&table));
+        }
     }
     println!();
 }

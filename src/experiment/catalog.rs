@@ -296,6 +296,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Measured vs predicted throughput (requests/s); flagged cells differ by more than 25% and more than the spread between repeats",
         "Vazão medida vs prevista (requisições/s); células marcadas diferem em mais de 25% e mais que a variação entre repetições",
     ),
+    (
+        "table_baseline",
+        "Throughput and server CPU per request, as ratios to those of",
+        "Vazão e CPU do servidor por requisição, como razões das de",
+    ),
     ("model", "model", "modelo"),
     ("clients", "clients", "clientes"),
     ("failed", "failed", "falhou"),

@@ -160,6 +160,9 @@ pub struct Results {
     pub server_cpus: Option<CpuList>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_cpus: Option<CpuList>,
+    /// The server every other is compared with in a ratio table (`nginx` in `--preset nginx`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Subject>,
     pub clients: Vec<usize>,
     /// The groups, in order: each work, or each work and variant.
     pub works: Vec<String>,

@@ -56,6 +56,8 @@ pub struct ExperimentConfig {
     pub load_cpus: Option<CpuList>,
     /// How long a server has to start listening before its cell fails.
     pub startup: Duration,
+    /// The server the others are compared with, in ratio tables.
+    pub baseline: Option<Subject>,
     pub clients: Vec<usize>,
     pub works: Vec<Work>,
     /// How long a cell measures, at least (it also waits until every client has finished 2 requests).
@@ -114,6 +116,7 @@ impl ExperimentConfig {
             server_cpus: None,
             load_cpus: None,
             startup: Duration::from_secs(10),
+            baseline: None,
             clients: vec![1, 2, 5, 10, 20, 50],
             works: vec![
                 Work::Sleep(Duration::from_millis(50)),
@@ -142,6 +145,13 @@ impl ExperimentConfig {
             return Err(ConfigError::new(
                 "--models (or --server), --clients and --work each need at least one value",
             ));
+        }
+        if let Some(baseline) = self.baseline
+            && !self.subjects().contains(&baseline)
+        {
+            return Err(ConfigError::new(format!(
+                "--baseline {baseline} is not one of the servers measured"
+            )));
         }
         for (i, server) in self.servers.iter().enumerate() {
             if self.servers[..i].iter().any(|s| s.name == server.name) {
@@ -283,6 +293,7 @@ pub fn run(
         servers: config.servers.clone(),
         server_cpus: config.server_cpus.clone(),
         load_cpus: config.load_cpus.clone(),
+        baseline: config.baseline,
         clients: config.clients.clone(),
         works: config
             .works

@@ -107,6 +107,7 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
         servers: Vec::new(),
         server_cpus: None,
         load_cpus: None,
+        baseline: None,
         cells,
         interrupted: false,
     }
@@ -172,6 +173,7 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
         servers: Vec::new(),
         server_cpus: None,
         load_cpus: None,
+        baseline: None,
         cells,
         interrupted: false,
     }

@@ -130,6 +130,7 @@ mod tests {
             servers: Vec::new(),
             server_cpus: None,
             load_cpus: None,
+            baseline: None,
             cells: vec![Cell {
                 work: "none".into(),
                 model: Subject::Model(Model::Threads),

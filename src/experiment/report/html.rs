@@ -7,7 +7,7 @@ use super::super::catalog::{Lang, decimal, label, work_description, work_heading
 use super::super::external::Concurrency;
 use super::super::results::{Results, work_of};
 use super::charts::charts_for_work;
-use super::tables::{Table, prediction_table, throughput_table};
+use super::tables::{Table, baseline_table, prediction_table, throughput_table};
 use super::timelines::timelines_for_work;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
@@ -130,6 +130,9 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
     );
     table_html(page, &throughput_table(results, work, lang), "throughput");
     table_html(page, &prediction_table(results, work, lang), "prediction");
+    if let Some(table) = baseline_table(results, work, lang) {
+        table_html(page, &table, "baseline");
+    }
     if let Some(found) = analysis.works.iter().find(|w| w.work == work)
         && !found.misses.is_empty()
     {

@@ -102,6 +102,47 @@ pub fn prediction_table(results: &Results, work: &str, lang: Lang) -> Table {
     }
 }
 
+/// Every server against the baseline: `throughput x / CPU per request x` in each cell, the median runs'
+/// ratios to the baseline's in the same run (throughput above 1 and CPU per request below 1 are better).
+pub fn baseline_table(results: &Results, work: &str, lang: Lang) -> Option<Table> {
+    let baseline = results.baseline?;
+    let w = Writer(lang);
+    let figures = |subject, clients| {
+        let run = results.median_run(work, subject, clients)?;
+        let rps = run.throughput_rps;
+        (rps > 0.0).then(|| (rps, run.server_cpu_cores / rps))
+    };
+    let rows = results
+        .models
+        .iter()
+        .filter(|&&s| s != baseline)
+        .map(|&subject| {
+            let mut row = vec![subject.to_string()];
+            for &clients in &results.clients {
+                row.push(
+                    match (figures(subject, clients), figures(baseline, clients)) {
+                        (Some((rps, cpu)), Some((base_rps, base_cpu))) if base_cpu > 0.0 => {
+                            format!(
+                                "{}x / {}x",
+                                w.num(rps / base_rps, 2),
+                                w.num(cpu / base_cpu, 2)
+                            )
+                        }
+                        _ => "-".to_string(),
+                    },
+                );
+            }
+            row
+        })
+        .collect();
+    Some(Table {
+        title: format!("{} {baseline}", label(lang, "table_baseline")),
+        header: header(results, lang),
+        rows,
+        flagged: Vec::new(),
+    })
+}
+
 /// Requests per second as the English tables write them (`2.5`, `1950`).
 pub fn format_rps(x: f64) -> String {
     Writer(Lang::En).rps(x)
@@ -215,9 +256,37 @@ mod tests {
             servers: Vec::new(),
             server_cpus: None,
             load_cpus: None,
+            baseline: None,
             cells: vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
             interrupted: false,
         }
+    }
+
+    #[test]
+    fn the_baseline_table_gives_ratios_to_the_baseline_of_the_same_run() {
+        let mut results = results();
+        assert!(baseline_table(&results, "sleep:50ms", Lang::En).is_none());
+        let nginx: Subject = "nginx".parse().unwrap();
+        for cell in &mut results.cells {
+            cell.measurement.as_mut().unwrap().server_cpu_cores = 0.5;
+        }
+        let mut theirs = results.cells.clone();
+        for cell in &mut theirs {
+            cell.model = nginx;
+            let m = cell.measurement.as_mut().unwrap();
+            m.throughput_rps /= 2.0;
+            m.server_cpu_cores = 1.0;
+        }
+        results.cells.extend(theirs);
+        results.models.push(nginx);
+        results.baseline = Some(nginx);
+        let table = baseline_table(&results, "sleep:50ms", Lang::En).unwrap();
+        assert!(table.title.ends_with("nginx"), "{}", table.title);
+        // Twice the throughput at half the CPU: a quarter of the CPU per request.
+        assert_eq!(
+            table.rows,
+            vec![vec!["poll", "2.00x / 0.25x", "2.00x / 0.25x"]]
+        );
     }
 
     #[test]
