@@ -1,23 +1,18 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): the event models at the syscall floor. Echo round trips/s of `poll`, `async` and
-# `uring` beside the minimal tokio echo (examples/tokio_echo.rs, tokio's README server) at 10, 100 and 1,000
-# keep-alive connections, each with its ratio to tokio measured in the same run; then system calls per round trip
-# at 100 connections, from `strace -c -f` on the server.
+# Benchmark (not a test): system calls per echo round trip of `poll`, `async` and `uring` beside the minimal tokio
+# echo (examples/tokio_echo.rs, tokio's README server), at 100 keep-alive connections, from `strace -c -f` on the
+# server. Their throughput side by side is an experiment: `serverlab experiment --preset tokio-echo`.
 #
 #   bench/syscall_floor.sh
-#   RUNS=5 DURATION=3s CONNS="100" SERVERS="uring tokio" bench/syscall_floor.sh
+#   STRACE_CONNS=1000 SERVERS="uring tokio" bench/syscall_floor.sh
 #
-# The server runs on core 0, `serverlab load` on core 1 (taskset). Each (server, connections) figure is the median
-# of RUNS (3) runs of DURATION (5s), round-robin over the servers so drift hits them alike. The strace pass runs
-# once per server (it slows the server down, which batches more work per call: the counts are per round trip of
-# a traced server, and say which calls a round trip costs, not how fast it goes). About 4 minutes with the
-# defaults, plus any rebuild. Loopback only; every process started here is stopped on exit.
+# The server runs on core 0, `serverlab load` on core 1 (taskset), once per server for DURATION (5s). strace slows
+# the server down, which batches more work per call: the counts say which calls a round trip costs, not how fast
+# it goes. Loopback only; every process started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SERVERS=${SERVERS:-"poll async uring tokio"}
-CONNS=${CONNS:-"10 100 1000"}
-RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 STRACE_CONNS=${STRACE_CONNS:-100}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -86,21 +81,6 @@ successes() {
     python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["report"]; print(r["successes"], r["duration_us"] / 1e6, sum(r["errors"].values()))' "$1"
 }
 
-echo "server on core $SERVER_CPU, load on core $CLIENT_CPU; $RUNS runs of $DURATION per cell"
-results="$work/results.tsv"
-for run in $(seq "$RUNS"); do
-    for server in $SERVERS; do
-        start_server "$server"
-        for conns in $CONNS; do
-            load "$conns" "$work/load.json"
-            read -r ok seconds errors < <(successes "$work/load.json")
-            printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$conns" "$run" "$(python3 -c "print($ok / $seconds if $seconds else 0)")" "$errors" >> "$results"
-            printf 'run %s  %-6s c=%-5s %10.0f round trips/s\n' "$run" "$server" "$conns" "$(tail -1 "$results" | cut -f4)"
-        done
-        stop "$pid"
-    done
-done
-
 syscalls="$work/syscalls.tsv"
 for server in $SERVERS; do
     start_server "$server" strace -c -f -o "$work/strace.$server"
@@ -129,25 +109,9 @@ print(f"{server}\t{ok}\t{calls}\t{per(calls):.3f}\t{detail}")
 PY
 done
 
-python3 - "$results" "$syscalls" "$SERVERS" "$CONNS" "$STRACE_CONNS" <<'PY'
-import statistics, sys
-results, syscalls, servers, conns, strace_conns = sys.argv[1:]
-servers, conns = servers.split(), [int(c) for c in conns.split()]
-rows = [l.rstrip("\n").split("\t") for l in open(results)]
-def median(server, c):
-    rates = [float(r[3]) for r in rows if r[0] == server and int(r[1]) == c]
-    return statistics.median(rates) if rates else None
-errors = {s: sum(int(r[4]) for r in rows if r[0] == s) for s in servers}
-print("\nmedian echo round trips/s (ratio to tokio in the same run)\n")
-print("| server | " + " | ".join(f"c={c}" for c in conns) + " | errors |")
-print("| --- | " + " | ".join("---" for _ in conns) + " | --- |")
-for s in servers:
-    cells = []
-    for c in conns:
-        m, t = median(s, c), median("tokio", c)
-        ratio = f" ({m / t:.2f}x)" if m and t and s != "tokio" else ""
-        cells.append(f"{m:,.0f}{ratio}" if m else "-")
-    print(f"| {s} | " + " | ".join(cells) + f" | {errors[s]} |")
+python3 - "$syscalls" "$STRACE_CONNS" <<'PY'
+import sys
+syscalls, strace_conns = sys.argv[1:]
 print(f"\nsystem calls per round trip at c={strace_conns} (strace -c -f on the server)\n")
 print("| server | round trips | syscalls | per round trip | most frequent, per round trip |")
 print("| --- | --- | --- | --- | --- |")
