@@ -213,10 +213,10 @@ impl Comparison {
                 let (t, m) = (w.int(*threads), w.num(*pss_mib, 1));
                 w.pick(
                     format!(
-                        "Among the models within {within}% of the best, the {model} model used the fewest threads ({t}) and {m} MiB."
+                        "Among the servers within {within}% of the best, {model} used the fewest threads ({t}) and {m} MiB."
                     ),
                     format!(
-                        "Entre os modelos a até {within}% do melhor, o modelo {model} foi o que usou menos threads ({t}) e {m} MiB."
+                        "Entre os servidores a até {within}% do melhor, {model} foi o que usou menos threads ({t}) e {m} MiB."
                     ),
                 )
             }
