@@ -240,8 +240,8 @@ fn the_report_opens_in_chromium_without_errors_and_draws_its_charts() {
     );
     let sizes: Vec<(f64, f64)> =
         serde_json::from_str(sizes["result"]["value"].as_str().unwrap()).unwrap();
-    // Two kinds of work, six charts each.
-    assert_eq!(sizes.len(), 12, "{sizes:?}");
+    // Two kinds of work, seven charts each.
+    assert_eq!(sizes.len(), 14, "{sizes:?}");
     assert!(
         sizes.iter().all(|&(w, h)| w > 100.0 && h > 50.0),
         "{sizes:?}"

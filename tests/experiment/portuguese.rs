@@ -34,7 +34,7 @@ fn the_terminal_speaks_portuguese_with_lang_pt() {
     // stderr: the plan, then a line per cell.
     assert!(
         stderr.starts_with(
-            "serverlab experiment: 2 células (1 tipo de trabalho x 1 variante x 1 modelo x 2 números de clientes \
+            "serverlab experiment: 2 células (1 tipo de trabalho x 1 variante x 1 servidor x 2 números de clientes \
              x 1 repetição), cerca de 0,5 s cada\n"
         ),
         "{stderr}"
