@@ -66,6 +66,10 @@ pub struct ExperimentArgs {
     /// Each client keeps one connection instead of connecting for every request.
     #[arg(long)]
     keep_alive: bool,
+    /// Each cell opens CLIENTS connections, does one exchange on each and holds them for the cell's time,
+    /// measuring what the server pays per connection.
+    #[arg(long)]
+    hold: bool,
     /// A classic lesson's flags; flags given beside it win.
     #[arg(long, value_enum)]
     preset: Option<Preset>,
@@ -102,7 +106,8 @@ enum Preset {
     IoVsCpu,
     /// A blocking call inside poll and async, beside a sleep that is done right, and threads for contrast.
     BlockingInEventLoop,
-    /// Many mostly idle keep-alive connections: what each model pays per connection.
+    /// C10K: every model holds 1,000, 5,000 and 10,000 connections, each answered once, for 3 s: how many it
+    /// holds and what each costs it (KiB of PSS). Add --server (and --proto http for nginx) to measure others.
     C10k,
     /// The GIL lesson: the Python servers the notes teach (sequential, threading, forking, select, a thread pool,
     /// asyncio, a process pool) beside our sequential, threads and prefork, for waiting and for computing.
@@ -138,6 +143,8 @@ struct PresetValues {
     works: Option<Vec<&'static str>>,
     cell: Option<Duration>,
     keep_alive: bool,
+    /// Hold the clients' connections instead of loading the servers (`--hold`).
+    hold: bool,
     slow: usize,
     variants: Vec<Variant>,
     /// Measure the classroom's Python servers too.
@@ -212,11 +219,15 @@ impl Preset {
                 works: Some(vec!["sleep:50ms", "block:50ms"]),
                 ..PresetValues::default()
             },
+            // Every model is named, so that a --server is measured beside them rather than instead of them. The
+            // cell is the hold: long enough for a thread-per-connection server to have settled.
             Preset::C10k => PresetValues {
-                clients: Some(vec![100, 1000, 5000]),
-                works: Some(vec!["sleep:1s"]),
+                proto: Some(Proto::Echo),
+                models: Some(Model::ALL.to_vec()),
+                clients: Some(vec![1000, 5000, 10000]),
+                works: Some(vec!["none"]),
                 cell: Some(Duration::from_secs(3)),
-                keep_alive: true,
+                hold: true,
                 ..PresetValues::default()
             },
             // A connection per request, as the students' clients do; 5 clients is where the lesson is measured.
@@ -333,7 +344,9 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     }
     config.cell = args.cell.or(preset.cell).unwrap_or(config.cell);
     config.repeat = args.repeat.or(preset.repeat).unwrap_or(1);
-    config.keep_alive = args.keep_alive || preset.keep_alive;
+    config.hold = args.hold || preset.hold;
+    // Holding keeps every connection open: a preset's keep-alive means nothing beside --hold.
+    config.keep_alive = args.keep_alive || (preset.keep_alive && !config.hold);
     config.offload = args.offload;
     config.slow = preset.slow;
     config.backlog = args.backlog;

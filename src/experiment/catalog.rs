@@ -148,6 +148,15 @@ pub fn cell_label(lang: Lang, work: Work, model: Subject, clients: usize) -> Str
 pub fn cell_outcome(lang: Lang, cell: &Cell) -> String {
     let w = Writer(lang);
     match (&cell.measurement, &cell.failure) {
+        (Some(m), _) if m.hold.is_some() => {
+            let (held, asked) = m.hold.as_ref().map_or((0, 0), |h| (h.held, h.asked));
+            let kib = m.kib_per_connection().map_or("-".into(), |k| w.kib(k));
+            let (held, asked) = (w.int(held), w.int(asked));
+            lang.pick(
+                format!("held {held} of {asked}, {kib} KiB (PSS) per connection"),
+                format!("manteve {held} de {asked}, {kib} KiB (PSS) por conexão"),
+            )
+        }
         (Some(m), _) => format!(
             "{} {}, p99 {} ms",
             w.num(m.throughput_rps, 1),
@@ -211,6 +220,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "intro",
         "Each server model was run as its own process and hit by a growing number of simultaneous clients, for each kind of per-request work. Every figure below was measured in this run; predictions come from simple theory (a model that runs k requests at once, each taking D, serves at most min(clients, k)/D per second; computation is also capped by the cores).",
         "Cada modelo de servidor rodou em um processo próprio e recebeu um número crescente de clientes simultâneos, para cada tipo de trabalho por requisição. Todos os números abaixo foram medidos nesta execução; as previsões vêm de uma teoria simples (um modelo que atende k requisições ao mesmo tempo, cada uma levando D, atende no máximo min(clientes, k)/D por segundo; computação também é limitada pelos núcleos).",
+    ),
+    (
+        "intro_hold",
+        "Each server was run as its own process, and in each cell as many connections as it has clients were opened to it, each answered once and then held open, idle, for the cell's time: the C10K question, what a server pays for a connection it is only keeping. Its memory (PSS, the pages it shares counted once) was read before the first connection and again once they were all held; the difference over the connections held is its cost per connection. Nothing was served, so no throughput is predicted.",
+        "Cada servidor rodou em um processo próprio e, em cada célula, tantas conexões quanto clientes foram abertas a ele, cada uma respondida uma vez e depois mantida aberta, ociosa, pelo tempo da célula: a questão do C10K, quanto um servidor paga por uma conexão que só mantém. Sua memória (PSS, as páginas compartilhadas contadas uma vez) foi lida antes da primeira conexão e de novo quando todas estavam mantidas; a diferença dividida pelas conexões mantidas é o custo por conexão. Nada foi atendido, então não há previsão de vazão.",
     ),
     (
         "debug_warning",
@@ -292,6 +306,16 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Vazão (requisições/s) e latência p99 (ms), por modelo e número de clientes",
     ),
     (
+        "table_hold",
+        "Connections held and server memory per held connection (KiB of PSS): held / KiB per connection, by model and number of clients; flagged cells held fewer than asked",
+        "Conexões mantidas e memória do servidor por conexão mantida (KiB de PSS): mantidas / KiB por conexão, por modelo e número de clientes; células marcadas mantiveram menos que o pedido",
+    ),
+    (
+        "hold_behaviour",
+        "the clients' connections are opened, each answered once, and held open, idle, for the cell's time",
+        "as conexões dos clientes são abertas, cada uma respondida uma vez, e mantidas abertas, ociosas, pelo tempo da célula",
+    ),
+    (
         "table_prediction",
         "Measured vs predicted throughput (requests/s); flagged cells differ by more than 25% and more than the spread between repeats",
         "Vazão medida vs prevista (requisições/s); células marcadas diferem em mais de 25% e mais que a variação entre repetições",
@@ -366,6 +390,18 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Requests per client: fewest (solid), most (dashed)",
         "Requisições por cliente: mínimo (contínua), máximo (tracejada)",
     ),
+    (
+        "chart_held",
+        "Connections held vs clients",
+        "Conexões mantidas vs clientes",
+    ),
+    (
+        "chart_kib_per_connection",
+        "Server memory per held connection (PSS) vs clients",
+        "Memória do servidor por conexão mantida (PSS) vs clientes",
+    ),
+    ("axis_connections", "connections held", "conexões mantidas"),
+    ("axis_kib", "KiB per connection", "KiB por conexão"),
     ("series_fewest", "fewest", "mínimo"),
     ("series_most", "most", "máximo"),
     (

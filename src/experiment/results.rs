@@ -13,8 +13,8 @@ use super::external::ExternalServer;
 use super::predict::Prediction;
 use super::sampler::ServerSample;
 use crate::experiment::subject::Subject;
-use crate::load::SlowReport;
 use crate::load::timeline::Timeline;
+use crate::load::{HoldReport, SlowReport};
 use crate::protocol::Proto;
 use crate::system::{CpuList, Provenance};
 use crate::work::Work;
@@ -74,11 +74,28 @@ pub struct Measurement {
     /// Cores the whole machine kept busy during the cell: server, generator, and anything else running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_cpu_cores: Option<f64>,
+    /// A hold cell (`--hold`): what became of the connections it opened and held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldReport>,
 }
 
 impl Measurement {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Connections the server was holding when the hold ended (`None`: not a hold cell).
+    pub fn held(&self) -> Option<u64> {
+        self.hold.as_ref().map(|h| h.held)
+    }
+
+    /// What a hold cell's server paid per held connection, in KiB of PSS: its PSS while holding them (else its
+    /// peak) less its PSS before the first connection, over the connections held. `None` when it held none.
+    pub fn kib_per_connection(&self) -> Option<f64> {
+        let held = self.held().filter(|&n| n > 0)?;
+        let server = &self.server;
+        let holding = server.holding_pss_kib.unwrap_or(server.peak_pss_kib);
+        Some(holding.saturating_sub(server.first_pss_kib) as f64 / held as f64)
     }
 }
 
@@ -172,6 +189,9 @@ pub struct Results {
     /// Slowloris connections beside the clients in every cell.
     #[serde(default)]
     pub slow: usize,
+    /// Every cell held its clients' connections open (`--hold`) instead of loading the server.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
     /// The servers' listen backlog when `--backlog` set it (a variant's `--backlog` wins over it for its cells).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backlog: Option<i32>,
@@ -213,7 +233,8 @@ impl Results {
         .map(|(m, _)| m)
     }
 
-    /// The representative run of a cell: the one with the median throughput.
+    /// The representative run of a cell: the one with the median throughput (a hold cell: the median KiB per
+    /// connection, a run that held none counting as the least).
     pub fn median_run<'a>(
         &'a self,
         work: &'a str,
@@ -221,7 +242,12 @@ impl Results {
         clients: usize,
     ) -> Option<&'a Measurement> {
         let mut runs: Vec<&Measurement> = self.runs(work, model, clients).collect();
-        runs.sort_by(|a, b| a.throughput_rps.total_cmp(&b.throughput_rps));
+        if self.hold {
+            let kib = |m: &Measurement| m.kib_per_connection().unwrap_or(-1.0);
+            runs.sort_by(|a, b| kib(a).total_cmp(&kib(b)));
+        } else {
+            runs.sort_by(|a, b| a.throughput_rps.total_cmp(&b.throughput_rps));
+        }
         runs.get(runs.len() / 2).copied()
     }
 

@@ -7,6 +7,11 @@
 //! Beside our models, `servers` are other people's servers started by a command ([`super::external`]): each is
 //! one more column of every group, started, sampled and stopped the same way.
 //!
+//! With `hold` set, a cell is the C10K measurement instead of a load: it opens as many connections as the cell
+//! has clients, does one exchange on each and holds them all for the cell's time (`load --hold`), and the server
+//! is read before the first connection and again once they are all held, so what a held connection costs it is
+//! the difference over the connections held. No throughput is predicted for it: nothing is being served.
+//!
 //! A fresh server per cell means no cell inherits another's threads, memory or queued connections. Results are
 //! written after every cell, so a crash or Ctrl-C loses nothing measured; a cell that fails (server will not
 //! start, every request errors) is recorded with its reason and the run goes on.
@@ -21,7 +26,7 @@ use super::external::{ExternalProcess, ExternalServer, Launch, STOP_GRACE, free_
 use super::predict::{ModelLimits, Prediction, bound, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
-use super::sampler::Sampler;
+use super::sampler::{Sampler, TreeReading, read_tree};
 use super::subject::Subject;
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
@@ -36,6 +41,11 @@ use crate::work::Work;
 
 /// The longest a cell waits, past its warm-up, for every client to be served once before it measures.
 const RAMP_LIMIT: Duration = Duration::from_secs(5);
+
+/// A hold cell's connect, and then exchange, each get this long. A model at its cap never answers the rest:
+/// they fail after it (two waves of connects, then the exchanges waiting in the listen queue), so such a cell
+/// lasts about the cell's time and three of these. 2 s leaves room for one SYN retransmission (1 s).
+const HOLD_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Whether a cell measures only once every client has been served once: not beside slow connections (a client
 /// may never be), not over UDP (there is no connection to ramp up).
@@ -80,6 +90,9 @@ pub struct ExperimentConfig {
     pub variants: Vec<Variant>,
     /// The servers' `listen(2)` backlog (`None`: `serve`'s default); a variant's `--backlog` wins over it.
     pub backlog: Option<i32>,
+    /// Each cell opens `clients` connections, does one exchange on each and holds them for the cell's time,
+    /// measuring what the server pays per connection (the C10K measurement), instead of a load.
+    pub hold: bool,
 }
 
 /// A way to run the servers: extra `serve` flags, named by those flags in the results.
@@ -133,6 +146,7 @@ impl ExperimentConfig {
             slow: 0,
             variants: Vec::new(),
             backlog: None,
+            hold: false,
         }
     }
 
@@ -176,6 +190,9 @@ impl ExperimentConfig {
                 "slow connections (--preset slowloris) need --proto http",
             ));
         }
+        if self.hold {
+            self.validate_hold()?;
+        }
         // Every server the experiment will start must be one `serve` accepts.
         for model in &self.models {
             for work in &self.works {
@@ -190,6 +207,34 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    /// What a hold experiment cannot be combined with.
+    fn validate_hold(&self) -> Result<(), ConfigError> {
+        match self.proto {
+            Proto::UdpEcho => Err(ConfigError::new(
+                "--hold needs connections, and udp-echo has none (use echo or http)",
+            )),
+            Proto::Daytime => Err(ConfigError::new(
+                "--hold needs a server that keeps a connection open, and daytime closes it (use echo or http)",
+            )),
+            _ if self.slow > 0 => Err(ConfigError::new(
+                "--hold cannot be used with slow connections (--preset slowloris)",
+            )),
+            _ if self.keep_alive => Err(ConfigError::new(
+                "--keep-alive means nothing with --hold: every connection is kept open already",
+            )),
+            _ if self
+                .clients
+                .iter()
+                .any(|&c| c > crate::load::config::MAX_HOLD) =>
+            {
+                Err(ConfigError::new(
+                    "--hold holds at most 1,000,000 connections: lower --clients",
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The variants run: the configured ones, or the one plain `serve`.
@@ -217,8 +262,26 @@ impl ExperimentConfig {
     }
 
     /// What theory says for a cell: from the model's limits, or from the concurrency an external server's
-    /// author declared (`--server-k`); nothing for one that declared none.
+    /// author declared (`--server-k`); nothing for one that declared none. A hold cell serves no load: only its
+    /// concurrency, the connections it can serve at once, is predicted.
     fn prediction(&self, subject: Subject, work: Work, clients: usize, cores: usize) -> Prediction {
+        let prediction = self.load_prediction(subject, work, clients, cores);
+        if self.hold {
+            return Prediction {
+                throughput_rps: None,
+                ..prediction
+            };
+        }
+        prediction
+    }
+
+    fn load_prediction(
+        &self,
+        subject: Subject,
+        work: Work,
+        clients: usize,
+        cores: usize,
+    ) -> Prediction {
         match subject {
             Subject::Model(model) => predict(model, self.limits(model), work, clients, cores),
             Subject::Command(name) => {
@@ -309,6 +372,7 @@ pub fn run(
         repeat: config.repeat,
         keep_alive: config.keep_alive,
         slow: config.slow,
+        hold: config.hold,
         backlog: config.backlog,
         cells: Vec::new(),
         interrupted: false,
@@ -514,27 +578,14 @@ fn measure(
     let clients = what.clients;
     let server = Running::start(config, what)?;
 
-    let mut load_config = LoadConfig::new(config.proto, server.addr());
-    load_config.clients = clients;
-    load_config.threads = clients.min(cpus());
-    load_config.duration = Some(config.cell);
-    load_config.warmup = config.warmup;
-    // With slow connections a starved client may never finish a request: the cell ends on time all the same.
-    load_config.min_per_client = if config.slow > 0 { 0 } else { 2 };
-    load_config.max_duration = Some(config.max_cell);
-    load_config.connect_per_request = !config.keep_alive && !config.proto.is_datagram();
-    // A slow server may hold a request for long; it counts as unfinished at the end, not as a timeout.
-    load_config.timeout = config.max_cell + config.warmup;
-    load_config.slow = config.slow;
-    // Measure once every client has been served (a ramp of thousands of connections is not the steady state);
-    // beside slow connections a client may never be, so the fixed warm-up stands.
-    load_config.ramp_limit =
-        waits_for_every_client(config.proto, config.slow).then_some(RAMP_LIMIT);
+    let load_config = load_config(config, clients, server.addr());
 
     let overflows_before = listen_overflows();
     let machine_before = MachineCpu::now();
     let sampler = Sampler::start(server.pid(), Duration::from_millis(100));
     let control = Control::new();
+    // A hold cell's server is read again once every connection is held, while they still are.
+    let mut holding: Option<(Option<TreeReading>, Option<u64>)> = None;
     let report = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
             // The generator's threads start from this one, and inherit its CPUs.
@@ -548,6 +599,9 @@ fn measure(
             if stop.load(Ordering::Relaxed) {
                 control.stop();
             }
+            if config.hold && holding.is_none() && control.holding() {
+                holding = Some((read_tree(server.pid()), tcp_socket_memory_kib()));
+            }
             progress.requests(control.completed());
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -555,11 +609,16 @@ fn measure(
             .join()
             .map_err(|_| "the load generator panicked".to_string())
     })?;
-    let sample = sampler.finish();
+    let mut sample = sampler.finish();
     let machine_cpu_cores = machine_before
         .zip(MachineCpu::now())
         .and_then(|(before, after)| after.busy_cores_since(&before, cpus()));
-    let socket_memory_kib = tcp_socket_memory_kib();
+    let mut socket_memory_kib = tcp_socket_memory_kib();
+    if let Some((reading, sockets)) = holding {
+        sample.holding_rss_kib = reading.map(|r| r.rss_kib);
+        sample.holding_pss_kib = reading.map(|r| r.pss_kib);
+        socket_memory_kib = sockets;
+    }
     let overflows = overflows_before
         .zip(listen_overflows())
         .map(|(a, b)| b.saturating_sub(a));
@@ -591,6 +650,36 @@ fn measure(
     );
     measured.machine_cpu_cores = machine_cpu_cores;
     Ok(measured)
+}
+
+/// A cell's load: its clients for the cell's time, or, in a hold cell, its clients' connections held for it.
+fn load_config(config: &ExperimentConfig, clients: usize, target: SocketAddr) -> LoadConfig {
+    let mut load_config = LoadConfig::new(config.proto, target);
+    if config.hold {
+        load_config.hold = Some(clients);
+        load_config.duration = Some(config.cell);
+        load_config.timeout = HOLD_TIMEOUT;
+        load_config.warmup = Duration::ZERO;
+        load_config.min_per_client = 0;
+        load_config.ramp_limit = None;
+        return load_config;
+    }
+    load_config.clients = clients;
+    load_config.threads = clients.min(cpus());
+    load_config.duration = Some(config.cell);
+    load_config.warmup = config.warmup;
+    // With slow connections a starved client may never finish a request: the cell ends on time all the same.
+    load_config.min_per_client = if config.slow > 0 { 0 } else { 2 };
+    load_config.max_duration = Some(config.max_cell);
+    load_config.connect_per_request = !config.keep_alive && !config.proto.is_datagram();
+    // A slow server may hold a request for long; it counts as unfinished at the end, not as a timeout.
+    load_config.timeout = config.max_cell + config.warmup;
+    load_config.slow = config.slow;
+    // Measure once every client has been served (a ramp of thousands of connections is not the steady state);
+    // beside slow connections a client may never be, so the fixed warm-up stands.
+    load_config.ramp_limit =
+        waits_for_every_client(config.proto, config.slow).then_some(RAMP_LIMIT);
+    load_config
 }
 
 fn measurement(
@@ -648,6 +737,7 @@ fn measurement(
         timeline: report.timeline.clone(),
         all_served_ms: report.all_served_ms,
         machine_cpu_cores: None,
+        hold: report.hold.clone(),
     }
 }
 

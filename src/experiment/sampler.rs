@@ -2,6 +2,9 @@
 //! tree (prefork's children included) — CPU, threads, RSS and PSS, processes. At the end the server's own exit
 //! report adds what `/proc` cannot give per process, such as context switches of all threads. The process
 //! itself is a [`crate::server::process::ServerProcess`].
+//!
+//! The first reading is taken before [`Sampler::start`] returns, so it is the server before any client: what a
+//! hold cell's connections cost is the memory they add to it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +92,30 @@ pub struct ServerSample {
     pub peak_pss_kib: u64,
     pub peak_processes: u64,
     pub readings: u64,
+    /// RSS and PSS at the first reading, before the cell's first connection.
+    #[serde(default)]
+    pub first_rss_kib: u64,
+    #[serde(default)]
+    pub first_pss_kib: u64,
+    /// A hold cell: RSS and PSS once every connection was open and held (see `run.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding_rss_kib: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding_pss_kib: Option<u64>,
+}
+
+impl ServerSample {
+    /// Adds a reading to the peaks and the CPU since `first` (the first reading, and when it was taken).
+    fn add(&mut self, reading: &TreeReading, first: (f64, Instant)) {
+        let (first_cpu, started) = first;
+        self.cpu_s = reading.cpu_s - first_cpu;
+        self.wall_s = started.elapsed().as_secs_f64();
+        self.peak_threads = self.peak_threads.max(reading.threads);
+        self.peak_rss_kib = self.peak_rss_kib.max(reading.rss_kib);
+        self.peak_pss_kib = self.peak_pss_kib.max(reading.pss_kib);
+        self.peak_processes = self.peak_processes.max(reading.processes);
+        self.readings += 1;
+    }
 }
 
 /// Samples a process tree on a thread of its own until stopped.
@@ -98,29 +125,28 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling the process tree of `pid` every `every`.
+    /// Takes the first reading of the process tree of `pid`, then samples it every `every` on a thread.
     pub fn start(pid: i32, every: Duration) -> Sampler {
         let running = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&running);
+        let mut sample = ServerSample::default();
+        let mut first = None;
+        if let Some(reading) = read_tree(pid) {
+            first = Some((reading.cpu_s, Instant::now()));
+            sample.first_rss_kib = reading.rss_kib;
+            sample.first_pss_kib = reading.pss_kib;
+            sample.add(&reading, (reading.cpu_s, Instant::now()));
+        }
         let thread = std::thread::spawn(move || {
-            let mut sample = ServerSample::default();
-            let mut first = None;
             loop {
+                std::thread::park_timeout(every);
                 if let Some(reading) = read_tree(pid) {
-                    let (first_cpu, started) =
-                        *first.get_or_insert((reading.cpu_s, Instant::now()));
-                    sample.cpu_s = reading.cpu_s - first_cpu;
-                    sample.wall_s = started.elapsed().as_secs_f64();
-                    sample.peak_threads = sample.peak_threads.max(reading.threads);
-                    sample.peak_rss_kib = sample.peak_rss_kib.max(reading.rss_kib);
-                    sample.peak_pss_kib = sample.peak_pss_kib.max(reading.pss_kib);
-                    sample.peak_processes = sample.peak_processes.max(reading.processes);
-                    sample.readings += 1;
+                    let first = *first.get_or_insert((reading.cpu_s, Instant::now()));
+                    sample.add(&reading, first);
                 }
                 if !flag.load(Ordering::Relaxed) {
                     return sample;
                 }
-                std::thread::park_timeout(every);
             }
         });
         Sampler {

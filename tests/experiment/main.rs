@@ -7,6 +7,7 @@ mod support;
 
 mod backlog;
 mod browser;
+mod c10k;
 mod cells;
 mod external;
 mod portuguese;

@@ -8,11 +8,13 @@
 //! One function per rule, returning the finding when its pattern is there; each threshold is a named constant
 //! that says why it is where it is. The rules are grouped by what they look at: `models.rs` one model's series,
 //! `little.rs` Little's law, `syn.rs` SYN retransmission behind a full listen queue, `slow.rs` slow connections
-//! beside the clients, `comparison.rs` the models side by side and the conclusion. Findings are typed data
+//! beside the clients, `comparison.rs` the models side by side and the conclusion; `hold.rs` replaces them all
+//! for a hold experiment (`--hold`), where no load was served. Findings are typed data
 //! ([`Finding`]) that say themselves in English or Portuguese.
 
 mod comparison;
 pub mod finding;
+mod hold;
 mod little;
 mod misses;
 mod models;
@@ -77,6 +79,14 @@ impl Analysis {
 
 /// Analyses every work and model of `results`.
 pub fn analyse(results: &Results) -> Analysis {
+    if results.hold {
+        let (works, conclusion) = hold::analyse(results);
+        return Analysis {
+            works,
+            accuracy: None,
+            conclusion,
+        };
+    }
     let cores = results.server_cores();
     let mut works = Vec::new();
     let mut conclusion = Vec::new();

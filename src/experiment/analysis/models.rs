@@ -99,7 +99,7 @@ fn one_core_finding(found: one_core::OneCore) -> Finding {
 }
 
 /// Cells that could not be measured, and why.
-fn failed_cells(results: &Results, group: &str, model: Subject) -> Vec<Finding> {
+pub(super) fn failed_cells(results: &Results, group: &str, model: Subject) -> Vec<Finding> {
     results
         .clients
         .iter()

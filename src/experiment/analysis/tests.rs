@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::experiment::catalog::Lang;
-use crate::experiment::predict::{ModelLimits, predict};
+use crate::experiment::predict::{ModelLimits, Prediction, predict};
 use crate::experiment::results::{Cell, Latency};
 use crate::experiment::sampler::ServerSample;
 use crate::experiment::subject::Subject;
@@ -47,6 +47,7 @@ pub(super) fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement 
             peak_pss_kib: 6000,
             peak_processes: 1,
             readings: 10,
+            ..ServerSample::default()
         },
         server_cpu_cores: 0.05,
         voluntary_context_switches: 100,
@@ -60,6 +61,7 @@ pub(super) fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement 
         // Every client served once, 10 ms into the cell.
         all_served_ms: Some(10.0),
         machine_cpu_cores: None,
+        hold: None,
     }
 }
 
@@ -103,6 +105,7 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
         repeat: 1,
         keep_alive: false,
         slow: 0,
+        hold: false,
         backlog: None,
         servers: Vec::new(),
         server_cpus: None,
@@ -169,6 +172,7 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
         repeat: 1,
         keep_alive: true,
         slow: 8,
+        hold: false,
         backlog: None,
         servers: Vec::new(),
         server_cpus: None,
@@ -684,4 +688,93 @@ fn threads_held_to_one_core_while_computing_are_a_global_lock() {
     // The same threads on both cores: no lock to name.
     let free = analyse(&python_results(1.9));
     assert!(!free.keys().contains(&"global_lock"), "{:?}", free.keys());
+}
+
+/// A hold experiment: poll held every connection at 1,000 and 5,000 for 0.5 KiB each, threads all at 1,000 and
+/// 1,024 at 5,000, sequential one at each.
+fn holding() -> Results {
+    let mut results = results(|c| 20.0 * c as f64);
+    results.hold = true;
+    results.works = vec!["none".into()];
+    results.clients = vec![1000, 5000];
+    results.models = [Model::Poll, Model::Threads, Model::Sequential]
+        .map(Subject::Model)
+        .to_vec();
+    results.cells.clear();
+    for &model in &results.models.clone() {
+        for clients in [1000u64, 5000] {
+            let held = match model {
+                Subject::Model(Model::Sequential) => 1,
+                Subject::Model(Model::Threads) => clients.min(1024),
+                _ => clients,
+            };
+            let mut m = measurement(clients as usize, 100.0, 0);
+            m.server.first_pss_kib = 2000;
+            m.server.holding_pss_kib = Some(2000 + held / 2);
+            m.hold = Some(crate::load::HoldReport {
+                asked: clients,
+                opened: clients,
+                answered: held,
+                held,
+                open_us: 420_000,
+                ..Default::default()
+            });
+            results.cells.push(Cell {
+                work: "none".into(),
+                model,
+                clients: clients as usize,
+                repeat: 0,
+                variant: String::new(),
+                slow: 0,
+                prediction: Prediction {
+                    throughput_rps: None,
+                    ..predict(model_of(model), LIMITS, Work::None, 1, 2)
+                },
+                measurement: Some(m),
+                failure: None,
+                stderr: None,
+            });
+        }
+    }
+    results
+}
+
+fn model_of(subject: Subject) -> Model {
+    match subject {
+        Subject::Model(m) => m,
+        Subject::Command(_) => unreachable!("only models here"),
+    }
+}
+
+#[test]
+fn a_hold_experiment_says_what_was_held_and_nothing_about_throughput() {
+    let results = holding();
+    let analysis = analyse(&results);
+    let keys = |model| -> Vec<&str> {
+        findings_of(&analysis, "none", Subject::Model(model))
+            .iter()
+            .map(|f| f.key())
+            .collect()
+    };
+    assert_eq!(keys(Model::Poll), ["held"]);
+    assert_eq!(keys(Model::Threads), ["held", "held_fewer"]);
+    assert_eq!(keys(Model::Sequential), ["held_fewer"]);
+    assert!(analysis.works[0].misses.is_empty() && analysis.accuracy.is_none());
+    assert_eq!(analysis.keys().len(), 5, "{:?}", analysis.keys());
+    let threads = findings_of(&analysis, "none", Subject::Model(Model::Threads));
+    let said = threads[1].render(Lang::En);
+    assert!(
+        said.starts_with("At 5000 clients it held only 1024 of 5000 connections: it serves at most 1024 connections at once"),
+        "{said}"
+    );
+    // Only poll held all 5,000: it is the cheapest by default, and the others are named as held fewer.
+    let conclusion = analysis.conclusion[0].render(Lang::En);
+    assert_eq!(
+        conclusion,
+        "At 5000 clients only poll held every connection, at 0.50 KiB (PSS) each. The servers threads and sequential held fewer: their cost per connection is not comparable."
+    );
+    let poll = results
+        .median_run("none", Subject::Model(Model::Poll), 5000)
+        .unwrap();
+    assert_eq!(poll.kib_per_connection(), Some(0.5));
 }

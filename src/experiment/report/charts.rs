@@ -67,6 +67,32 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
             .collect()
     };
     let run = |model: Subject, clients: usize| results.median_run(work, model, clients);
+    if results.hold {
+        // Nothing was served: what the server held and what holding cost it are the figures.
+        let charts: [(&'static str, &str, Vec<Series>); 4] = [
+            (
+                "held",
+                "axis_connections",
+                metric(&|m, c| run(m, c).and_then(|r| r.held()).map(|h| h as f64)),
+            ),
+            (
+                "kib_per_connection",
+                "axis_kib",
+                metric(&|m, c| run(m, c).and_then(|r| r.kib_per_connection())),
+            ),
+            (
+                "threads",
+                "axis_threads",
+                metric(&|m, c| run(m, c).map(|r| r.server.peak_threads as f64)),
+            ),
+            (
+                "memory",
+                "axis_mib",
+                metric(&|m, c| run(m, c).map(|r| r.server.peak_pss_kib as f64 / 1024.0)),
+            ),
+        ];
+        return draw_all(charts.into_iter().collect(), lang);
+    }
     // Per model, the fewest requests one client completed (solid) and the most (dashed), in the model's colour.
     let fewest = metric(&|m, c| run(m, c).map(|r| r.fewest_per_client as f64));
     let most = metric(&|m, c| run(m, c).map(|r| r.most_per_client as f64));
@@ -127,6 +153,14 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
         ),
         ("fairness", "axis_per_client", fairness),
     ];
+    draw_all(charts.into_iter().collect(), lang)
+}
+
+/// Draws each (kind, y axis label key, series) chart against the clients.
+fn draw_all(
+    charts: Vec<(&'static str, &str, Vec<Series>)>,
+    lang: Lang,
+) -> Vec<(&'static str, String)> {
     charts
         .into_iter()
         .map(|(kind, y_axis, series)| {

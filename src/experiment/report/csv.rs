@@ -3,7 +3,7 @@
 
 use super::super::results::Results;
 
-const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,variant,slow,failure,serverlab_version,commit,build_profile,cpu_model,cores,kernel,somaxconn,fd_soft_limit,fd_hard_limit,command";
+const HEADER: &str = "work,model,clients,repeat,status,requests,errors,duration_s,throughput_rps,predicted_rps,concurrency,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,fewest_per_client,most_per_client,unfinished,server_cpu_cores,server_peak_threads,server_peak_processes,server_peak_rss_kib,server_peak_pss_kib,voluntary_context_switches,involuntary_context_switches,generator_cpu_cores,socket_memory_kib,listen_overflows,variant,slow,held,kib_per_connection,failure,serverlab_version,commit,build_profile,cpu_model,cores,kernel,somaxconn,fd_soft_limit,fd_hard_limit,command";
 
 pub fn render(results: &Results) -> String {
     let mut out = String::from(HEADER);
@@ -72,6 +72,10 @@ pub fn render(results: &Results) -> String {
                     .unwrap_or_default(),
                 quote(&cell.variant),
                 cell.slow.to_string(),
+                m.held().map(|h| h.to_string()).unwrap_or_default(),
+                m.kib_per_connection()
+                    .map(|k| format!("{k:.3}"))
+                    .unwrap_or_default(),
                 String::new(),
             ]),
             None => {
@@ -81,6 +85,7 @@ pub fn render(results: &Results) -> String {
                 fields.extend([predicted, concurrency]);
                 fields.extend(std::iter::repeat_n(String::new(), 18));
                 fields.extend([quote(&cell.variant), cell.slow.to_string()]);
+                fields.extend([String::new(), String::new()]);
                 fields.push(quote(cell.failure.as_deref().unwrap_or("")));
             }
         }
@@ -126,6 +131,7 @@ mod tests {
             repeat: 1,
             keep_alive: false,
             slow: 0,
+            hold: false,
             backlog: None,
             servers: Vec::new(),
             server_cpus: None,

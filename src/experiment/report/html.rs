@@ -49,7 +49,8 @@ pub fn render(results: &Results, lang: Lang) -> String {
             escape(label(lang, "interrupted"))
         );
     }
-    let _ = writeln!(page, "<p>{}</p>", escape(label(lang, "intro")));
+    let intro = if results.hold { "intro_hold" } else { "intro" };
+    let _ = writeln!(page, "<p>{}</p>", escape(label(lang, intro)));
     setup_section(&mut page, results, lang);
     for work in &results.works {
         work_section(&mut page, results, &analysis, work, lang);
@@ -69,7 +70,9 @@ pub fn render(results: &Results, lang: Lang) -> String {
 }
 
 fn setup_section(page: &mut String, results: &Results, lang: Lang) {
-    let behaviour = if results.keep_alive {
+    let behaviour = if results.hold {
+        "hold_behaviour"
+    } else if results.keep_alive {
         "keep_alive"
     } else {
         "connect_per_request"
@@ -128,8 +131,13 @@ fn work_section(page: &mut String, results: &Results, analysis: &Analysis, work:
         escape(&work_heading(lang, work)),
         escape(&work_description(lang, work_of(work)))
     );
-    table_html(page, &throughput_table(results, work, lang), "throughput");
-    table_html(page, &prediction_table(results, work, lang), "prediction");
+    if results.hold {
+        // Nothing was served, so no throughput was predicted: the held connections and their cost stand alone.
+        table_html(page, &throughput_table(results, work, lang), "hold");
+    } else {
+        table_html(page, &throughput_table(results, work, lang), "throughput");
+        table_html(page, &prediction_table(results, work, lang), "prediction");
+    }
     if let Some(table) = baseline_table(results, work, lang) {
         table_html(page, &table, "baseline");
     }

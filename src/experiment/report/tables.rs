@@ -29,8 +29,12 @@ fn header(results: &Results, lang: Lang) -> Vec<String> {
     header
 }
 
-/// Throughput and p99 latency: `requests/s / p99 ms` in each cell.
+/// Throughput and p99 latency: `requests/s / p99 ms` in each cell; in a hold experiment, what replaces them
+/// ([`hold_table`]).
 pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
+    if results.hold {
+        return hold_table(results, work, lang);
+    }
     let header = header(results, lang);
     let rows = results
         .models
@@ -60,6 +64,41 @@ pub fn throughput_table(results: &Results, work: &str, lang: Lang) -> Table {
         header,
         rows,
         flagged: Vec::new(),
+    }
+}
+
+/// Connections held and KiB (PSS) per held connection: `held / KiB` in each cell, flagged when the server held
+/// fewer than asked (its cost per connection is then over fewer connections, not comparable).
+pub fn hold_table(results: &Results, work: &str, lang: Lang) -> Table {
+    let w = Writer(lang);
+    let mut flagged = Vec::new();
+    let mut rows = Vec::new();
+    for (r, &model) in results.models.iter().enumerate() {
+        let mut row = vec![model.to_string()];
+        for (c, &clients) in results.clients.iter().enumerate() {
+            let run = results.median_run(work, model, clients);
+            let cell = match run.and_then(|m| Some((m.hold.as_ref()?, m.kib_per_connection()))) {
+                Some((hold, kib)) => {
+                    if hold.held < hold.asked {
+                        flagged.push((r, c + 1));
+                    }
+                    let kib = kib.map_or("-".to_string(), |k| w.kib(k));
+                    format!("{} / {kib}", w.int(hold.held))
+                }
+                None if results.failure(work, model, clients).is_some() => {
+                    label(lang, "failed").to_string()
+                }
+                None => "-".to_string(),
+            };
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    Table {
+        title: label(lang, "table_hold").to_string(),
+        header: header(results, lang),
+        rows,
+        flagged,
     }
 }
 
@@ -105,7 +144,8 @@ pub fn prediction_table(results: &Results, work: &str, lang: Lang) -> Table {
 /// Every server against the baseline: `throughput x / CPU per request x` in each cell, the median runs'
 /// ratios to the baseline's in the same run (throughput above 1 and CPU per request below 1 are better).
 pub fn baseline_table(results: &Results, work: &str, lang: Lang) -> Option<Table> {
-    let baseline = results.baseline?;
+    // Hold cells serve no load: there is no throughput to compare.
+    let baseline = results.baseline.filter(|_| !results.hold)?;
     let w = Writer(lang);
     let figures = |subject, clients| {
         let run = results.median_run(work, subject, clients)?;
@@ -234,6 +274,7 @@ mod tests {
                 timeline: Default::default(),
                 all_served_ms: None,
                 machine_cpu_cores: None,
+                hold: None,
             }),
             failure: None,
             stderr: None,
@@ -252,6 +293,7 @@ mod tests {
             repeat: 1,
             keep_alive: false,
             slow: 0,
+            hold: false,
             backlog: None,
             servers: Vec::new(),
             server_cpus: None,

@@ -75,6 +75,15 @@ pub enum Comparison {
         per_request: Duration,
         best_rps: f64,
     },
+    /// Hold cells: of the servers that held every connection at `clients`, the one that paid least per
+    /// connection (KiB of PSS), the one that paid most (when another held them all), and those that held fewer.
+    CheapestPerConnection {
+        clients: usize,
+        model: Subject,
+        kib: f64,
+        dearest: Option<(Subject, f64)>,
+        fewer: Vec<Subject>,
+    },
 }
 
 /// The conclusion: which model to choose for a work (`work` is its spec, `sleep:50ms`).
@@ -142,6 +151,7 @@ impl Comparison {
             ThreadsNoHelp { .. } => "threads_no_help",
             SequentialLesson { .. } => "sequential_lesson",
             CpuCeiling { .. } => "cpu_ceiling",
+            CheapestPerConnection { .. } => "cheapest_per_connection",
         }
     }
 
@@ -150,6 +160,56 @@ impl Comparison {
         use Comparison::*;
         let w = Writer(lang);
         match self {
+            CheapestPerConnection {
+                clients,
+                model,
+                kib,
+                dearest,
+                fewer,
+            } => {
+                let (c, k) = (w.count(*clients, CLIENT), w.kib(*kib));
+                let first = match dearest {
+                    Some((other, other_kib)) => {
+                        let k2 = w.kib(*other_kib);
+                        w.pick(
+                            format!("At {c}, of the servers that held every connection, {model} paid least for one: {k} KiB (PSS), and {other} most: {k2} KiB."),
+                            format!("Com {c}, dos servidores que mantiveram todas as conexões, {model} pagou menos por uma: {k} KiB (PSS), e {other} mais: {k2} KiB."),
+                        )
+                    }
+                    None => w.pick(
+                        format!(
+                            "At {c} only {model} held every connection, at {k} KiB (PSS) each."
+                        ),
+                        format!(
+                            "Com {c} só {model} manteve todas as conexões, a {k} KiB (PSS) cada."
+                        ),
+                    ),
+                };
+                if fewer.is_empty() {
+                    return first;
+                }
+                let list = w.model_list(fewer);
+                let n = fewer.len();
+                let who = w.word(
+                    n,
+                    word(
+                        ["The server", "The servers"],
+                        ["O servidor", "Os servidores"],
+                    ),
+                );
+                let held = w.word(n, word(["held", "held"], ["manteve", "mantiveram"]));
+                let cost = w.word(
+                    n,
+                    word(
+                        ["its cost", "their cost"],
+                        ["o custo dele", "o custo deles"],
+                    ),
+                );
+                w.pick(
+                    format!("{first} {who} {list} {held} fewer: {cost} per connection is not comparable."),
+                    format!("{first} {who} {list} {held} menos: {cost} por conexão não é comparável."),
+                )
+            }
             Best {
                 clients,
                 best,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::words::{CELL, CLIENT, CORE, PROCESS, REQUEST, THREAD, TIME, Writer, word};
+use super::words::{CELL, CLIENT, CONNECTION, CORE, PROCESS, REQUEST, THREAD, TIME, Writer, word};
 use crate::experiment::catalog::Lang;
 
 /// One model under one work, as clients grew.
@@ -144,6 +144,28 @@ pub enum ModelFinding {
         most_cores: f64,
         cores: usize,
     },
+    /// A hold cell: every connection asked for was held, at this cost each (KiB of PSS), with these threads.
+    Held {
+        clients: usize,
+        held: u64,
+        open_s: f64,
+        kib_per_connection: f64,
+        threads: u64,
+        processes: u64,
+    },
+    /// A hold cell where the server held fewer connections than asked for: it closed some (`closed`), or it
+    /// serves at most `concurrency` at once and the rest waited unanswered in its listen queue, which
+    /// overflowed `overflows` times.
+    HeldFewer {
+        clients: usize,
+        asked: u64,
+        held: u64,
+        concurrency: Option<usize>,
+        threads: u64,
+        processes: u64,
+        closed: u64,
+        overflows: u64,
+    },
 }
 
 impl ModelFinding {
@@ -173,6 +195,8 @@ impl ModelFinding {
             OffPrediction { .. } => "off_prediction",
             GlobalLock { .. } => "global_lock",
             OneLoop { .. } => "one_loop",
+            Held { .. } => "held",
+            HeldFewer { .. } => "held_fewer",
         }
     }
 
@@ -518,6 +542,81 @@ impl ModelFinding {
                 w.pick(
                     format!("With {c} one thread did all the computing: never more than {u} of the {n} busy. While it computes, its loop serves nobody else; only more processes would use the other cores."),
                     format!("Com {c} uma só thread fez toda a computação: nunca mais que {u} dos {n} ocupados. Enquanto ela computa, seu laço não atende mais ninguém; só mais processos usariam os outros núcleos."),
+                )
+            }
+            Held {
+                clients,
+                held,
+                open_s,
+                kib_per_connection,
+                threads,
+                processes,
+            } => {
+                let (c, h) = (w.count(*clients, CLIENT), w.count(*held, CONNECTION));
+                let (s, k) = (w.num(*open_s, 2), w.kib(*kib_per_connection));
+                let (t, p) = (w.count(*threads, THREAD), w.count(*processes, PROCESS));
+                w.pick(
+                    format!(
+                        "At {c} it held {h}, opened in {s} s, at {k} KiB (PSS) per connection, with {t} in {p}."
+                    ),
+                    format!(
+                        "Com {c} manteve {h}, abertas em {s} s, a {k} KiB (PSS) por conexão, com {t} em {p}."
+                    ),
+                )
+            }
+            HeldFewer {
+                clients,
+                asked,
+                held,
+                concurrency,
+                threads,
+                processes,
+                closed,
+                overflows,
+            } => {
+                let (c, h, a) = (
+                    w.count(*clients, CLIENT),
+                    w.int(*held),
+                    w.count(*asked, CONNECTION),
+                );
+                let (t, p) = (w.count(*threads, THREAD), w.count(*processes, PROCESS));
+                let cause = if *closed > 0 {
+                    let n = w.count(*closed, CONNECTION);
+                    w.pick(
+                        format!("it closed {n} it had answered before the hold ended (an idle timeout or a cap on connections)"),
+                        format!("fechou {n} que já tinha respondido antes do fim da espera (um tempo limite de ociosidade ou um limite de conexões)"),
+                    )
+                } else {
+                    let cap = match concurrency {
+                        Some(k) => {
+                            let k = w.count(*k, CONNECTION);
+                            w.pick(
+                                format!("it serves at most {k} at once (it ran {t} in {p})"),
+                                format!("atende no máximo {k} por vez (rodou {t} em {p})"),
+                            )
+                        }
+                        None => w.pick(
+                            format!("it answered no more (it ran {t} in {p})"),
+                            format!("não respondeu mais (rodou {t} em {p})"),
+                        ),
+                    };
+                    let queue = if *overflows > 0 {
+                        let n = w.count(*overflows, TIME);
+                        w.pick(
+                            format!(", and past the queue, which overflowed {n}, the kernel dropped the connection requests"),
+                            format!(", e além da fila, que transbordou {n}, o kernel descartou os pedidos de conexão"),
+                        )
+                    } else {
+                        String::new()
+                    };
+                    w.pick(
+                        format!("{cap}, so the others waited unanswered in the listen queue until the client gave up{queue}"),
+                        format!("{cap}, então as outras esperaram sem resposta na fila de escuta até o cliente desistir{queue}"),
+                    )
+                };
+                w.pick(
+                    format!("At {c} it held only {h} of {a}: {cause}."),
+                    format!("Com {c} manteve apenas {h} de {a}: {cause}."),
                 )
             }
             OffPrediction { clients } => {

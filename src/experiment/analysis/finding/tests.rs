@@ -199,6 +199,25 @@ fn every_kind(n: usize) -> Vec<Finding> {
             most_cores: 0.98,
             cores: n,
         },
+        ModelFinding::Held {
+            clients: 1000 * n,
+            held: 1000 * count,
+            open_s: 0.42,
+            kib_per_connection: 0.21,
+            threads: count,
+            processes: count,
+        },
+        // A cap and an overflowing queue (1), a server that closed what it held (8).
+        ModelFinding::HeldFewer {
+            clients: 200 * n,
+            asked: 200 * count,
+            held: count,
+            concurrency: Some(n),
+            threads: count,
+            processes: count,
+            closed: if n == 1 { 0 } else { count },
+            overflows: count,
+        },
     ]
     .into_iter()
     .map(Finding::from)
@@ -297,6 +316,21 @@ fn every_kind(n: usize) -> Vec<Finding> {
             per_request: d,
             best_rps: 190.0,
         },
+        // Alone and with nobody short (1); beside a dearer one and those that held fewer (8).
+        Comparison::CheapestPerConnection {
+            clients: 1000 * n,
+            model: Subject::Model(Model::Poll),
+            kib: 0.21,
+            dearest: (n > 1).then_some((Subject::Model(Model::Threads), 12.5)),
+            fewer: if n == 1 {
+                Vec::new()
+            } else {
+                vec![
+                    Subject::Model(Model::Sequential),
+                    Subject::Model(Model::Pool),
+                ]
+            },
+        },
     ]
     .into_iter()
     .map(Finding::from)
@@ -379,7 +413,7 @@ fn every_kind_says_itself_in_both_languages_with_every_figure() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), kinds.len(), "two samples of one kind");
-    assert_eq!(keys.len(), 46, "a kind without a sample here");
+    assert_eq!(keys.len(), 49, "a kind without a sample here");
     for n in [1, 8] {
         for finding in every_kind(n) {
             let (en, pt) = (finding.render(Lang::En), finding.render(Lang::Pt));
@@ -479,5 +513,50 @@ fn words_agree_with_their_numbers_in_each_language() {
         failed(2)
             .render(Lang::Pt)
             .starts_with("Com 1 cliente, 2 requisições falharam")
+    );
+}
+
+#[test]
+fn a_hold_finding_says_how_many_were_held_and_what_each_cost() {
+    let held = Finding::from(ModelFinding::Held {
+        clients: 5000,
+        held: 5000,
+        open_s: 0.42,
+        kib_per_connection: 0.21,
+        threads: 1,
+        processes: 1,
+    });
+    assert_eq!(
+        held.render(Lang::En),
+        "At 5000 clients it held 5000 connections, opened in 0.42 s, at 0.21 KiB (PSS) per connection, with 1 thread in 1 process."
+    );
+    assert_eq!(
+        held.render(Lang::Pt),
+        "Com 5000 clientes manteve 5000 conexões, abertas em 0,42 s, a 0,21 KiB (PSS) por conexão, com 1 thread em 1 processo."
+    );
+    let fewer = Finding::from(ModelFinding::HeldFewer {
+        clients: 200,
+        asked: 200,
+        held: 1,
+        concurrency: Some(1),
+        threads: 1,
+        processes: 1,
+        closed: 0,
+        overflows: 0,
+    });
+    assert_eq!(
+        fewer.render(Lang::En),
+        "At 200 clients it held only 1 of 200 connections: it serves at most 1 connection at once (it ran 1 thread in 1 process), so the others waited unanswered in the listen queue until the client gave up."
+    );
+    let none = Finding::from(Comparison::CheapestPerConnection {
+        clients: 10000,
+        model: Subject::Model(Model::Poll),
+        kib: 0.5,
+        dearest: Some((Subject::Model(Model::Async), 1.25)),
+        fewer: vec![Subject::Model(Model::Sequential)],
+    });
+    assert_eq!(
+        none.render(Lang::En),
+        "At 10,000 clients, of the servers that held every connection, poll paid least for one: 0.50 KiB (PSS), and async most: 1.25 KiB. The server sequential held fewer: its cost per connection is not comparable."
     );
 }

@@ -23,6 +23,7 @@ pub const REQUEST: Word = word(["request", "requests"], ["requisição", "requis
 pub const CORE: Word = word(["core", "cores"], ["núcleo", "núcleos"]);
 pub const THREAD: Word = word(["thread", "threads"], ["thread", "threads"]);
 pub const PROCESS: Word = word(["process", "processes"], ["processo", "processos"]);
+pub const CONNECTION: Word = word(["connection", "connections"], ["conexão", "conexões"]);
 pub const CELL: Word = word(["cell", "cells"], ["célula", "células"]);
 pub const TIME: Word = word(["time", "times"], ["vez", "vezes"]);
 pub const SLOW_CONNECTION: Word = word(
@@ -89,6 +90,11 @@ impl Writer {
 
     /// A latency or a time: two decimals below 10 (`1.01`), one above (`52.3`).
     pub fn time(self, x: f64) -> String {
+        self.num(x, if x < 10.0 { 2 } else { 1 })
+    }
+
+    /// KiB per connection: two decimals below 10 (`0.21`), one above (`52.3`).
+    pub fn kib(self, x: f64) -> String {
         self.num(x, if x < 10.0 { 2 } else { 1 })
     }
 
