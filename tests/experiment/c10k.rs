@@ -148,6 +148,8 @@ fn a_hold_experiment_measures_what_a_held_connection_costs_and_who_held_fewer() 
 
 #[test]
 fn a_hold_refuses_what_has_no_connection_to_hold() {
+    // Quick, but it starts processes: not beside a test that times cells.
+    let _alone = crate::cells::alone();
     for (args, says) in [
         (&["--proto", "udp-echo"][..], "udp-echo"),
         (&["--proto", "daytime"][..], "daytime"),

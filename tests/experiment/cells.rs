@@ -362,6 +362,8 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
 
 #[test]
 fn only_a_debug_build_is_refused_without_allow_debug() {
+    // Quick, but it starts processes: not beside a test that times cells.
+    let _alone = crate::cells::alone();
     let out = out_dir("profile");
     let output = Command::new(BIN)
         .args([

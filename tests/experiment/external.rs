@@ -146,6 +146,8 @@ fn an_external_server_is_measured_beside_a_model_and_a_broken_one_fails_alone() 
 
 #[test]
 fn bad_server_flags_are_usage_errors() {
+    // Quick, but it starts processes: not beside a test that times cells.
+    let _alone = crate::cells::alone();
     for (args, says) in [
         (vec!["--server", "no-equals-sign"], "NAME=COMMAND"),
         (vec!["--server", "poll=cat"], "one of serverlab's models"),

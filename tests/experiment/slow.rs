@@ -72,6 +72,8 @@ fn slow_connections_starve_the_pool_and_a_header_deadline_frees_it() {
 
 #[test]
 fn the_slowloris_preset_needs_http_and_cells_have_a_range() {
+    // Quick, but it starts processes: not beside a test that times cells.
+    let _alone = crate::cells::alone();
     let out = crate::support::run_cli(&["experiment", "--allow-debug", "--cell", "0s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
