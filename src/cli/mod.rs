@@ -38,7 +38,8 @@ enum Command {
     Load(Box<load::LoadArgs>),
     /// Merge `load --json` results (from several machines) into one summary.
     Merge(load::MergeArgs),
-    /// Run every model against growing numbers of clients; print tables, write results and an HTML report.
+    /// Run every model (and any server of yours) against growing numbers of clients; print tables, write results
+    /// and an HTML report.
     Experiment(experiment::ExperimentArgs),
 }
 
