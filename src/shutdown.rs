@@ -14,7 +14,7 @@
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -182,11 +182,31 @@ impl Shutdown {
 /// The signals that ask a program to stop: Ctrl-C and `kill`.
 const STOP_SIGNALS: [i32; 2] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
 
+/// The process group a forced exit (the second Ctrl-C) kills first: a server of someone else's and its children,
+/// which no destructor will stop then. 0: none.
+static GROUP_TO_KILL: AtomicI32 = AtomicI32::new(0);
+
+/// Has a forced exit kill process group `pgid` first (0: none).
+pub fn kill_group_on_forced_exit(pgid: i32) {
+    GROUP_TO_KILL.store(pgid, Ordering::SeqCst);
+}
+
 /// The stop convention of every serverlab command: the first SIGINT or SIGTERM sets `flag` (the program then
 /// stops gracefully and still reports), a second one exits at once with status 130. Starts no thread.
 pub fn flag_on_stop_signals(flag: &Arc<AtomicBool>) -> io::Result<Vec<SigId>> {
     let mut handlers = Vec::new();
     for signal in STOP_SIGNALS {
+        let stopping = Arc::clone(flag);
+        // SAFETY: the action only loads atomics and calls kill(2), both async-signal-safe. Registered before the
+        // exit below, so it runs first.
+        handlers.push(unsafe {
+            signal_hook::low_level::register(signal, move || {
+                let group = GROUP_TO_KILL.load(Ordering::SeqCst);
+                if stopping.load(Ordering::SeqCst) && group > 0 {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+            })
+        }?);
         // Registered first, so the first signal finds the flag still false and does not exit.
         handlers.push(signal_hook::flag::register_conditional_shutdown(
             signal,

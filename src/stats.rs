@@ -232,6 +232,15 @@ pub struct ResourceUsage {
 }
 
 impl ResourceUsage {
+    /// Adds `other`'s times and counts (the largest RSS stays the largest).
+    pub fn add(&mut self, other: &ResourceUsage) {
+        self.user_cpu_s += other.user_cpu_s;
+        self.system_cpu_s += other.system_cpu_s;
+        self.voluntary_context_switches += other.voluntary_context_switches;
+        self.involuntary_context_switches += other.involuntary_context_switches;
+        self.max_rss_kib = self.max_rss_kib.max(other.max_rss_kib);
+    }
+
     /// `getrusage` of this process (all its threads) or of its waited-for children.
     pub fn of(who: UsageWho) -> ResourceUsage {
         match getrusage(who) {

@@ -8,8 +8,11 @@
 //! period is over, and the experiment waits until no process of the group is left. Its `wait4` resource usage
 //! gives the context switches of every thread and reaped child, dead ones included, which `/proc` cannot.
 //!
-//! The command must stay in the foreground (nginx: `daemon off;`): a server that detaches leaves its group, and
-//! nothing could measure or stop it.
+//! A simple command is run with `exec` (`sh -c 'exec python3 s.py'`), so the server is our child and its
+//! process tree is its own; a compound one (`cd x && ./s`) keeps `sh` as its parent. Either way serverlab is the
+//! group's subreaper: a server orphaned by its shell comes back to us, is reaped, and its usage counts. The usage
+//! covers the server's whole life, start-up included. The command must stay in the foreground (nginx:
+//! `daemon off;`): a server that detaches leaves its group, and nothing could measure or stop it.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -124,6 +127,8 @@ pub struct ExternalProcess {
     addr: SocketAddr,
     stderr: Arc<Mutex<Tail>>,
     reaped: Option<ResourceUsage>,
+    /// What the orphans of the group we reaped used.
+    orphans: ResourceUsage,
 }
 
 /// How an external server ended.
@@ -132,6 +137,10 @@ pub struct Stopped {
     pub usage: ResourceUsage,
     /// It ignored SIGTERM for the whole grace period and was killed.
     pub killed: bool,
+    /// It had exited before it was told to stop.
+    pub exited_early: bool,
+    /// The end of its stderr, all of it said.
+    pub stderr: String,
 }
 
 /// Why a server did not start, and the end of its stderr.
@@ -160,10 +169,12 @@ impl ExternalProcess {
             why,
             stderr: String::new(),
         };
+        // Orphans of the group come back to us to be reaped, with their usage (see `reap`).
+        let _ = nix::sys::prctl::set_child_subreaper(true);
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(&launch.command)
+            .arg(exec_if_simple(&launch.command))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -205,11 +216,19 @@ impl ExternalProcess {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             stderr,
             reaped: None,
+            orphans: ResourceUsage::default(),
         };
+        // A second Ctrl-C leaves at once, without our destructors: the group dies with us all the same.
+        crate::shutdown::kill_group_on_forced_exit(server.pid);
         // The child is reaped by `wait4` (for its resource usage), never by std.
         drop(child);
         let deadline = Instant::now() + launch.startup;
         loop {
+            // Dead already: whatever answers on the port is not this server (another took the port).
+            if server.reap().map_err(no_stderr)?.is_some() {
+                let why = format!("{} exited before it listened", server.name);
+                return Err(server.failed(why));
+            }
             let said: Option<SocketAddr> = *announced.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(said) = said {
                 if launch.addr.is_none() {
@@ -222,10 +241,6 @@ impl ExternalProcess {
                 && TcpStream::connect_timeout(&server.addr, Duration::from_millis(100)).is_ok()
             {
                 return Ok(server);
-            }
-            if server.reap().map_err(no_stderr)?.is_some() {
-                let why = format!("{} exited before it listened", server.name);
-                return Err(server.failed(why));
             }
             if Instant::now() > deadline {
                 let waited = match launch.addr {
@@ -245,6 +260,10 @@ impl ExternalProcess {
 
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -270,6 +289,8 @@ impl ExternalProcess {
 
     /// SIGTERM to the group; SIGKILL after `grace`; returns once no process of the group is left.
     pub fn stop(mut self, grace: Duration) -> Result<Stopped, String> {
+        // Gone before it was told to stop: it crashed, or quit, during the cell.
+        let exited_early = self.reap()?.is_some();
         let group = Pid::from_raw(-self.pid);
         let _ = kill(group, Signal::SIGTERM);
         let gone = self.wait_group(grace)?;
@@ -282,9 +303,16 @@ impl ExternalProcess {
                 ));
             }
         }
+        crate::shutdown::kill_group_on_forced_exit(0);
+        let mut usage = self.reaped.take().unwrap_or_default();
+        usage.add(&self.orphans);
+        // The reader thread takes what the server wrote last as its pipe closes.
+        std::thread::sleep(Duration::from_millis(50));
         Ok(Stopped {
-            usage: self.reaped.take().unwrap_or_default(),
+            usage,
             killed: !gone,
+            exited_early,
+            stderr: self.stderr(),
         })
     }
 
@@ -294,6 +322,8 @@ impl ExternalProcess {
         loop {
             self.reap()?;
             if self.reaped.is_some() && !group_alive(self.pid) {
+                // Those that died since the last look are zombies handed to us: reap them, and their usage.
+                self.reap()?;
                 return Ok(true);
             }
             if Instant::now() > deadline {
@@ -303,17 +333,24 @@ impl ExternalProcess {
         }
     }
 
-    /// Reaps the child if it has exited, keeping its resource usage (its threads and waited-for children's).
+    /// Reaps whatever of the group has exited: the child, keeping its resource usage (its threads' and its
+    /// waited-for children's), and any orphan of the group handed to us as subreaper, adding up theirs.
     fn reap(&mut self) -> Result<Option<ResourceUsage>, String> {
-        if self.reaped.is_none() {
+        loop {
             let mut status = 0;
-            // SAFETY: an all-zero rusage is valid, and wait4 writes it only for our own child.
+            // SAFETY: an all-zero rusage is valid, and wait4 writes it only for a child of ours.
             let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            // SAFETY: plain system call on our child's pid, with valid pointers.
-            let pid = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut usage) };
+            // SAFETY: plain system call on our children in the group, with valid pointers.
+            let pid = unsafe { libc::wait4(-self.pid, &mut status, libc::WNOHANG, &mut usage) };
             if pid == self.pid {
                 self.reaped = Some(usage_of(&usage));
-            } else if pid < 0 {
+            } else if pid > 0 {
+                self.orphans.add(&usage_of(&usage));
+            } else if pid == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+            {
+                return Ok(self.reaped);
+            } else {
                 return Err(format!(
                     "{}: wait4: {}",
                     self.name,
@@ -321,7 +358,6 @@ impl ExternalProcess {
                 ));
             }
         }
-        Ok(self.reaped)
     }
 }
 
@@ -330,6 +366,52 @@ impl Drop for ExternalProcess {
         if self.reaped.is_none() || group_alive(self.pid) {
             let _ = kill(Pid::from_raw(-self.pid), Signal::SIGKILL);
             let _ = self.wait_group(Duration::from_secs(5));
+        }
+        crate::shutdown::kill_group_on_forced_exit(0);
+    }
+}
+
+/// `exec COMMAND` when COMMAND is one simple command (`VAR=1 exec prog args`), so the server replaces the shell
+/// and is the process measured and signalled; a compound command (`;`, `&&`, `|`, a subshell, an `exec` of its
+/// own) is left as written.
+pub fn exec_if_simple(command: &str) -> String {
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    for c in command.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if !single => escaped = true,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            ';' | '&' | '|' | '(' | ')' | '\n' if !single && !double => {
+                return command.to_string();
+            }
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = command.split_whitespace().collect();
+    // Leading assignments stay before `exec`, where they set the program's environment.
+    let assignments = words
+        .iter()
+        .take_while(|w| {
+            w.split_once('=').is_some_and(|(name, _)| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        })
+        .count();
+    // Shell syntax and builtins cannot be exec'd.
+    const NOT_PROGRAMS: [&str; 12] = [
+        "exec", "if", "for", "while", "until", "case", "{", "!", "[[", "time", "cd", "export",
+    ];
+    match words.get(assignments) {
+        None => command.to_string(),
+        Some(word) if NOT_PROGRAMS.contains(word) => command.to_string(),
+        Some(_) => {
+            let at = command
+                .match_indices(words[assignments])
+                .map(|(i, _)| i)
+                .find(|&i| command[..i].split_whitespace().count() == assignments)
+                .unwrap_or(0);
+            format!("{}exec {}", &command[..at], &command[at..])
         }
     }
 }
@@ -456,6 +538,54 @@ mod tests {
         assert_eq!(Concurrency::parse("4"), Ok(Concurrency::Limit(4)));
         assert_eq!(Concurrency::parse("unlimited"), Ok(Concurrency::Unlimited));
         assert!(Concurrency::parse("0").is_err());
+    }
+
+    #[test]
+    fn a_simple_command_is_execed_and_a_compound_one_left_alone() {
+        assert_eq!(
+            exec_if_simple("python3 s.py --port 80"),
+            "exec python3 s.py --port 80"
+        );
+        assert_eq!(
+            exec_if_simple("A=1 B=x python3 -c 'import a; a.b()'"),
+            "A=1 B=x exec python3 -c 'import a; a.b()'"
+        );
+        assert_eq!(
+            exec_if_simple(r#""$(command -v nginx)" -c "a;b""#),
+            r#"exec "$(command -v nginx)" -c "a;b""#
+        );
+        for compound in [
+            "cd x && ./s",
+            "a; b",
+            "a | b",
+            "exec s",
+            "if true; then s; fi",
+            "s &",
+            "(s)",
+            "",
+        ] {
+            assert_eq!(exec_if_simple(compound), compound);
+        }
+    }
+
+    #[test]
+    fn a_compound_command_is_measured_through_its_orphans() {
+        // The shell runs the server as its child; SIGTERM kills the shell first, and the server, orphaned, comes
+        // back to us as subreaper: reaped, its CPU counted, nothing left.
+        let port = free_port().unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let script = format!(
+            "import socket, time; e = time.process_time() + 0.2\nwhile time.process_time() < e: pass\n\
+             s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(60)"
+        );
+        let command = format!("true && python3 -c \"{script}\"");
+        let server = ExternalProcess::start(launch(&command, Some(addr), 10_000)).unwrap();
+        let pid = server.pid();
+        let stopped = server.stop(Duration::from_secs(3)).unwrap();
+        assert!(!group_alive(pid));
+        assert!(!stopped.exited_early);
+        let cpu = stopped.usage.user_cpu_s + stopped.usage.system_cpu_s;
+        assert!(cpu >= 0.15, "the orphan's CPU counts: {:?}", stopped.usage);
     }
 
     #[test]

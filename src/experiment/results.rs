@@ -74,6 +74,9 @@ pub struct Measurement {
     /// Cores the whole machine kept busy during the cell: server, generator, and anything else running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_cpu_cores: Option<f64>,
+    /// The server ignored SIGTERM at the end of the cell and was killed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub killed: bool,
     /// A hold cell (`--hold`): what became of the connections it opened and held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldReport>,

@@ -545,28 +545,52 @@ impl Running {
         }
     }
 
-    /// The end of an external server's stderr, kept with a failed cell.
-    fn stderr(&self) -> Option<String> {
-        match self {
-            Running::Ours(_) => None,
-            Running::Theirs(server) => Some(server.stderr()).filter(|s| !s.trim().is_empty()),
-        }
-    }
-
-    /// Stops the server; returns what its threads and children used, context switches included.
-    fn stop(self) -> Result<ResourceUsage, String> {
+    /// Stops the server: what its threads and children used, context switches included, whether it had to be
+    /// killed, and the end of an external server's stderr. A server gone before the stop failed its cell.
+    fn stop(self) -> (Result<Ended, String>, Option<String>) {
         match self {
             Running::Ours(server) => {
-                let exit = server.stop(Duration::from_secs(15))?;
-                let children = exit.rusage_children.unwrap_or_default();
-                let mut usage = exit.rusage_self;
-                usage.voluntary_context_switches += children.voluntary_context_switches;
-                usage.involuntary_context_switches += children.involuntary_context_switches;
-                Ok(usage)
+                let ended = server.stop(Duration::from_secs(15)).map(|exit| {
+                    let children = exit.rusage_children.unwrap_or_default();
+                    let mut usage = exit.rusage_self;
+                    usage.voluntary_context_switches += children.voluntary_context_switches;
+                    usage.involuntary_context_switches += children.involuntary_context_switches;
+                    Ended {
+                        usage,
+                        killed: false,
+                    }
+                });
+                (ended, None)
             }
-            Running::Theirs(server) => Ok(server.stop(STOP_GRACE)?.usage),
+            Running::Theirs(server) => {
+                let name = server.name().to_string();
+                let stopped = server.stop(STOP_GRACE);
+                let stderr = stopped
+                    .as_ref()
+                    .map(|s| s.stderr.clone())
+                    .ok()
+                    .filter(|s| !s.trim().is_empty());
+                let ended = stopped.and_then(|s| {
+                    if s.exited_early {
+                        Err(format!("{name} exited during the cell"))
+                    } else {
+                        Ok(Ended {
+                            usage: s.usage,
+                            killed: s.killed,
+                        })
+                    }
+                });
+                (ended, stderr)
+            }
         }
     }
+}
+
+/// How a cell's server ended.
+struct Ended {
+    usage: ResourceUsage,
+    /// It ignored SIGTERM and was killed.
+    killed: bool,
 }
 
 fn measure(
@@ -622,8 +646,7 @@ fn measure(
     let overflows = overflows_before
         .zip(listen_overflows())
         .map(|(a, b)| b.saturating_sub(a));
-    let stderr = server.stderr();
-    let usage = server.stop();
+    let (ended, stderr) = server.stop();
     let failed = |why: String| CellFailure {
         why,
         stderr: stderr.clone(),
@@ -639,16 +662,17 @@ fn measure(
             });
         return Err(failed(why));
     }
-    let usage = usage.map_err(failed)?;
+    let ended = ended.map_err(failed)?;
     let mut measured = measurement(
         &report,
         &load_config,
         sample,
-        &usage,
+        &ended.usage,
         socket_memory_kib,
         overflows,
     );
     measured.machine_cpu_cores = machine_cpu_cores;
+    measured.killed = ended.killed;
     Ok(measured)
 }
 
@@ -737,6 +761,7 @@ fn measurement(
         timeline: report.timeline.clone(),
         all_served_ms: report.all_served_ms,
         machine_cpu_cores: None,
+        killed: false,
         hold: report.hold.clone(),
     }
 }

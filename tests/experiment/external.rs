@@ -28,14 +28,11 @@ fn an_external_server_is_measured_beside_a_model_and_a_broken_one_fails_alone() 
     );
     // Writes its reason, then never listens.
     let deaf = "deaf=: told port {port}; echo 'deaf: cannot bind, giving up' >&2; exec sleep 60";
-    // Serves, but ignores SIGTERM: only SIGKILL stops it. The marker finds it afterwards.
+    // Serves (Python's own http.server), but ignores SIGTERM: only SIGKILL stops it. The marker finds it afterwards.
     let marker = format!("stubborn-{}", std::process::id());
     let stubborn = format!(
-        "stubborn=exec python3 -c \"import signal, sys, runpy; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
-         sys.path.insert(0, '{}'); sys.argv = ['x', '--port', '{{port}}', '--proto', '{{proto}}']; \
-         runpy.run_path('{}', run_name='__main__')\" {marker}",
-        classroom(""),
-        classroom("threading_server.py")
+        "stubborn=python3 -c \"import signal, http.server as h; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         h.HTTPServer(('127.0.0.1', {{port}}), h.SimpleHTTPRequestHandler).serve_forever()\" {marker}"
     );
     let output = experiment(
         &[
@@ -85,6 +82,10 @@ fn an_external_server_is_measured_beside_a_model_and_a_broken_one_fails_alone() 
     let reference = columns(of("threads")[0]);
     for cell in of("threads").into_iter().chain(of("py-threading")) {
         assert!(cell["measurement"]["requests"].as_u64() > Some(0), "{cell}");
+        assert!(
+            cell["measurement"]["killed"].is_null(),
+            "stopped by SIGTERM: {cell}"
+        );
         assert_eq!(columns(cell), reference, "same columns: {cell}");
     }
     for cell in of("py-threading") {
@@ -101,6 +102,10 @@ fn an_external_server_is_measured_beside_a_model_and_a_broken_one_fails_alone() 
     }
     for cell in of("stubborn") {
         assert!(cell["measurement"]["requests"].as_u64() > Some(0), "{cell}");
+        assert_eq!(
+            cell["measurement"]["killed"], true,
+            "SIGTERM ignored, SIGKILL sent: {cell}"
+        );
         assert!(
             cell["prediction"]["throughput_rps"].is_null(),
             "no --server-k, no prediction"

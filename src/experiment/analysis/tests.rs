@@ -61,6 +61,7 @@ pub(super) fn measurement(clients: usize, rps: f64, fewest: u64) -> Measurement 
         // Every client served once, 10 ms into the cell.
         all_served_ms: Some(10.0),
         machine_cpu_cores: None,
+        killed: false,
         hold: None,
     }
 }

@@ -274,6 +274,7 @@ mod tests {
                 timeline: Default::default(),
                 all_served_ms: None,
                 machine_cpu_cores: None,
+                killed: false,
                 hold: None,
             }),
             failure: None,
