@@ -61,12 +61,19 @@ pub fn read_tree(pid: i32) -> Option<TreeReading> {
             reading.rss_kib += kib_field(&rollup, "Rss:");
             reading.pss_kib += kib_field(&rollup, "Pss:");
         }
-        if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-            pending.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<i32>().ok()),
-            );
+        // Children of every thread: a process forked from a worker thread is a child of that thread.
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        for task in tasks {
+            if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                pending.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
         }
     }
     found.then_some(reading)
@@ -190,11 +197,13 @@ mod tests {
     fn reaped_children_still_count() {
         // A shell runs a child that computes for 0.2 s of CPU (however long that takes on a busy machine), reaps
         // it, then sleeps: its tree is down to the shell and its sleep, yet still holds the child's CPU.
+        use std::os::unix::process::CommandExt;
         let mut shell = std::process::Command::new("sh")
             .args([
                 "-c",
                 "python3 -c 'import time\nend = time.process_time() + 0.2\nwhile time.process_time() < end: pass'; sleep 30; exit 0",
             ])
+            .process_group(0)
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -211,7 +220,11 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let _ = shell.kill();
+        // The whole group: the sleep too.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(-(shell.id() as i32)),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         let _ = shell.wait();
         assert_eq!(reading.processes, 2, "the shell and its sleep");
         assert!(reading.cpu_s >= 0.15, "the reaped child's CPU: {reading:?}");

@@ -54,8 +54,9 @@ fn an_external_server_is_measured_beside_a_model_and_a_broken_one_fails_alone() 
             "sleep:10ms",
             "--cell",
             "300ms",
+            // Enough for Python to start on a busy machine; the deaf server waits it out twice.
             "--start-timeout",
-            "1s",
+            "3s",
         ],
         &out,
     );

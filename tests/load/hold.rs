@@ -195,8 +195,9 @@ fn a_sequential_server_holds_one_and_the_others_time_out() {
         "200",
         "--duration",
         "1s",
+        // Long enough for the one served exchange on a busy machine; the others wait it out.
         "--timeout",
-        "300ms",
+        "1s",
     ]);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(run.code, Some(0), "one was answered: {}", run.stderr);
@@ -213,11 +214,11 @@ fn a_sequential_server_holds_one_and_the_others_time_out() {
     let errors = &run.file.report.errors;
     assert_eq!((errors.timeout, errors.total()), (199, 199), "{errors:?}");
     assert!(
-        h.open_us >= 300_000,
+        h.open_us >= 1_000_000,
         "the time to open waits for the last exchange to fail: {h:?}"
     );
     assert!(
-        run.stderr.contains("no complete reply within 300ms"),
+        run.stderr.contains("no complete reply within 1s"),
         "{}",
         run.stderr
     );
