@@ -185,6 +185,31 @@ impl CpuList {
         self.0.len()
     }
 
+    /// The CPUs this process may run on, in order.
+    pub fn allowed() -> CpuList {
+        let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0));
+        let cpus = (0..nix::sched::CpuSet::count())
+            .filter(|&cpu| set.as_ref().is_ok_and(|s| s.is_set(cpu).unwrap_or(false)))
+            .collect();
+        CpuList(cpus)
+    }
+
+    /// The `n`th CPU this process may run on, alone.
+    pub fn nth_allowed(n: usize) -> Option<CpuList> {
+        CpuList::allowed().0.get(n).map(|&cpu| CpuList(vec![cpu]))
+    }
+
+    /// Refuses CPUs this process may not run on (nor, then, what it starts).
+    pub fn check_allowed(&self) -> Result<(), String> {
+        let allowed = CpuList::allowed();
+        match self.0.iter().find(|cpu| !allowed.0.contains(cpu)) {
+            Some(cpu) => Err(format!(
+                "CPU {cpu} is not one this process may use ({allowed})"
+            )),
+            None => Ok(()),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -300,6 +300,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     let mut config = ExperimentConfig::new(server_bin);
     config.proto = args.proto.or(preset.proto).unwrap_or(config.proto);
     config.servers = external_servers(&args, &preset, &config.server_bin)?;
+    let (classroom, yardstick) = (preset.classroom, preset.yardstick);
     // With servers of its own, a run measures our models only when asked to.
     let default_models = if config.servers.is_empty() {
         config.models
@@ -312,22 +313,26 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
         .or(preset.models)
         .unwrap_or(default_models);
     let cpus = |flag: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(CpuList::parse)
-            .transpose()
-            .map_err(|e| Failure::Usage(format!("--{flag} {e}")))
+        let list = value.as_deref().map(CpuList::parse).transpose();
+        let list = list.and_then(|l| {
+            l.as_ref().map(CpuList::check_allowed).transpose()?;
+            Ok(l)
+        });
+        list.map_err(|e| Failure::Usage(format!("--{flag} {e}")))
     };
     config.startup = args.start_timeout.unwrap_or(config.startup);
     config.baseline = args.baseline.or(preset.yardstick.map(Yardstick::subject));
-    // A comparison pins the server to the first core and the load to the second, unless told otherwise.
-    let two_cores = preset.pinned && crate::system::cpus() >= 2;
-    let preset_cpus = |cpu: &str| two_cores.then(|| cpu.to_string());
-    config.server_cpus = cpus(
-        "server-cpus",
-        &args.server_cpus.clone().or(preset_cpus("0")),
-    )?;
-    config.load_cpus = cpus("load-cpus", &args.load_cpus.clone().or(preset_cpus("1")))?;
+    // A comparison pins the server to the first CPU it may use and the load to the second, unless told otherwise
+    // (and not at all on a machine of one).
+    let two_cores = preset.pinned && CpuList::allowed().len() >= 2;
+    let preset_cpus = |n: usize| {
+        two_cores
+            .then(|| CpuList::nth_allowed(n))
+            .flatten()
+            .map(|c| c.to_string())
+    };
+    config.server_cpus = cpus("server-cpus", &args.server_cpus.clone().or(preset_cpus(0)))?;
+    config.load_cpus = cpus("load-cpus", &args.load_cpus.clone().or(preset_cpus(1)))?;
     config.clients = args
         .clients
         .clone()
@@ -359,6 +364,7 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     config
         .validate()
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    write_preset_files(&args, classroom, yardstick)?;
     if let Err(e) = crate::net::raise_fd_limit() {
         eprintln!("serverlab: {}", catalog::fd_limit_warning(args.lang, &e));
     }
@@ -373,18 +379,12 @@ fn external_servers(
     server_bin: &std::path::Path,
 ) -> Result<Vec<ExternalServer>, Failure> {
     let mut servers = if preset.classroom {
-        let dir = args.out.join("classroom");
-        classroom::write(&dir).map_err(Failure::Run)?;
-        classroom::servers(&dir, crate::system::cpus())
+        classroom::servers(&classroom_dir(args), crate::system::cpus())
     } else {
         Vec::new()
     };
     match preset.yardstick {
-        Some(Yardstick::Nginx) => {
-            let dir = std::path::absolute(args.out.join("nginx"))
-                .map_err(|e| Failure::Run(format!("{}: {e}", args.out.display())))?;
-            servers.push(yardsticks::nginx(&dir).map_err(Failure::Run)?);
-        }
+        Some(Yardstick::Nginx) => servers.push(yardsticks::nginx(&nginx_dir(args)?)),
         Some(Yardstick::TokioEcho) => {
             servers.push(yardsticks::tokio_echo(server_bin).map_err(Failure::Run)?)
         }
@@ -408,6 +408,32 @@ fn external_servers(
         );
     }
     Ok(servers)
+}
+
+/// Where `--preset python` writes the classroom's scripts.
+fn classroom_dir(args: &ExperimentArgs) -> PathBuf {
+    args.out.join("classroom")
+}
+
+/// Where `--preset nginx` writes nginx's config: absolute, as nginx's `-p` wants.
+fn nginx_dir(args: &ExperimentArgs) -> Result<PathBuf, Failure> {
+    std::path::absolute(args.out.join("nginx"))
+        .map_err(|e| Failure::Usage(format!("--out {}: {e}", args.out.display())))
+}
+
+/// Writes what the preset's servers need next to the report; only once the run is known to be valid.
+fn write_preset_files(
+    args: &ExperimentArgs,
+    classroom: bool,
+    yardstick: Option<Yardstick>,
+) -> Result<(), Failure> {
+    if classroom {
+        classroom::write(&classroom_dir(args)).map_err(Failure::Run)?;
+    }
+    if let Some(Yardstick::Nginx) = yardstick {
+        yardsticks::write_nginx_config(&nginx_dir(args)?).map_err(Failure::Run)?;
+    }
+    Ok(())
 }
 
 /// Runs the configured experiment, prints its tables and writes its files; says whether a signal stopped it.

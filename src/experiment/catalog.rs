@@ -286,8 +286,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ),
     (
         "backlog_setup",
-        "listen backlog of the servers (connections waiting for accept())",
-        "backlog de escuta dos servidores (conexões esperando accept())",
+        "listen backlog of serverlab's servers (connections waiting for accept())",
+        "backlog de escuta dos servidores do serverlab (conexões esperando accept())",
     ),
     ("client_behaviour", "clients", "clientes"),
     (
@@ -326,6 +326,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Vazão e CPU do servidor por requisição, como razões das de",
     ),
     ("model", "model", "modelo"),
+    ("server", "server", "servidor"),
     ("clients", "clients", "clientes"),
     ("failed", "failed", "falhou"),
     ("no_result", "no result", "sem resultado"),

@@ -167,6 +167,12 @@ impl ExperimentConfig {
                 "--baseline {baseline} is not one of the servers measured"
             )));
         }
+        if !self.servers.is_empty() && !self.variants.is_empty() {
+            return Err(ConfigError::new(
+                "--server runs as its command says: the variants of serve's flags (--preset classroom, slowloris) \
+                 would label its cells with flags it never had; measure it apart",
+            ));
+        }
         for (i, server) in self.servers.iter().enumerate() {
             if self.servers[..i].iter().any(|s| s.name == server.name) {
                 return Err(ConfigError::new(format!(

@@ -40,8 +40,8 @@ http {
 }
 "#;
 
-/// Writes nginx's config template into `dir`; returns nginx as a server.
-pub fn nginx(dir: &Path) -> Result<ExternalServer, String> {
+/// Writes nginx's config template into `dir`, for [`nginx`].
+pub fn write_nginx_config(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir.join("tmp"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let page = DEFAULT_PAGE.replace('\\', "\\\\").replace('"', "\\\"");
@@ -49,20 +49,23 @@ pub fn nginx(dir: &Path) -> Result<ExternalServer, String> {
         .replace("@DIR@", &dir.to_string_lossy())
         .replace("@PAGE@", &page);
     let template = dir.join("nginx.conf.in");
-    std::fs::write(&template, conf)
-        .map_err(|e| format!("cannot write {}: {e}", template.display()))?;
+    std::fs::write(&template, conf).map_err(|e| format!("cannot write {}: {e}", template.display()))
+}
+
+/// nginx as a server, its config template in `dir` ([`write_nginx_config`]).
+pub fn nginx(dir: &Path) -> ExternalServer {
     let d = shell_quote(&dir.to_string_lossy());
     // nginx is in /usr/sbin, which a user's PATH may lack.
     let command = format!(
         "sed 's/@PORT@/{{port}}/g' {d}/nginx.conf.in > {d}/nginx-{{port}}.conf && \
          exec \"$(command -v nginx || echo /usr/sbin/nginx)\" -p {d}/ -e {d}/error.log -c {d}/nginx-{{port}}.conf"
     );
-    Ok(ExternalServer {
+    ExternalServer {
         name: ServerName::new("nginx").expect("a valid name"),
         command,
         // An event loop per worker: every connection at once.
         k: Some(Concurrency::Unlimited),
-    })
+    }
 }
 
 /// The minimal tokio echo, built beside this binary (`cargo build --release --example tokio_echo`).
@@ -108,7 +111,8 @@ mod tests {
     #[test]
     fn nginx_gets_a_config_with_our_page_and_its_port() {
         let dir = std::env::temp_dir().join(format!("serverlab-nginx-{}", std::process::id()));
-        let server = nginx(&dir).unwrap();
+        write_nginx_config(&dir).unwrap();
+        let server = nginx(&dir);
         let template = std::fs::read_to_string(dir.join("nginx.conf.in")).unwrap();
         assert!(template.contains("Hello from serverlab"));
         assert!(template.contains(r#"<html lang=\"en\">"#), "quotes escaped");

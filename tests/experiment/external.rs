@@ -171,6 +171,19 @@ fn bad_server_flags_are_usage_errors() {
             vec!["--server", "x=cat", "--server-cpus", "9-2"],
             "--server-cpus",
         ),
+        (
+            vec!["--server", "x=cat", "--load-cpus", "1000"],
+            "not one this process may use",
+        ),
+        (
+            vec!["--server", "x=cat", "--preset", "slowloris"],
+            "measure it apart",
+        ),
+        // Refused before the preset writes its scripts into --out (which cannot be created here).
+        (
+            vec!["--preset", "python", "--clients", "0"],
+            "--clients must be at least 1",
+        ),
     ] {
         let output = Command::new(crate::support::BIN)
             .args([

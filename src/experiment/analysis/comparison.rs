@@ -83,8 +83,12 @@ fn theirs(
         .into_iter()
         .filter(|(s, _)| external(s))
         .collect();
+    // A choice needs two at least, and a kind of work the advice is about.
+    if ranked.len() < 2 || !matches!(work, Work::Sleep(_) | Work::Cpu(_)) {
+        return None;
+    }
     let &(best, rps) = ranked.first()?;
-    let locked = ranked.iter().copied().find(|&(s, _)| {
+    let locked = ranked.iter().skip(1).copied().find(|&(s, _)| {
         matches!(work, Work::Cpu(_))
             && one_core(results, group, s, cores, &series(results, group, s))
                 .is_some_and(|found| found.threads > 1)

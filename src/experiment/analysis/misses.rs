@@ -5,7 +5,7 @@
 //! said to be unexplained, never hidden; the summary counts cells within 10% and 25%, and misses explained.
 
 use super::finding::{Miss, MissReason};
-use super::one_core::{at_once, computed_on_one_core};
+use super::one_core::{at_once, computed_on_one_core, one_core as on_one_core_series};
 use super::{Finding, ratio};
 use crate::experiment::results::{Measurement, Results, work_of};
 use crate::experiment::run::waits_for_every_client;
@@ -40,9 +40,11 @@ pub fn misses(results: &Results, group: &str, cores: usize) -> Vec<Finding> {
             continue;
         };
         let under = measured < predicted;
-        let one_core = (under && matches!(work, Work::Cpu(_)))
-            .then(|| one_core(results, group, run, model, clients, cores))
-            .flatten();
+        // A cell is put down to one core only when the whole series shows it, not one cell by chance.
+        let one_core =
+            (under && matches!(work, Work::Cpu(_)) && on_one_core(results, group, model, cores))
+                .then(|| one_core(results, group, run, model, clients, cores))
+                .flatten();
         let reasons: Vec<MissReason> = [
             slow_connections(run),
             errors(run),
@@ -176,6 +178,18 @@ fn other_processes(run: &Measurement, cores: usize) -> Option<MissReason> {
             cores,
         },
     )
+}
+
+/// Whether the whole series of `model` in `group` computed on one core (the rule of [`super::one_core`]).
+fn on_one_core(results: &Results, group: &str, model: Subject, cores: usize) -> bool {
+    on_one_core_series(
+        results,
+        group,
+        model,
+        cores,
+        &super::series(results, group, model),
+    )
+    .is_some()
 }
 
 /// Computing, the server kept one core busy though its design (or its declared concurrency) allowed more and the

@@ -1,5 +1,5 @@
 //! One core at a time: a server that could compute several requests at once (by its design, or as far as
-//! anyone declared) yet, with clients waiting and cores free, never kept more than one core busy.
+//! anyone declared) yet, with more clients than one and cores free, kept one core busy and no more.
 //!
 //! With many threads in one process that is a global lock: the threads take turns on the interpreter, as
 //! CPython's threads do under its GIL. With one thread it is one loop doing all the computing (asyncio, a
@@ -13,6 +13,10 @@ use crate::experiment::subject::Subject;
 /// Busy cores up to this count as one: one core fully busy reads 1.0 give or take the sampling and the
 /// server's own bookkeeping threads.
 const ONE_CORE: f64 = 1.25;
+
+/// ...and at least this many: it did compute, nearly a core's worth (a server that ignores `cpu:` work and
+/// idles is no evidence of a lock).
+const COMPUTED: f64 = 0.75;
 
 /// The machine had at least this much of a core idle besides: the server could have used more and did not.
 /// (On a crowded machine, one core may be all it was given.)
@@ -48,6 +52,7 @@ pub(super) fn computed_on_one_core(run: &Measurement, at_once: usize, cores: usi
         && at_once >= 2
         && run.server.peak_processes <= 1
         && run.server_cpu_cores <= ONE_CORE
+        && run.server_cpu_cores >= COMPUTED
         && machine <= cores as f64 - SPARE_CORE
 }
 

@@ -19,7 +19,13 @@ pub struct Table {
 
 /// `model`, then one column per client count (`1 client`, `2 clients`).
 fn header(results: &Results, lang: Lang) -> Vec<String> {
-    let mut header = vec![label(lang, "model").to_string()];
+    // Beside servers of someone else's, a row is a server, not a model.
+    let first = if results.servers.is_empty() {
+        "model"
+    } else {
+        "server"
+    };
+    let mut header = vec![label(lang, first).to_string()];
     header.extend(
         results
             .clients

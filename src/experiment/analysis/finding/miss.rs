@@ -252,8 +252,8 @@ fn reason(w: Writer, reason: &MissReason) -> String {
             if *threads > 1 {
                 let t = w.count(*threads, THREAD);
                 w.pick(
-                    format!("it computed on one core ({s} busy) with {t}: they took turns, as under a global lock (CPython's GIL)"),
-                    format!("computou em um núcleo ({s} ocupados) com {t}: elas se revezaram, como sob uma trava global (o GIL do CPython)"),
+                    format!("it computed on one core ({s} busy) with {t}: they took turns, as under a global lock (such as CPython's GIL)"),
+                    format!("computou em um núcleo ({s} ocupados) com {t}: elas se revezaram, como sob uma trava global (como o GIL do CPython)"),
                 )
             } else {
                 w.pick(
