@@ -305,7 +305,11 @@ impl<'a> EventLoop<'a> {
             // SAFETY: the kernel gives the accepted descriptor to us alone.
             let stream = unsafe { TcpStream::from_raw_fd(result) };
             self.add_connection(stream);
-        } else if !self.stopping && result != -libc::ECONNABORTED {
+        } else if !self.stopping
+            && result != -libc::ECONNABORTED
+            // A stop noticed during inline work has already taken the listener out of LISTEN (EINVAL).
+            && !self.shared.shutdown.is_requested()
+        {
             // Usually EMFILE: out of descriptors. Clients wait in the backlog while closing connections free some.
             self.shared.stats.error();
             super::connection_log::accept_failed(&io::Error::from_raw_os_error(-result));
