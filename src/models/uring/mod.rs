@@ -51,6 +51,7 @@ use std::time::{Duration, Instant, SystemTime};
 use io_uring::types::{Fd, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use slab::Slab;
+use tracing::debug;
 
 mod closing;
 mod datagrams;
@@ -522,7 +523,11 @@ impl<'a> EventLoop<'a> {
             work => match &mut self.helpers {
                 Some(helpers) => helpers.send(work, Job::Connection { key, id }),
                 None => {
-                    // Inline: every other client waits while this runs. That is the lesson.
+                    // Inline: every other client waits while this runs. That is the lesson. The replies already
+                    // made go out first, as `poll` writes them, instead of waiting behind it for the turn's end.
+                    if let Err(e) = self.ring.submit() {
+                        debug!(error = %e, "cannot submit");
+                    }
                     if !work.run_bounded(&self.shared.shutdown) {
                         return self.close(key, "drain timeout");
                     }
