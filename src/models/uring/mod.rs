@@ -23,7 +23,9 @@
 //! - A reply is a send of the connection's `Output` (a `writev` when the shared HTTP page follows), submitted in
 //!   the same turn's batch as every other. A short send is submitted again for the rest. Input that arrives while
 //!   a reply or its work is pending is held until the session asks for it, and the receive is cancelled until
-//!   then: the loop's backpressure, as in `poll` (a client that sends without reading fills its own socket).
+//!   then: the loop's backpressure, as in `poll`. The price of a receive that is always armed: what the kernel
+//!   took before the cancel arrived stays held (a turn's worth, about half a MiB for a client that floods
+//!   without reading); after it, such a client fills its own socket, as it would under `poll`.
 //! - `sleep:D` work is a timeout operation in the ring; `cpu:D` and `block:D` run inline (every other connection
 //!   waits) or, with `--offload N`, on helper threads that wake the loop through an eventfd the ring reads.
 //! - The deadlines are every model's ([`ConnectionClock`]): one timer per connection in an ordered map, set at
