@@ -170,7 +170,9 @@ async fn drive(
     stop: &CancellationToken,
 ) -> io::Result<&'static str> {
     let mut output = Output::default();
-    let mut clock = ConnectionClock::accepted(Instant::now());
+    // When input last arrived (first: the accept). A request head that is arriving began with it.
+    let mut input_at = Instant::now();
+    let mut clock = ConnectionClock::accepted(input_at);
     let mut stopping = false;
     // Set up once, not once a read: the stop's waiter stays registered, and the deadline timer is only moved
     // when the deadline moves (echo, with no idle timeout, never starts it).
@@ -185,7 +187,8 @@ async fn drive(
                 if work && !do_work(shared, stop).await {
                     return Ok("drain timeout");
                 }
-                if !stopping && stop.is_cancelled() {
+                // The shutdown's flag, an atomic load: the token's own check takes a lock, on every request.
+                if !stopping && shared.shutdown.is_requested() {
                     // Say so in this reply (HTTP: `Connection: close`) rather than close after it unannounced.
                     stopping = true;
                     session.server_stopping();
@@ -200,7 +203,7 @@ async fn drive(
             }
             Step::Close => return Ok("done"),
             Step::NeedInput => {
-                clock.track_head(session, Instant::now());
+                clock.track_head(session, input_at);
                 let deadline = clock.input_deadline(shared, stopping);
                 if let Some((at, _)) = deadline.filter(|(at, _)| timer_at != Some(*at)) {
                     timer.as_mut().reset(at.into());
@@ -211,7 +214,8 @@ async fn drive(
                     biased;
                     read = std::future::poll_fn(|cx| read_into(stream, session, cx)) => {
                         if read? > 0 {
-                            clock.input(Instant::now());
+                            input_at = Instant::now();
+                            clock.input(input_at);
                         }
                     }
                     _ = &mut cancelled, if !stopping => {

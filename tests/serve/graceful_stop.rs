@@ -206,3 +206,42 @@ fn ctrl_c_at_a_terminal_stops_prefork_gracefully() {
         "the worker's count reached the parent: {rest}"
     );
 }
+
+#[test]
+fn a_stop_noticed_inside_inline_work_is_not_an_accept_failure() {
+    // The work notices the stop first and takes the listener out of LISTEN; the loop, back from the work, finds
+    // accepts failing (EINVAL). That is the stop, not an error, and nothing is logged as one.
+    for model in ["poll", "uring"] {
+        let server = ServerProcess::start(&[
+            "--model",
+            model,
+            "--work",
+            "cpu:800ms",
+            "--drain-timeout",
+            "3s",
+        ]);
+        let mut busy = connect(server.addr());
+        busy.write_all(b"compute").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        // Waits in the backlog while the loop computes.
+        let _queued = std::net::TcpStream::connect(server.addr()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        server.signal(Signal::SIGTERM);
+        let mut reply = [0u8; 7];
+        busy.read_exact(&mut reply).expect("reply after SIGTERM");
+        let mut server = server;
+        let finished = server.wait_within(Duration::from_secs(10));
+        assert!(finished.status.success(), "{model}: {}", finished.stderr);
+        assert_eq!(
+            finished.report()["errors"],
+            0,
+            "{model}: {}",
+            finished.stderr
+        );
+        assert!(
+            !finished.stderr.contains("accept failed"),
+            "{model}: {}",
+            finished.stderr
+        );
+    }
+}

@@ -322,6 +322,9 @@ impl<'a> EventLoop<'a> {
                 Ok((stream, peer)) => self.add_connection(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                // A stop noticed during inline work has already taken the listener out of LISTEN (EINVAL): the
+                // loop sees the stop itself in a moment.
+                Err(_) if self.shared.shutdown.is_requested() => return,
                 Err(e) => {
                     // Usually EMFILE: out of descriptors. Stop accepting for a moment; clients wait in the backlog.
                     self.shared.stats.error();

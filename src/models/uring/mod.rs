@@ -16,12 +16,16 @@
 //!   until at least one completion is there, or until the first timer is due (the wait's own timeout). Then
 //!   every completion is handled, and due timers fire.
 //! - A listener has one *multishot* accept: submitted once, it completes once per new connection for ever.
-//! - A connection waiting for input has one receive in flight, with no buffer of its own: the kernel takes one
-//!   from the *provided-buffer ring* when data arrives (1,024 buffers of 4 KiB, `ring.rs`), and the loop hands
-//!   the bytes to the session and gives the buffer back at once. So 10,000 idle connections hold no buffers.
+//! - A connection has one *multishot* receive, submitted once and completing each time data arrives, with no
+//!   buffer of its own: the kernel takes one from the *provided-buffer ring* (1,024 buffers of 4 KiB, `ring.rs`),
+//!   and the loop hands the bytes to the session and gives the buffer back at once. So 10,000 idle connections
+//!   hold no buffers, and a round trip costs the loop one submission (the reply), not two.
 //! - A reply is a send of the connection's `Output` (a `writev` when the shared HTTP page follows), submitted in
-//!   the same turn's batch as every other. While it is in flight the connection does not read: the loop's
-//!   backpressure, as in `poll`. A short send is submitted again for the rest.
+//!   the same turn's batch as every other. A short send is submitted again for the rest. Input that arrives while
+//!   a reply or its work is pending is held until the session asks for it, and the receive is cancelled until
+//!   then: the loop's backpressure, as in `poll`. The price of a receive that is always armed: what the kernel
+//!   took before the cancel arrived stays held (a turn's worth, about half a MiB for a client that floods
+//!   without reading); after it, such a client fills its own socket, as it would under `poll`.
 //! - `sleep:D` work is a timeout operation in the ring; `cpu:D` and `block:D` run inline (every other connection
 //!   waits) or, with `--offload N`, on helper threads that wake the loop through an eventfd the ring reads.
 //! - The deadlines are every model's ([`ConnectionClock`]): one timer per connection in an ordered map, set at
@@ -49,6 +53,7 @@ use std::time::{Duration, Instant, SystemTime};
 use io_uring::types::{Fd, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use slab::Slab;
+use tracing::debug;
 
 mod closing;
 mod datagrams;
@@ -105,10 +110,16 @@ struct Connection<'a> {
     /// The request's work is in progress (a timeout op or a helper thread).
     working: bool,
     clock: ConnectionClock,
-    /// Operations in flight: the connection is not released while any is.
+    /// Operations in flight: the connection is not released while any is. (`receiving`: the multishot receive
+    /// is armed, until its last completion.)
     receiving: bool,
     sending: bool,
     sleeping: bool,
+    /// The receive is being cancelled: input came while the session was not asking for it.
+    pausing: bool,
+    /// Input received while the session was not asking for it, and how it ended (0: end of input, or -errno).
+    held: Vec<u8>,
+    held_end: Option<i32>,
     /// Why it is being closed, once it is: it waits only for its operations to finish.
     closing: Option<&'static str>,
     armed: Option<TimerKey>,
@@ -136,6 +147,11 @@ impl Connection<'_> {
 
     fn in_flight(&self) -> bool {
         self.receiving || self.sending || self.sleeping
+    }
+
+    /// The session is asking for input: no reply or work is pending.
+    fn wants_input(&self) -> bool {
+        !self.working && !self.sending && self.output.is_empty()
     }
 
     fn op(&self, key: usize, kind: fn(usize, u64) -> Op) -> u64 {
@@ -175,6 +191,8 @@ struct EventLoop<'a> {
     in_flight: usize,
     /// Connections whose receive found no free buffer: receive again next turn.
     starved: Vec<usize>,
+    /// Receives are multishot (false on kernels before 6.0, found out by the first receive).
+    multishot_recv: bool,
     now: Instant,
     next_id: u64,
     stopping: bool,
@@ -212,6 +230,7 @@ impl<'a> EventLoop<'a> {
             datagram_replies: Slab::new(),
             in_flight: 0,
             starved: Vec::new(),
+            multishot_recv: true,
             now: Instant::now(),
             next_id: 0,
             stopping: false,
@@ -305,7 +324,11 @@ impl<'a> EventLoop<'a> {
             // SAFETY: the kernel gives the accepted descriptor to us alone.
             let stream = unsafe { TcpStream::from_raw_fd(result) };
             self.add_connection(stream);
-        } else if !self.stopping && result != -libc::ECONNABORTED {
+        } else if !self.stopping
+            && result != -libc::ECONNABORTED
+            // A stop noticed during inline work has already taken the listener out of LISTEN (EINVAL).
+            && !self.shared.shutdown.is_requested()
+        {
             // Usually EMFILE: out of descriptors. Clients wait in the backlog while closing connections free some.
             self.shared.stats.error();
             super::connection_log::accept_failed(&io::Error::from_raw_os_error(-result));
@@ -337,6 +360,9 @@ impl<'a> EventLoop<'a> {
             receiving: false,
             sending: false,
             sleeping: false,
+            pausing: false,
+            held: Vec::new(),
+            held_end: None,
             closing: None,
             armed: None,
             iovecs: Box::new(
@@ -383,13 +409,32 @@ impl<'a> EventLoop<'a> {
                 Step::Request { .. } => connection.reply(self.now),
                 Step::Close => return self.close(key, "done"),
                 Step::NeedInput if self.drained => return self.close(key, "drain timeout"),
+                Step::NeedInput if !connection.held.is_empty() => {
+                    // At most a buffer at a time, as it would have been read.
+                    let n = connection.held.len().min(BUFFER_SIZE);
+                    connection.session.feed(&connection.held[..n]);
+                    connection.held.drain(..n);
+                }
+                Step::NeedInput if connection.held_end.is_some() => {
+                    match connection.held_end.take() {
+                        Some(0) => connection.session.feed_eof(),
+                        Some(e) => return self.fail(key, e),
+                        None => {}
+                    }
+                }
                 Step::NeedInput => {
                     if !connection.receiving {
                         connection.receiving = true;
                         let fd = Fd(connection.stream.as_raw_fd());
-                        let recv = opcode::Recv::new(fd, std::ptr::null_mut(), BUFFER_SIZE as u32)
-                            .buf_group(BUFFER_GROUP);
-                        let entry = recv.build().flags(squeue::Flags::BUFFER_SELECT);
+                        let entry = if self.multishot_recv {
+                            opcode::RecvMulti::new(fd, BUFFER_GROUP).build()
+                        } else {
+                            let recv =
+                                opcode::Recv::new(fd, std::ptr::null_mut(), BUFFER_SIZE as u32);
+                            recv.buf_group(BUFFER_GROUP)
+                                .build()
+                                .flags(squeue::Flags::BUFFER_SELECT)
+                        };
                         let op = connection.op(key, |key, id| Op::Recv { key, id });
                         self.submit_raw(entry.user_data(op));
                     }
@@ -399,29 +444,47 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// A receive completed: bytes (in a provided buffer), the end of input, or an error.
+    /// The receive completed: bytes (in a provided buffer), the end of input, or an error. Unless the kernel
+    /// says more will come, the receive is over and is submitted again when the session next asks for input.
     fn received(&mut self, key: usize, id: u64, result: i32, flags: u32) {
         let bid = cqueue::buffer_select(flags);
         let Some(connection) = live(&mut self.connections, key, id) else {
             return;
         };
-        connection.receiving = false;
+        if !cqueue::more(flags) {
+            connection.receiving = false;
+            connection.pausing = false;
+        }
+        let wanted = connection.wants_input();
         if let Some(bid) = bid {
             if connection.closing.is_none() && result > 0 {
-                connection
-                    .session
-                    .feed(self.buffers.filled(bid, result as usize));
+                let bytes = self.buffers.filled(bid, result as usize);
+                if wanted {
+                    connection.session.feed(bytes);
+                } else {
+                    connection.held.extend_from_slice(bytes);
+                }
                 connection.clock.input(self.now);
             }
             self.buffers.give_back(bid);
         }
         match result {
             _ if connection.closing.is_some() => return self.release_if_done(key),
-            0 => connection.session.feed_eof(),
             n if n > 0 => {}
             e if e == -libc::ENOBUFS => return self.starved.push(key),
-            e if e == -libc::EINTR || e == -libc::EAGAIN => {}
-            e => return self.fail(key, e),
+            // ECANCELED: the pause below ended it; receive again when the session asks.
+            e if e == -libc::EINTR || e == -libc::EAGAIN || e == -libc::ECANCELED => {}
+            // A kernel before 6.0 has no multishot receive: one receive per read, then.
+            e if e == -libc::EINVAL && self.multishot_recv => self.multishot_recv = false,
+            0 if wanted => connection.session.feed_eof(),
+            e if wanted => return self.fail(key, e),
+            end => connection.held_end = Some(end),
+        }
+        if !wanted && connection.receiving && !connection.pausing {
+            // Backpressure: nothing more is read until the session asks for it.
+            connection.pausing = true;
+            let recv = connection.op(key, |key, id| Op::Recv { key, id });
+            self.submit(opcode::AsyncCancel::new(recv).build(), Op::Ignore);
         }
         self.advance(key);
     }
@@ -462,7 +525,11 @@ impl<'a> EventLoop<'a> {
             work => match &mut self.helpers {
                 Some(helpers) => helpers.send(work, Job::Connection { key, id }),
                 None => {
-                    // Inline: every other client waits while this runs. That is the lesson.
+                    // Inline: every other client waits while this runs. That is the lesson. The replies already
+                    // made go out first, as `poll` writes them, instead of waiting behind it for the turn's end.
+                    if let Err(e) = self.ring.submit() {
+                        debug!(error = %e, "cannot submit");
+                    }
                     if !work.run_bounded(&self.shared.shutdown) {
                         return self.close(key, "drain timeout");
                     }
