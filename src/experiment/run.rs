@@ -695,7 +695,9 @@ fn load_config(config: &ExperimentConfig, clients: usize, target: SocketAddr) ->
         return load_config;
     }
     load_config.clients = clients;
-    load_config.threads = clients.min(cpus());
+    // A thread per core the generator may use: pinned, those; else the machine's.
+    let generator_cores = config.load_cpus.as_ref().map_or(cpus(), CpuList::len);
+    load_config.threads = clients.min(generator_cores.max(1));
     load_config.duration = Some(config.cell);
     load_config.warmup = config.warmup;
     // With slow connections a starved client may never finish a request: the cell ends on time all the same.
