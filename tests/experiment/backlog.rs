@@ -101,7 +101,7 @@ fn a_backlog_given_beside_the_classroom_preset_replaces_its_two() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains(
-            "listen backlog of the servers (connections waiting for accept())</th><td>7</td>"
+            "listen backlog of serverlab's servers (connections waiting for accept())</th><td>7</td>"
         ),
         "the setup says which backlog"
     );
