@@ -613,6 +613,8 @@ fn measure(
     let overflows_before = listen_overflows();
     let machine_before = MachineCpu::now();
     let sampler = Sampler::start(server.pid(), Duration::from_millis(100));
+    let sampling_started = sampler.started();
+    let load_started = std::sync::OnceLock::new();
     let control = Control::new();
     // A hold cell's server is read again once every connection is held, while they still are.
     let mut holding: Option<(Option<TreeReading>, Option<u64>)> = None;
@@ -623,6 +625,7 @@ fn measure(
                 cpus.pin_this_thread()
                     .map_err(|e| load::LoadError::Io(std::io::Error::other(e)))?;
             }
+            let _ = load_started.set(std::time::Instant::now());
             load::run(&load_config, &control)
         });
         while !running.is_finished() {
@@ -639,7 +642,7 @@ fn measure(
             .join()
             .map_err(|_| "the load generator panicked".to_string())
     })?;
-    let mut sample = sampler.finish();
+    let (mut sample, cpu_timeline) = sampler.finish();
     let machine_cpu_cores = machine_before
         .zip(MachineCpu::now())
         .and_then(|(before, after)| after.busy_cores_since(&before, cpus()));
@@ -679,6 +682,19 @@ fn measure(
     );
     measured.machine_cpu_cores = machine_cpu_cores;
     measured.killed = ended.killed;
+    // The server's cores over the window its requests were counted in, not the warm-up and ramp around it, so
+    // that CPU per request divides like by like (a hold cell has no such window).
+    if !config.hold
+        && let Some(&started) = load_started.get()
+    {
+        let from = started.duration_since(sampling_started).as_secs_f64()
+            + report.timeline.measured_from_ms as f64 / 1000.0;
+        if let Some(cores) =
+            cpu_timeline.cores_between(from, from + report.duration().as_secs_f64())
+        {
+            measured.server_cpu_cores = cores;
+        }
+    }
     Ok(measured)
 }
 

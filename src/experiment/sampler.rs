@@ -125,10 +125,33 @@ impl ServerSample {
     }
 }
 
+/// The tree's CPU over time: (seconds since the sampler started, CPU seconds since the first reading).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CpuTimeline(Vec<(f64, f64)>);
+
+impl CpuTimeline {
+    /// Cores busy on average from `from` to `to` (seconds since the sampler started), the CPU read between
+    /// readings by straight lines; `None` unless readings surround the span.
+    pub fn cores_between(&self, from: f64, to: f64) -> Option<f64> {
+        let at = |t: f64| -> Option<f64> {
+            let after = self.0.iter().position(|&(time, _)| time >= t)?;
+            let (t1, c1) = self.0[after];
+            if after == 0 {
+                return (t1 - t <= 1e-3).then_some(c1);
+            }
+            let (t0, c0) = self.0[after - 1];
+            Some(c0 + (c1 - c0) * (t - t0) / (t1 - t0).max(1e-9))
+        };
+        (to > from).then_some(())?;
+        Some((at(to)? - at(from)?) / (to - from))
+    }
+}
+
 /// Samples a process tree on a thread of its own until stopped.
 pub struct Sampler {
     running: Arc<AtomicBool>,
-    thread: Option<JoinHandle<ServerSample>>,
+    started: Instant,
+    thread: Option<JoinHandle<(ServerSample, CpuTimeline)>>,
 }
 
 impl Sampler {
@@ -136,13 +159,16 @@ impl Sampler {
     pub fn start(pid: i32, every: Duration) -> Sampler {
         let running = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&running);
+        let started = Instant::now();
         let mut sample = ServerSample::default();
+        let mut timeline = CpuTimeline::default();
         let mut first = None;
         if let Some(reading) = read_tree(pid) {
             first = Some((reading.cpu_s, Instant::now()));
             sample.first_rss_kib = reading.rss_kib;
             sample.first_pss_kib = reading.pss_kib;
             sample.add(&reading, (reading.cpu_s, Instant::now()));
+            timeline.0.push((started.elapsed().as_secs_f64(), 0.0));
         }
         let thread = std::thread::spawn(move || {
             loop {
@@ -150,20 +176,29 @@ impl Sampler {
                 if let Some(reading) = read_tree(pid) {
                     let first = *first.get_or_insert((reading.cpu_s, Instant::now()));
                     sample.add(&reading, first);
+                    timeline
+                        .0
+                        .push((started.elapsed().as_secs_f64(), reading.cpu_s - first.0));
                 }
                 if !flag.load(Ordering::Relaxed) {
-                    return sample;
+                    return (sample, timeline);
                 }
             }
         });
         Sampler {
             running,
+            started,
             thread: Some(thread),
         }
     }
 
-    /// Takes a last reading and returns the whole sample.
-    pub fn finish(mut self) -> ServerSample {
+    /// When sampling started: the origin of the [`CpuTimeline`].
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Takes a last reading and returns the whole sample, and the CPU over time.
+    pub fn finish(mut self) -> (ServerSample, CpuTimeline) {
         self.running.store(false, Ordering::Relaxed);
         let thread = self.thread.take().expect("finished once");
         thread.thread().unpark();
@@ -191,6 +226,23 @@ mod tests {
         assert!(reading.threads >= 1);
         assert!(reading.rss_kib > 0 && reading.pss_kib > 0);
         assert!(read_tree(i32::MAX).is_none());
+    }
+
+    #[test]
+    fn cores_between_two_times_are_read_off_straight_lines() {
+        // One core busy for a second, then idle for a second.
+        let timeline = CpuTimeline(vec![(0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (2.0, 1.0)]);
+        assert_eq!(timeline.cores_between(0.0, 1.0), Some(1.0));
+        assert_eq!(timeline.cores_between(0.25, 0.75), Some(1.0));
+        assert_eq!(timeline.cores_between(0.5, 1.5), Some(0.5));
+        assert_eq!(timeline.cores_between(1.0, 2.0), Some(0.0));
+        assert_eq!(
+            timeline.cores_between(1.0, 2.5),
+            None,
+            "no reading after the span"
+        );
+        assert_eq!(timeline.cores_between(1.0, 1.0), None);
+        assert_eq!(CpuTimeline::default().cores_between(0.0, 1.0), None);
     }
 
     #[test]
