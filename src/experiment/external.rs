@@ -445,11 +445,7 @@ pub fn group_alive(pgid: i32) -> bool {
             return false;
         };
         // After the command name: state, ppid, pgrp.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
+        let fields = super::sampler::stat_fields(&stat);
         fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
     })
 }

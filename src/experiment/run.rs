@@ -27,7 +27,7 @@ use super::predict::{ModelLimits, Prediction, bound, predict};
 use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
 use super::sampler::{Sampler, TreeReading, read_tree};
-use super::subject::Subject;
+use super::subject::{ServerName, Subject};
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
 use crate::models::ServerConfig;
@@ -260,6 +260,11 @@ impl ExperimentConfig {
             .collect()
     }
 
+    /// The `--server` of that name.
+    fn server(&self, name: ServerName) -> Option<&ExternalServer> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
     /// The cores a server can use: those it is pinned to, else the machine's.
     fn server_cores(&self, machine: usize) -> usize {
         self.server_cpus
@@ -290,17 +295,10 @@ impl ExperimentConfig {
     ) -> Prediction {
         match subject {
             Subject::Model(model) => predict(model, self.limits(model), work, clients, cores),
-            Subject::Command(name) => {
-                match self
-                    .servers
-                    .iter()
-                    .find(|s| s.name == name)
-                    .and_then(|s| s.k)
-                {
-                    Some(k) => bound(k.limit(), work, clients, cores),
-                    None => Prediction::unknown(),
-                }
-            }
+            Subject::Command(name) => match self.server(name).and_then(|s| s.k) {
+                Some(k) => bound(k.limit(), work, clients, cores),
+                None => Prediction::unknown(),
+            },
         }
     }
 
@@ -512,9 +510,7 @@ impl Running {
             .map_err(CellFailure::from),
             Subject::Command(name) => {
                 let server = config
-                    .servers
-                    .iter()
-                    .find(|s| s.name == name)
+                    .server(name)
                     .ok_or_else(|| format!("no --server named {name}"))?;
                 let port = if server.takes_port() { free_port()? } else { 0 };
                 let launch = Launch {

@@ -67,6 +67,21 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
             .collect()
     };
     let run = |model: Subject, clients: usize| results.median_run(work, model, clients);
+    // What serving (or holding) cost the server, in every report.
+    let threads = || {
+        (
+            "threads",
+            "axis_threads",
+            metric(&|m, c| run(m, c).map(|r| r.server.peak_threads as f64)),
+        )
+    };
+    let memory = || {
+        (
+            "memory",
+            "axis_mib",
+            metric(&|m, c| run(m, c).map(|r| r.server.peak_pss_kib as f64 / 1024.0)),
+        )
+    };
     if results.hold {
         // Nothing was served: what the server held and what holding cost it are the figures.
         let charts: [(&'static str, &str, Vec<Series>); 4] = [
@@ -80,16 +95,8 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
                 "axis_kib",
                 metric(&|m, c| run(m, c).and_then(|r| r.kib_per_connection())),
             ),
-            (
-                "threads",
-                "axis_threads",
-                metric(&|m, c| run(m, c).map(|r| r.server.peak_threads as f64)),
-            ),
-            (
-                "memory",
-                "axis_mib",
-                metric(&|m, c| run(m, c).map(|r| r.server.peak_pss_kib as f64 / 1024.0)),
-            ),
+            threads(),
+            memory(),
         ];
         return draw_all(charts.into_iter().collect(), lang);
     }
@@ -125,16 +132,8 @@ pub fn charts_for_work(results: &Results, work: &str, lang: Lang) -> Vec<(&'stat
             "axis_ms",
             metric(&|m, c| results.p99(work, m, c)),
         ),
-        (
-            "threads",
-            "axis_threads",
-            metric(&|m, c| run(m, c).map(|r| r.server.peak_threads as f64)),
-        ),
-        (
-            "memory",
-            "axis_mib",
-            metric(&|m, c| run(m, c).map(|r| r.server.peak_pss_kib as f64 / 1024.0)),
-        ),
+        threads(),
+        memory(),
         (
             "cpu",
             "axis_cores",
