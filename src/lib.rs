@@ -59,4 +59,5 @@ pub mod settings;
 pub mod shutdown;
 pub mod stats;
 pub mod system;
+pub mod uring;
 pub mod work;

@@ -20,7 +20,7 @@ use crate::load::segment::{Part, Segment};
 use crate::load::start::{format_time, parse_start_at};
 use crate::load::status::StatusSet;
 use crate::load::target::Target;
-use crate::load::{Control, LoadConfig, LoadError, LoadReport, Payload, print};
+use crate::load::{Control, LoadConfig, LoadError, LoadIo, LoadReport, Payload, print};
 use crate::protocol::Proto;
 use crate::system::{Provenance, build_profile};
 
@@ -56,6 +56,10 @@ pub struct LoadArgs {
     /// Event-loop threads [default: CPUs].
     #[arg(long, value_name = "T")]
     threads: Option<usize>,
+    /// How the threads do their I/O: epoll (readiness, a send and a recv per request) or uring (completion, one
+    /// io_uring_enter a turn for every client's sends and receives; TCP only).
+    #[arg(long, value_enum, default_value_t = LoadIo::Epoll)]
+    io: LoadIo,
     /// Echo payload size in bytes (udp-echo: the 8-byte sequence number included).
     #[arg(long, value_name = "BYTES", conflicts_with = "message")]
     size: Option<usize>,
@@ -168,6 +172,7 @@ pub fn main(args: LoadArgs) -> ExitCode {
         (_, d) => d,
     };
     config.rate = args.rate;
+    config.io = args.io;
     config.payload = match (args.size, args.message) {
         (_, Some(m)) => Payload::Message(m),
         (Some(n), None) => Payload::Size(n),

@@ -124,6 +124,40 @@ pub struct LoadConfig {
     /// `duration`, then close them (see `load/hold.rs`). Connects and exchanges each get `timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<usize>,
+    /// How the clients' threads do their I/O (see [`LoadIo`]).
+    #[serde(default)]
+    pub io: LoadIo,
+}
+
+/// How a generator thread does its I/O.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadIo {
+    /// Readiness: one epoll per thread (through mio), then a `send` and a `recv` per request, as wrk does.
+    #[default]
+    Epoll,
+    /// Completion: one io_uring per thread; sends and receives are queued and handed to the kernel together,
+    /// one `io_uring_enter` a turn. TCP only (udp-echo and slow connections stay on epoll).
+    Uring,
+}
+
+impl std::fmt::Display for LoadIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LoadIo::Epoll => "epoll",
+            LoadIo::Uring => "uring",
+        })
+    }
 }
 
 fn default_method() -> String {
@@ -206,6 +240,7 @@ impl LoadConfig {
             headers: Vec::new(),
             body: Vec::new(),
             hold: None,
+            io: LoadIo::Epoll,
         }
     }
 
@@ -262,6 +297,9 @@ impl LoadConfig {
         }
         if self.slow > 0 && self.proto != Proto::Http {
             return fail("--slow needs --proto http (a slow client trickles an HTTP request head)");
+        }
+        if self.io == LoadIo::Uring && self.proto == Proto::UdpEcho {
+            return fail("--io uring drives TCP clients; udp-echo runs on epoll (leave out --io)");
         }
         if self.connect_batch == 0 {
             return fail("the connect batch must be at least 1");
@@ -330,6 +368,7 @@ impl LoadConfig {
             ("--warmup", !self.warmup.is_zero()),
             ("--segment", self.segment.is_some()),
             ("--start-at", self.start_at.is_some()),
+            ("--io uring", self.io == LoadIo::Uring),
             ("waiting for every client", self.ramp_limit.is_some()),
             (
                 "a least number of requests per client",

@@ -73,7 +73,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
-pub use config::{LoadConfig, Payload};
+pub use config::{LoadConfig, LoadIo, Payload};
 pub use report::{ErrorKind, HoldReport, LoadReport, SlowReport};
 
 use crate::settings::ConfigError;
@@ -197,6 +197,10 @@ pub fn check_listening(config: &LoadConfig) -> Result<(), String> {
 pub fn run(config: &LoadConfig, control: &Control) -> Result<LoadReport, LoadError> {
     config.validate().map_err(LoadError::Config)?;
     check_open_files(config).map_err(LoadError::Config)?;
+    if config.io == LoadIo::Uring {
+        crate::uring::check_available("--io uring")
+            .map_err(|why| LoadError::Config(ConfigError::new(why)))?;
+    }
     if config.hold.is_some() {
         return hold::run(config, control);
     }

@@ -21,3 +21,4 @@ mod slow;
 mod stall;
 mod summary;
 mod targets;
+mod uring;

@@ -16,6 +16,7 @@ use super::super::config::LoadConfig;
 use super::super::protocol::{Checker, Request};
 use super::super::report::{ClientCount, ErrorKind};
 use super::Worker;
+use super::ring::RingSocket;
 use crate::protocol::Proto;
 
 /// How long a client waits after "no local port free" before it tries again.
@@ -38,6 +39,8 @@ pub(super) enum Sock {
     None,
     Tcp(TcpStream),
     Udp(UdpSocket),
+    /// A TCP connection on the thread's io_uring (`--io uring`).
+    Ring(RingSocket),
 }
 
 pub(super) struct Client {
@@ -234,6 +237,7 @@ impl Worker<'_> {
         match self.clients[i].sock {
             Sock::Udp(_) => self.send_datagram(i, now),
             Sock::Tcp(_) => self.send_bytes(i, now),
+            Sock::Ring(_) => self.ring_send(i, now),
             Sock::None => unreachable!("send without a socket"),
         }
     }
@@ -252,7 +256,8 @@ impl Worker<'_> {
         match self.clients[i].sock {
             Sock::Tcp(_) => self.drain_idle_connection(i),
             Sock::Udp(_) => self.receive_datagrams(i, self.now()),
-            Sock::None => {}
+            // Its receives come as completions, not as reads after an event.
+            Sock::Ring(_) | Sock::None => {}
         }
     }
 
@@ -265,6 +270,10 @@ impl Worker<'_> {
             }
             Sock::Udp(mut s) => {
                 let _ = self.poll.registry().deregister(&mut s);
+                self.open -= 1;
+            }
+            Sock::Ring(s) => {
+                self.ring_close(s);
                 self.open -= 1;
             }
             Sock::None => {}

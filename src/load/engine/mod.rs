@@ -9,6 +9,8 @@
 //! - [`tcp`] — connections: opened a few at a time, requests written, replies read, a reused connection that
 //!   the server closed retried once.
 //! - [`udp`] — udp-echo: a datagram out, the reply with the same sequence number back.
+//! - [`ring`] — `--io uring`: the TCP clients' sends and receives as io_uring operations, one
+//!   `io_uring_enter` a turn instead of an `epoll_wait` and a `send` and a `recv` per request.
 //! - [`timetable`] — when each request is due (open loop) and from when its latency counts.
 //!
 //! Requests never call each other: a finished request puts its client on the `ready` queue (or the timetable's
@@ -18,6 +20,7 @@
 //! actually written.
 
 mod client;
+mod ring;
 mod tcp;
 mod timetable;
 mod udp;
@@ -30,7 +33,7 @@ use mio::{Events, Poll, Token};
 
 use super::Control;
 use super::clock::{Clock, Nanos};
-use super::config::LoadConfig;
+use super::config::{LoadConfig, LoadIo};
 use super::protocol::Request;
 use super::report::{ClientCount, CpuTime, ErrorCounts, ErrorKind, Latency, Unfinished};
 use super::status::StatusCounts;
@@ -38,6 +41,7 @@ use super::sys::{thread_cpu, thread_cpu_since};
 use super::timeline::Recorder;
 use super::window::Window;
 use client::Client;
+use ring::Ring;
 use tcp::ConnectGate;
 use timetable::Timetable;
 
@@ -90,6 +94,8 @@ const TIMER: Token = Token(usize::MAX);
 struct Worker<'a> {
     plan: &'a Plan<'a>,
     poll: Poll,
+    /// `--io uring`: the thread's ring, which the TCP clients' I/O goes through instead of the poll.
+    ring: Option<Ring>,
     clients: Vec<Client>,
     /// The thread's one read buffer: replies are checked as they come, never kept.
     buf: Vec<u8>,
@@ -128,6 +134,10 @@ pub(super) fn run_thread(
     let mut w = Worker {
         plan,
         poll: Poll::new()?,
+        ring: match config.io {
+            LoadIo::Uring => Some(Ring::new(count, config.target)?),
+            LoadIo::Epoll => None,
+        },
         clients: (first..first + count)
             .map(|index| Client::new(index, config, &plan.request))
             .collect(),
@@ -144,7 +154,9 @@ pub(super) fn run_thread(
         open: 0,
         out: ThreadResult::default(),
     };
-    w.run()?;
+    let ran = w.run();
+    w.ring_release();
+    ran?;
     let mut out = w.finish();
     out.cpu = thread_cpu_since(cpu_before);
     Ok(out)
@@ -156,7 +168,12 @@ impl Worker<'_> {
     }
 
     fn run(&mut self) -> io::Result<()> {
-        self.timetable.start_timer(self.poll.registry(), TIMER)?;
+        if self.ring.is_some() {
+            // The ring's wait takes a timeout to the nanosecond: no timerfd needed for the slots.
+            self.timetable.precise_wakeups();
+        } else {
+            self.timetable.start_timer(self.poll.registry(), TIMER)?;
+        }
         for i in 0..self.clients.len() {
             self.next_request(i, Nanos::ZERO);
         }
@@ -178,24 +195,34 @@ impl Worker<'_> {
                     continue;
                 }
             }
-            self.timetable.arm(now);
             let wait = self.wait_until(now).saturating_sub(now);
-            match self.poll.poll(&mut events, Some(wait.to_duration())) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-            for event in events.iter() {
-                if event.token() == TIMER {
-                    self.timetable.on_timer();
-                    continue;
-                }
-                let i = event.token().0;
-                let closed = event.is_read_closed() || event.is_error();
-                self.on_event(i, event.is_readable() || closed, closed);
+            if self.ring.is_some() {
+                self.ring_turn(wait)?;
+            } else {
+                self.timetable.arm(now);
+                self.epoll_turn(&mut events, wait)?;
             }
             self.progress.publish_now_and_then(self.plan.control, now);
             self.out.timeline.open(now, self.open);
+        }
+        Ok(())
+    }
+
+    /// Waits for events (at most `wait`) and handles them.
+    fn epoll_turn(&mut self, events: &mut Events, wait: Nanos) -> io::Result<()> {
+        match self.poll.poll(events, Some(wait.to_duration())) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            if event.token() == TIMER {
+                self.timetable.on_timer();
+                continue;
+            }
+            let i = event.token().0;
+            let closed = event.is_read_closed() || event.is_error();
+            self.on_event(i, event.is_readable() || closed, closed);
         }
         Ok(())
     }

@@ -15,10 +15,10 @@ use mio::Token;
 
 use super::super::clock::Nanos;
 use super::super::connect::{ConnectError, connect, connected};
-use super::super::protocol::Feed;
+use super::super::protocol::{Feed, Request};
 use super::super::report::ErrorKind;
-use super::Worker;
-use super::client::{Phase, Sock};
+use super::client::{Client, Phase, Sock};
+use super::{ThreadResult, Worker};
 
 /// At most so many connects of this thread under way at once; first connections beyond them wait their turn.
 pub(super) struct ConnectGate {
@@ -61,20 +61,27 @@ impl Worker<'_> {
         let c = &mut self.clients[i];
         c.ever_connected = true;
         c.reused = false;
+        if self.ring.is_some() {
+            return self.ring_connect(i, now);
+        }
         match connect(self.poll.registry(), self.plan.config.target, Token(i)) {
-            Ok(s) => {
-                c.sock = Sock::Tcp(s);
-                c.phase = Phase::Connecting;
-                self.gate.connecting += 1;
-                self.out.connections += 1;
-                self.open += 1;
-            }
+            Ok(s) => self.connecting(i, Sock::Tcp(s)),
             Err(ConnectError::Connect(e)) => {
                 self.fail(i, now, ErrorKind::of(&e), &connect_message(&e));
             }
             Err(ConnectError::Register(e)) => return Err(e),
         }
         Ok(())
+    }
+
+    /// A connection was started: counted, and it holds one of the thread's connect slots until it is up.
+    pub(super) fn connecting(&mut self, i: usize, sock: Sock) {
+        let c = &mut self.clients[i];
+        c.sock = sock;
+        c.phase = Phase::Connecting;
+        self.gate.connecting += 1;
+        self.out.connections += 1;
+        self.open += 1;
     }
 
     /// A connect is over, either way: the next client in line (if any) may start.
@@ -132,13 +139,7 @@ impl Worker<'_> {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if self.retry_on_new_connection(i, now) {
-                        return;
-                    }
-                    let kind = ErrorKind::of(&e);
-                    return self.fail(i, now, kind, &e.to_string());
-                }
+                Err(e) => return self.transfer_failed(i, now, &e),
             }
         }
         c.phase = Phase::Receiving;
@@ -146,7 +147,7 @@ impl Worker<'_> {
 
     /// A reused keep-alive connection that the server closed before any byte of the reply: the request is sent
     /// again, once, on a new connection. Every request here is idempotent.
-    fn retry_on_new_connection(&mut self, i: usize, now: Nanos) -> bool {
+    pub(super) fn retry_on_new_connection(&mut self, i: usize, now: Nanos) -> bool {
         let c = &mut self.clients[i];
         if !c.reused || c.retried || c.checker.started() {
             return false;
@@ -166,61 +167,64 @@ impl Worker<'_> {
             let c = &mut self.clients[i];
             let Sock::Tcp(s) = &mut c.sock else { return };
             match s.read(&mut self.buf) {
-                Ok(0) => {
-                    let feed = c.checker.feed_eof(&plan.request);
-                    return match feed {
-                        Some(Feed::Done { .. }) => self.complete(i, false),
-                        Some(Feed::Bad(m)) => self.fail(i, now, ErrorKind::BadReply, &m),
-                        _ => {
-                            if self.retry_on_new_connection(i, now) {
-                                return;
-                            }
-                            self.fail(
-                                i,
-                                now,
-                                ErrorKind::Closed,
-                                "the server closed the connection before the reply was complete",
-                            )
-                        }
-                    };
-                }
+                Ok(0) => return self.reply_ended(i, now),
                 Ok(n) => {
-                    if c.measured {
-                        self.out.bytes_received += n as u64;
-                    }
-                    match c.checker.feed(&plan.request, &self.buf[..n]) {
-                        Feed::More => {
-                            if n < self.buf.len() && !closed && !c.checker.needs_eof() {
-                                // A short read drained the socket: the next byte brings a new edge.
-                                return;
-                            }
+                    let fed = feed_reply(c, &plan.request, &self.buf[..n], &mut self.out);
+                    match fed {
+                        // A short read drained the socket: the next byte brings a new edge.
+                        Fed::More if n < self.buf.len() && !closed && !c.checker.needs_eof() => {
+                            return;
                         }
-                        Feed::Done { used, keep_alive } => {
-                            if used < n {
-                                return self.fail(
-                                    i,
-                                    now,
-                                    ErrorKind::BadReply,
-                                    "more bytes than the reply",
-                                );
-                            }
-                            // A close already queued behind the reply: the connection is done for.
-                            return self.complete(i, keep_alive && !closed);
-                        }
-                        Feed::Bad(m) => return self.fail(i, now, ErrorKind::BadReply, &m),
+                        Fed::More => {}
+                        // A close already queued behind the reply: the connection is done for.
+                        fed => return self.reply_fed(i, now, fed, !closed),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if self.retry_on_new_connection(i, now) {
-                        return;
-                    }
-                    let kind = ErrorKind::of(&e);
-                    return self.fail(i, now, kind, &e.to_string());
-                }
+                Err(e) => return self.transfer_failed(i, now, &e),
             }
         }
+    }
+
+    /// What a piece of the reply did: the request is over (right or wrong), or waits for more. `reusable`: the
+    /// connection may carry the next request if the reply allows.
+    pub(super) fn reply_fed(&mut self, i: usize, now: Nanos, fed: Fed, reusable: bool) {
+        match fed {
+            Fed::More => {}
+            Fed::Done { keep_alive } => self.complete(i, keep_alive && reusable),
+            Fed::TooLong => self.fail(i, now, ErrorKind::BadReply, "more bytes than the reply"),
+            Fed::Bad(m) => self.fail(i, now, ErrorKind::BadReply, &m),
+        }
+    }
+
+    /// The server closed the connection while a reply was awaited: the end of a reply that runs to the close, or
+    /// a reply cut short.
+    pub(super) fn reply_ended(&mut self, i: usize, now: Nanos) {
+        let plan = self.plan;
+        match self.clients[i].checker.feed_eof(&plan.request) {
+            Some(Feed::Done { .. }) => self.complete(i, false),
+            Some(Feed::Bad(m)) => self.fail(i, now, ErrorKind::BadReply, &m),
+            _ => {
+                if self.retry_on_new_connection(i, now) {
+                    return;
+                }
+                self.fail(
+                    i,
+                    now,
+                    ErrorKind::Closed,
+                    "the server closed the connection before the reply was complete",
+                )
+            }
+        }
+    }
+
+    /// Sending or receiving failed: a reused connection gets its retry, any other fails the request.
+    pub(super) fn transfer_failed(&mut self, i: usize, now: Nanos, e: &io::Error) {
+        if self.retry_on_new_connection(i, now) {
+            return;
+        }
+        self.fail(i, now, ErrorKind::of(e), &e.to_string());
     }
 
     /// Bytes (or a close) on a connection with no request in flight.
@@ -242,6 +246,35 @@ impl Worker<'_> {
     }
 }
 
-fn connect_message(e: &io::Error) -> String {
+/// What a piece of the reply did to the request.
+pub(super) enum Fed {
+    More,
+    Done {
+        keep_alive: bool,
+    },
+    /// The reply was complete before the bytes ran out.
+    TooLong,
+    Bad(String),
+}
+
+/// Hands `bytes` of client `c`'s reply to its checker, counting them if the request is measured.
+pub(super) fn feed_reply(
+    c: &mut Client,
+    request: &Request,
+    bytes: &[u8],
+    out: &mut ThreadResult,
+) -> Fed {
+    if c.measured {
+        out.bytes_received += bytes.len() as u64;
+    }
+    match c.checker.feed(request, bytes) {
+        Feed::More => Fed::More,
+        Feed::Done { used, .. } if used < bytes.len() => Fed::TooLong,
+        Feed::Done { keep_alive, .. } => Fed::Done { keep_alive },
+        Feed::Bad(m) => Fed::Bad(m),
+    }
+}
+
+pub(super) fn connect_message(e: &io::Error) -> String {
     format!("connect: {e}")
 }

@@ -86,9 +86,16 @@ impl Timetable {
             Interest::READABLE,
         )?;
         self.timer = Some(timer);
-        // SAFETY: PR_SET_TIMERSLACK takes a plain integer.
-        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        self.precise_wakeups();
         Ok(())
+    }
+
+    /// Open loop: no timer slack for this thread (50 us by default), so that a wait ends when the slot is due.
+    pub(super) fn precise_wakeups(&self) {
+        if self.is_open_loop() {
+            // SAFETY: PR_SET_TIMERSLACK takes a plain integer.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        }
     }
 
     /// Client `i` is to be woken at `at`.

@@ -1,82 +1,31 @@
-//! The ring and what the loop shares with the kernel through it: setting it up (or saying why it cannot be),
-//! naming each operation so its completion finds its way home, and the provided-buffer ring that receives go
-//! into.
+//! The ring as this model uses it: naming each operation so its completion finds its way home, entering the ring
+//! once a turn, and the send of a reply. Setting a ring up (or saying why it cannot be) and the provided-buffer ring
+//! are shared with the load generator (`crate::uring`).
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Instant;
 
-use io_uring::types::{BufRingEntry, Fd, SubmitArgs, Timespec};
+use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, opcode, squeue};
 use tracing::debug;
 
 use super::{Connection, EventLoop};
+pub use crate::uring::{BUFFER_GROUP, BufRing, new_ring, push};
 
-/// Where Linux says whether io_uring may be used: 0 yes, 1 only by a privileged group, 2 by nobody.
-pub const DISABLED_SWITCH: &str = "/proc/sys/kernel/io_uring_disabled";
+/// Whether io_uring can be used on this machine, as the one-line reason to refuse `--model uring` if not.
+pub fn check_available() -> Result<(), String> {
+    crate::uring::check_available("--model uring")
+}
 
 /// Submission queue entries: room for a read and a write for every connection served in one turn.
 const SUBMISSION_ENTRIES: u32 = 4096;
 
-/// The one buffer group, and its buffers: enough that a turn in which a thousand connections all receive finds
+/// The buffers of the one buffer group: enough that a turn in which a thousand connections all receive finds
 /// a buffer for each (a receive that finds none fails with ENOBUFS and is tried again next turn). 4 KiB holds any
 /// echo message or request head of the benchmarks; a longer input simply takes several receives.
-pub const BUFFER_GROUP: u16 = 0;
 pub const BUFFERS: u16 = 1024;
 pub const BUFFER_SIZE: usize = 4096;
-
-/// Whether io_uring can be used on this machine, as the one-line reason to refuse `--model uring` if not.
-/// Reads [`DISABLED_SWITCH`] and, unless it says no outright, sets up a ring and a buffer ring as the model will.
-pub fn check_available() -> Result<(), String> {
-    let switch = std::fs::read_to_string(DISABLED_SWITCH).ok();
-    refusal(switch.as_deref(), || {
-        let ring = new_ring(8)?;
-        BufRing::register(&ring, 1, 64).map(drop)
-    })
-}
-
-/// Turns the switch's setting (`None`: the file is absent, as on kernels older than 6.6) and the outcome of an
-/// attempt to set up a ring into the reason to refuse, if there is one.
-pub fn refusal(
-    switch: Option<&str>,
-    attempt: impl FnOnce() -> io::Result<()>,
-) -> Result<(), String> {
-    let setting = switch.map(str::trim);
-    if setting == Some("2") {
-        return Err(format!(
-            "--model uring: io_uring is disabled on this machine ({DISABLED_SWITCH} is 2)"
-        ));
-    }
-    let Err(e) = attempt() else {
-        return Ok(());
-    };
-    let why = match (e.raw_os_error(), setting) {
-        (Some(libc::EPERM), Some("1")) => format!(
-            "io_uring is restricted to the kernel.io_uring_group group ({DISABLED_SWITCH} is 1), which this process is not in"
-        ),
-        (Some(libc::EPERM | libc::EACCES), _) => {
-            "io_uring is not permitted here (a seccomp filter, as in many containers, or a security module)".into()
-        }
-        (Some(libc::ENOSYS), _) => "this kernel has no io_uring (older than 5.1, or built without it)".into(),
-        (Some(libc::EINVAL), _) => {
-            "this kernel's io_uring lacks what the model uses (provided-buffer rings: Linux 5.19 or later)".into()
-        }
-        _ => format!("cannot set up an io_uring: {e}"),
-    };
-    Err(format!("--model uring: {why}"))
-}
-
-/// A ring for one thread: the kernel runs completion work only when that thread enters (`DEFER_TASKRUN`), so
-/// nothing interrupts the loop between its turns. Plain on kernels without those flags (before 6.1).
-pub fn new_ring(entries: u32) -> io::Result<IoUring> {
-    IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .setup_submit_all()
-        .build(entries)
-        .or_else(|_| IoUring::new(entries))
-}
 
 pub fn new_server_ring() -> io::Result<IoUring> {
     new_ring(SUBMISSION_ENTRIES)
@@ -146,19 +95,6 @@ impl Op {
     }
 }
 
-/// Puts `entry` in the submission queue; when the queue is full, submits what is there first (a rare extra
-/// `io_uring_enter`).
-pub fn push(ring: &mut IoUring, entry: squeue::Entry) -> io::Result<()> {
-    loop {
-        // SAFETY: every pointer in an entry the loop builds stays valid until the operation completes (see the
-        // callers: buffers owned by a connection that is not released while it has operations in flight).
-        if unsafe { ring.submission().push(&entry) }.is_ok() {
-            return Ok(());
-        }
-        ring.submit()?;
-    }
-}
-
 /// Entering the kernel and queueing for it.
 impl EventLoop<'_> {
     /// The turn's one system call: submits everything queued, waits for a completion or until `until`.
@@ -221,130 +157,9 @@ pub(super) fn send_entry(connection: &mut Connection<'_>) -> squeue::Entry {
     }
 }
 
-/// Provided buffers: the kernel picks a free one when data arrives, so a connection waiting for input holds no
-/// buffer of its own. The loop gives each back as soon as its bytes are handed to the session.
-pub struct BufRing {
-    /// The ring of entries the kernel takes buffers from, page-aligned as it requires.
-    entries: *mut BufRingEntry,
-    layout: std::alloc::Layout,
-    count: u16,
-    size: usize,
-    tail: u16,
-    memory: Vec<u8>,
-}
-
-impl BufRing {
-    /// Registers `count` (a power of two) buffers of `size` bytes as [`BUFFER_GROUP`] with `ring`.
-    pub fn register(ring: &IoUring, count: u16, size: usize) -> io::Result<BufRing> {
-        let bytes = usize::from(count) * std::mem::size_of::<BufRingEntry>();
-        let layout = std::alloc::Layout::from_size_align(bytes.max(4096), 4096)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: the layout has a non-zero size.
-        let entries = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<BufRingEntry>();
-        if entries.is_null() {
-            return Err(io::ErrorKind::OutOfMemory.into());
-        }
-        let mut ring_of_buffers = BufRing {
-            entries,
-            layout,
-            count,
-            size,
-            tail: 0,
-            memory: vec![0; usize::from(count) * size],
-        };
-        // SAFETY: the entries are page-aligned, `count` long, and live as long as the `BufRing`, which the loop
-        // drops after the ring.
-        unsafe {
-            ring.submitter().register_buf_ring_with_flags(
-                entries as u64,
-                count,
-                BUFFER_GROUP,
-                0,
-            )?;
-        }
-        for bid in 0..count {
-            ring_of_buffers.give_back(bid);
-        }
-        Ok(ring_of_buffers)
-    }
-
-    /// The first `len` bytes of buffer `bid`, as the kernel filled them.
-    pub fn filled(&self, bid: u16, len: usize) -> &[u8] {
-        let start = usize::from(bid) * self.size;
-        &self.memory[start..start + len.min(self.size)]
-    }
-
-    /// Makes buffer `bid` available to the kernel again.
-    pub fn give_back(&mut self, bid: u16) {
-        let slot = usize::from(self.tail & (self.count - 1));
-        let addr = self.memory.as_ptr() as u64 + (usize::from(bid) * self.size) as u64;
-        // SAFETY: `slot` is below `count`; the kernel reads an entry only once the tail covers it.
-        unsafe {
-            let entry = &mut *self.entries.add(slot);
-            entry.set_addr(addr);
-            entry.set_len(self.size as u32);
-            entry.set_bid(bid);
-        }
-        self.tail = self.tail.wrapping_add(1);
-        // SAFETY: the tail shares the first entry's reserved field; the kernel reads it with acquire ordering.
-        unsafe {
-            let tail = BufRingEntry::tail(self.entries)
-                .cast_mut()
-                .cast::<AtomicU16>();
-            (*tail).store(self.tail, Ordering::Release);
-        }
-    }
-}
-
-impl Drop for BufRing {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `register` with this layout.
-        unsafe { std::alloc::dealloc(self.entries.cast(), self.layout) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fails(errno: i32) -> impl FnOnce() -> io::Result<()> {
-        move || Err(io::Error::from_raw_os_error(errno))
-    }
-
-    #[test]
-    fn the_switch_at_2_refuses_without_trying() {
-        let refused = refusal(Some("2\n"), || panic!("must not try")).unwrap_err();
-        assert_eq!(
-            refused,
-            "--model uring: io_uring is disabled on this machine (/proc/sys/kernel/io_uring_disabled is 2)"
-        );
-    }
-
-    #[test]
-    fn the_switch_at_1_refuses_only_when_the_ring_is_refused() {
-        assert_eq!(refusal(Some("1\n"), || Ok(())), Ok(()));
-        let refused = refusal(Some("1\n"), fails(libc::EPERM)).unwrap_err();
-        assert!(
-            refused.contains("restricted to the kernel.io_uring_group group"),
-            "{refused}"
-        );
-        assert!(refused.contains("io_uring_disabled is 1"), "{refused}");
-    }
-
-    #[test]
-    fn other_failures_say_what_is_missing() {
-        assert_eq!(refusal(Some("0"), || Ok(())), Ok(()));
-        assert_eq!(refusal(None, || Ok(())), Ok(()));
-        let seccomp = refusal(Some("0"), fails(libc::EPERM)).unwrap_err();
-        assert!(seccomp.contains("seccomp"), "{seccomp}");
-        let old = refusal(None, fails(libc::ENOSYS)).unwrap_err();
-        assert!(old.contains("this kernel has no io_uring"), "{old}");
-        let no_buf_ring = refusal(None, fails(libc::EINVAL)).unwrap_err();
-        assert!(no_buf_ring.contains("5.19"), "{no_buf_ring}");
-        for reason in [seccomp, old, no_buf_ring] {
-            assert!(reason.starts_with("--model uring: ") && !reason.contains('\n'));
-        }
-    }
 
     #[test]
     fn an_operation_comes_back_as_it_went() {
