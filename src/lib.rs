@@ -47,6 +47,7 @@
 //! ```
 
 pub mod cli;
+pub mod confine;
 pub mod duration;
 pub mod experiment;
 pub mod load;

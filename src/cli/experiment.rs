@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use super::{Done, Failure};
 
+use crate::confine::CpuQuota;
 use crate::duration as durations;
 use crate::experiment::catalog::{self, Lang};
 use crate::experiment::external::{Concurrency, ExternalServer};
@@ -18,6 +19,7 @@ use crate::experiment::results::{Cell, Results};
 use crate::experiment::run::{ExperimentConfig, Progress, Variant, run};
 use crate::experiment::subject::Subject;
 use crate::experiment::{classroom, yardsticks};
+use crate::load::LoadIo;
 use crate::models::Model;
 use crate::models::config::DEFAULT_BACKLOG;
 use crate::protocol::Proto;
@@ -51,6 +53,13 @@ pub struct ExperimentArgs {
     /// Pin the load generator to these CPUs.
     #[arg(long, value_name = "CPUS")]
     load_cpus: Option<String>,
+    /// Hold every server to this many cores' worth of CPU time (a cgroup quota, e.g. 0.5), so that the generator,
+    /// with more, never sets the pace: requests/s then compare what the servers cost. Needs root.
+    #[arg(long, value_name = "CORES")]
+    server_cpu_quota: Option<f64>,
+    /// How the load generator does its I/O: epoll, or uring (io_uring; TCP, cheaper per request).
+    #[arg(long, value_enum, value_name = "IO")]
+    load_io: Option<LoadIo>,
     /// Numbers of simultaneous clients, comma-separated [default: 1,2,5,10,20,50].
     #[arg(long, value_delimiter = ',')]
     clients: Option<Vec<usize>>,
@@ -154,6 +163,9 @@ struct PresetValues {
     repeat: Option<usize>,
     /// Pin the servers to one core and the load to another (on a machine with two at least).
     pinned: bool,
+    /// Hold the servers to this many cores (`--server-cpu-quota`).
+    server_cpu_quota: Option<f64>,
+    load_io: Option<LoadIo>,
 }
 
 /// A server of someone else's that a preset compares our models with.
@@ -333,6 +345,15 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     };
     config.server_cpus = cpus("server-cpus", &args.server_cpus.clone().or(preset_cpus(0)))?;
     config.load_cpus = cpus("load-cpus", &args.load_cpus.clone().or(preset_cpus(1)))?;
+    config.server_cpu_quota = args.server_cpu_quota.or(preset.server_cpu_quota);
+    if let Some(cores) = config.server_cpu_quota {
+        // Made and removed here to refuse at once, with the reason, where there is no quota to be had.
+        CpuQuota::create(cores).map_err(Failure::Usage)?;
+    }
+    config.load_io = args.load_io.or(preset.load_io).unwrap_or_default();
+    if config.load_io == LoadIo::Uring {
+        crate::uring::check_available("--load-io uring").map_err(Failure::Usage)?;
+    }
     config.clients = args
         .clients
         .clone()

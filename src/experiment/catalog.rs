@@ -357,6 +357,12 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "gerador de carga fixado nas CPUs",
     ),
     (
+        "server_cpu_quota",
+        "servers held to a CPU quota of (cores)",
+        "servidores limitados a uma cota de CPU de (núcleos)",
+    ),
+    ("load_io", "load generator's I/O", "E/S do gerador de carga"),
+    (
         "chart_throughput",
         "Throughput vs clients",
         "Vazão vs clientes",

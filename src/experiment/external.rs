@@ -26,9 +26,9 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use super::subject::ServerName;
+use crate::confine::Confinement;
 use crate::protocol::Proto;
 use crate::stats::ResourceUsage;
-use crate::system::CpuList;
 use crate::work::Work;
 
 /// How much of a server's stderr is kept for a failed cell: the end of it, where the reason usually is.
@@ -159,7 +159,7 @@ pub struct Launch<'a> {
     /// Readiness by connecting (TCP), or only by the `listening on` line (UDP).
     pub probe: bool,
     pub startup: Duration,
-    pub cpus: Option<&'a CpuList>,
+    pub confinement: Confinement<'a>,
 }
 
 impl ExternalProcess {
@@ -179,22 +179,13 @@ impl ExternalProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let cpus = launch
-            .cpus
-            .map(CpuList::to_cpu_set)
-            .transpose()
-            .map_err(no_stderr)?;
-        // SAFETY: prctl and sched_setaffinity are plain system calls, safe between fork and exec.
+        // SAFETY: prctl is a plain system call, safe between fork and exec.
         unsafe {
-            command.pre_exec(move || {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-                if let Some(set) = &cpus {
-                    nix::sched::sched_setaffinity(Pid::from_raw(0), set)
-                        .map_err(std::io::Error::from)?;
-                }
-                Ok(())
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
             });
         }
+        launch.confinement.apply(&mut command).map_err(no_stderr)?;
         let mut child = command
             .spawn()
             .map_err(|e| no_stderr(format!("{}: cannot run sh: {e}", launch.name)))?;
@@ -512,7 +503,7 @@ mod tests {
             addr,
             probe: true,
             startup: Duration::from_millis(startup_ms),
-            cpus: None,
+            confinement: Confinement::default(),
         }
     }
 

@@ -13,6 +13,7 @@ use super::external::ExternalServer;
 use super::predict::Prediction;
 use super::sampler::ServerSample;
 use crate::experiment::subject::Subject;
+use crate::load::LoadIo;
 use crate::load::timeline::Timeline;
 use crate::load::{HoldReport, SlowReport};
 use crate::protocol::Proto;
@@ -180,6 +181,12 @@ pub struct Results {
     pub server_cpus: Option<CpuList>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_cpus: Option<CpuList>,
+    /// The cores' worth of CPU time every server was held to, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_quota: Option<f64>,
+    /// How the load generator did its I/O.
+    #[serde(default)]
+    pub load_io: LoadIo,
     /// The server every other is compared with in a ratio table (`nginx` in `--preset nginx`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Subject>,

@@ -28,6 +28,8 @@ use super::report;
 use super::results::{Cell, Latency, Measurement, Results, group};
 use super::sampler::{Sampler, TreeReading, read_tree};
 use super::subject::{ServerName, Subject};
+use crate::confine::{Confinement, CpuQuota};
+use crate::load::LoadIo;
 use crate::load::{self, Control, LoadConfig, LoadReport};
 use crate::models::Model;
 use crate::models::ServerConfig;
@@ -64,6 +66,10 @@ pub struct ExperimentConfig {
     pub server_cpus: Option<CpuList>,
     /// CPUs the load generator is pinned to (`None`: any).
     pub load_cpus: Option<CpuList>,
+    /// Every server may use at most this many cores' worth of CPU time (see `confine.rs`); `None`: no quota.
+    pub server_cpu_quota: Option<f64>,
+    /// How the load generator does its I/O.
+    pub load_io: LoadIo,
     /// How long a server has to start listening before its cell fails.
     pub startup: Duration,
     /// The server the others are compared with, in ratio tables.
@@ -128,6 +134,8 @@ impl ExperimentConfig {
             servers: Vec::new(),
             server_cpus: None,
             load_cpus: None,
+            server_cpu_quota: None,
+            load_io: LoadIo::Epoll,
             startup: Duration::from_secs(10),
             baseline: None,
             clients: vec![1, 2, 5, 10, 20, 50],
@@ -199,10 +207,30 @@ impl ExperimentConfig {
         if self.hold {
             self.validate_hold()?;
         }
+        if self.load_io == LoadIo::Uring && self.proto.is_datagram() {
+            return Err(ConfigError::new(
+                "--load-io uring drives TCP clients; udp-echo runs on epoll",
+            ));
+        }
+        if self.load_io == LoadIo::Uring && self.hold {
+            return Err(ConfigError::new(
+                "--load-io uring is for loads: held connections run on epoll",
+            ));
+        }
+        if let Some(cores) = self.server_cpu_quota
+            && !(cores >= crate::confine::MIN_CORES && cores <= cpus() as f64)
+        {
+            return Err(ConfigError::new(format!(
+                "--server-cpu-quota must be between {} and {} cores (this machine's)",
+                crate::confine::MIN_CORES,
+                cpus()
+            )));
+        }
         // Every server the experiment will start must be one `serve` accepts.
         for model in &self.models {
             for work in &self.works {
                 let what = CellSpec {
+                    confinement: Confinement::default(),
                     work: *work,
                     subject: Subject::Model(*model),
                     clients: 1,
@@ -360,6 +388,8 @@ pub fn run(
         servers: config.servers.clone(),
         server_cpus: config.server_cpus.clone(),
         load_cpus: config.load_cpus.clone(),
+        server_cpu_quota: config.server_cpu_quota,
+        load_io: config.load_io,
         baseline: config.baseline,
         clients: config.clients.clone(),
         works: config
@@ -381,6 +411,12 @@ pub fn run(
         cells: Vec::new(),
         interrupted: false,
     };
+    // One group for the whole run: the servers, which run one at a time, each join it.
+    let quota = config.server_cpu_quota.map(CpuQuota::create).transpose()?;
+    let confinement = Confinement {
+        cpus: config.server_cpus.as_ref(),
+        quota: quota.as_ref(),
+    };
     let total = config.cells();
     let mut index = 0;
     let variants = config.variants();
@@ -401,6 +437,7 @@ pub fn run(
                     let cores = config.server_cores(results.provenance.cores);
                     let prediction = config.prediction(subject, work, clients, cores);
                     let what = CellSpec {
+                        confinement,
                         work,
                         variant,
                         subject,
@@ -425,6 +462,8 @@ pub fn run(
 
 /// Which cell to run.
 struct CellSpec<'a> {
+    /// Where its server may run.
+    confinement: Confinement<'a>,
     work: Work,
     variant: &'a Variant,
     subject: Subject,
@@ -500,11 +539,11 @@ enum Running {
 impl Running {
     fn start(config: &ExperimentConfig, what: &CellSpec<'_>) -> Result<Running, CellFailure> {
         match what.subject {
-            Subject::Model(model) => ServerProcess::start_pinned(
+            Subject::Model(model) => ServerProcess::start_confined(
                 &config.server_bin,
                 &server_args(config, model, what),
                 config.startup,
-                config.server_cpus.as_ref(),
+                what.confinement,
             )
             .map(Running::Ours)
             .map_err(CellFailure::from),
@@ -521,7 +560,7 @@ impl Running {
                         .then(|| SocketAddr::from(([127, 0, 0, 1], port))),
                     probe: !config.proto.is_datagram(),
                     startup: config.startup,
-                    cpus: config.server_cpus.as_ref(),
+                    confinement: what.confinement,
                 };
                 ExternalProcess::start(launch)
                     .map(Running::Theirs)
@@ -707,6 +746,7 @@ fn load_config(config: &ExperimentConfig, clients: usize, target: SocketAddr) ->
         return load_config;
     }
     load_config.clients = clients;
+    load_config.io = config.load_io;
     // A thread per core the generator may use: pinned, those; else the machine's.
     let generator_cores = config.load_cpus.as_ref().map_or(cpus(), CpuList::len);
     load_config.threads = clients.min(generator_cores.max(1));

@@ -7,6 +7,7 @@
 //! its own, so a killed experiment or a panicking test leaves no server behind, and a Ctrl-C at the terminal
 //! reaches the experiment, which stops the server when the cell's load is over.
 
+use crate::confine::Confinement;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -64,26 +65,18 @@ impl ServerProcess {
     /// Starts `bin serve ARGS` (adding `--listen 127.0.0.1:0` unless ARGS has a `--listen`, and `--log-level
     /// warn` unless it has a `--log-level`) and waits, at most `startup`, for every address.
     pub fn start(bin: &Path, args: &[String], startup: Duration) -> Result<ServerProcess, String> {
-        ServerProcess::start_pinned(bin, args, startup, None)
+        ServerProcess::start_confined(bin, args, startup, Confinement::default())
     }
 
-    /// [`ServerProcess::start`], the server pinned to `cpus` when given (as `taskset -c` would).
-    pub fn start_pinned(
+    /// [`ServerProcess::start`], the server pinned to CPUs and held to a quota of them when `confinement` says.
+    pub fn start_confined(
         bin: &Path,
         args: &[String],
         startup: Duration,
-        cpus: Option<&crate::system::CpuList>,
+        confinement: Confinement<'_>,
     ) -> Result<ServerProcess, String> {
         let mut command = Command::new(bin);
-        if let Some(set) = cpus.map(crate::system::CpuList::to_cpu_set).transpose()? {
-            // SAFETY: sched_setaffinity is a plain system call, safe between fork and exec.
-            unsafe {
-                command.pre_exec(move || {
-                    nix::sched::sched_setaffinity(Pid::from_raw(0), &set)
-                        .map_err(std::io::Error::from)
-                });
-            }
-        }
+        confinement.apply(&mut command)?;
         command.arg("serve").args(args);
         if !args.iter().any(|a| a == "--log-level") {
             command.args(["--log-level", "warn"]);

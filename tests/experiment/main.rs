@@ -13,4 +13,5 @@ mod external;
 mod portuguese;
 mod python;
 mod quick;
+mod quota;
 mod slow;

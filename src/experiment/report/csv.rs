@@ -136,6 +136,8 @@ mod tests {
             servers: Vec::new(),
             server_cpus: None,
             load_cpus: None,
+            server_cpu_quota: None,
+            load_io: Default::default(),
             baseline: None,
             cells: vec![Cell {
                 work: "none".into(),

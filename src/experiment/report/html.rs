@@ -108,6 +108,10 @@ fn setup_section(page: &mut String, results: &Results, lang: Lang) {
             rows.push((label(lang, flag).into(), cpus.to_string()));
         }
     }
+    if let Some(cores) = results.server_cpu_quota {
+        rows.push((label(lang, "server_cpu_quota").into(), format!("{cores}")));
+    }
+    rows.push((label(lang, "load_io").into(), results.load_io.to_string()));
     // Other people's servers: what ran, and what the predictions assumed of it (or why there are none).
     for server in &results.servers {
         let k = match server.k {

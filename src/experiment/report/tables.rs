@@ -305,6 +305,8 @@ mod tests {
             servers: Vec::new(),
             server_cpus: None,
             load_cpus: None,
+            server_cpu_quota: None,
+            load_io: Default::default(),
             baseline: None,
             cells: vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
             interrupted: false,
