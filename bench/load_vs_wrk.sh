@@ -6,10 +6,17 @@
 # each tool runs RUNS times for DURATION, alternating which goes first. For each tool the table shows the median
 # requests/s, the spread (max-min over median), the tool's own CPU-seconds per 1,000 requests (user+system of the
 # process, from bash's `time`), and serverlab's ratio to wrk. On 2 cores the generator and nginx share the CPU, so
-# a leaner generator leaves more to the server; a last set runs with nginx pinned to core 0 and the generator to
-# core 1 (taskset).
+# a leaner generator leaves more to the server.
 #
-# Usage: bench/load_vs_wrk.sh            (env: DURATION=3 RUNS=3 CONNS="10 100 1000" THREADS="1 2" PIN=1)
+# A second set ("held") measures the generators themselves: nginx pinned to core 0, the generator pinned to core 1
+# and held to GEN_QUOTA of it (a cgroup CPU quota, 0.5 core by default). Over loopback each side pays about the
+# same per round trip, so with a core each the server sets the pace and every generator measures alike; held to
+# half a core, the generator is the slower side, and requests/s measure what each generator costs per request.
+# Needs root and a cgroup CPU controller; skipped, saying so, without them.
+#
+# serverlab runs with `--io $IO` (uring by default: io_uring, one io_uring_enter a turn; IO=epoll for readiness).
+#
+# Usage: bench/load_vs_wrk.sh   (env: DURATION=3 RUNS=3 CONNS="10 100 1000" THREADS="1 2" HELD=1 GEN_QUOTA=0.5 IO=uring)
 # Needs nginx, wrk, python3 (installed from Debian's packages when missing, as root). Leaves no process behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +25,9 @@ DURATION=${DURATION:-3}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-"10 100 1000"}
 THREADS=${THREADS:-"1 2"}
-PIN=${PIN:-1}
+HELD=${HELD:-1}
+GEN_QUOTA=${GEN_QUOTA:-0.5}
+IO=${IO:-uring}
 
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
@@ -40,6 +49,7 @@ fi
 
 WORK=$(mktemp -d /tmp/load_vs_wrk.XXXXXX)
 NGINX_PID=""
+GROUP=""
 cleanup() {
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
@@ -47,6 +57,7 @@ cleanup() {
         kill -KILL "$NGINX_PID" 2>/dev/null || true
     fi
     rm -rf "$WORK"
+    [ -z "$GROUP" ] || rmdir "$GROUP" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -119,7 +130,7 @@ run_tool() { # label tool conns threads [taskset prefix...]
         if grep -q "Non-2xx\|Socket errors" "$out"; then grep "Non-2xx\|Socket errors" "$out" | sed "s/^/  wrk $c\/$t: /" >&2; fi
     else
         { time "$@" "$SERVERLAB" load --proto http --target "127.0.0.1:$PORT" --clients "$c" --threads "$t" \
-            --duration "${DURATION}s" --no-progress --json "$WORK/run.json" >"$out" 2>&1; } 2>"$cpu"
+            --io "$IO" --duration "${DURATION}s" --no-progress --json "$WORK/run.json" >"$out" 2>&1; } 2>"$cpu"
         read -r requests seconds < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["report"]
@@ -153,21 +164,45 @@ for c in $CONNS; do
 done
 stop_nginx
 
-if [ "$PIN" = 1 ]; then
-    start_nginx taskset -c 0
-    for c in 100 1000; do
-        for run in $(seq "$RUNS"); do
-            echo "  pinned: $c connections, 1 thread, run $run" >&2
-            if ((run % 2)); then
-                run_tool pinned wrk "$c" 1 taskset -c 1
-                run_tool pinned serverlab "$c" 1 taskset -c 1
-            else
-                run_tool pinned serverlab "$c" 1 taskset -c 1
-                run_tool pinned wrk "$c" 1 taskset -c 1
-            fi
+# A cgroup holding its processes to GEN_QUOTA cores (v2 cpu.max, or v1 CFS bandwidth), and a wrapper that runs a
+# command inside it.
+make_group() {
+    local period=10000 quota
+    quota=$(python3 -c "print(round($GEN_QUOTA * 10000))")
+    if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        GROUP=/sys/fs/cgroup/load_vs_wrk-$$
+        mkdir "$GROUP" && echo "$quota $period" >"$GROUP/cpu.max"
+    elif [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        GROUP=/sys/fs/cgroup/cpu/load_vs_wrk-$$
+        mkdir "$GROUP" && echo $period >"$GROUP/cpu.cfs_period_us" && echo "$quota" >"$GROUP/cpu.cfs_quota_us"
+    else
+        return 1
+    fi
+    printf '#!/bin/sh\necho $$ > "%s/cgroup.procs" && exec "$@"\n' "$GROUP" >"$WORK/held"
+    chmod +x "$WORK/held"
+}
+
+if [ "$HELD" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+    if make_group 2>/dev/null; then
+        start_nginx taskset -c 0
+        for c in $CONNS; do
+            for t in $THREADS; do
+                for run in $(seq "$RUNS"); do
+                    echo "  held to $GEN_QUOTA core: $c connections, $t threads, run $run" >&2
+                    if ((run % 2)); then
+                        run_tool held wrk "$c" "$t" "$WORK/held" taskset -c 1
+                        run_tool held serverlab "$c" "$t" "$WORK/held" taskset -c 1
+                    else
+                        run_tool held serverlab "$c" "$t" "$WORK/held" taskset -c 1
+                        run_tool held wrk "$c" "$t" "$WORK/held" taskset -c 1
+                    fi
+                done
+            done
         done
-    done
-    stop_nginx
+        stop_nginx
+    else
+        echo "skipped the held set: no cgroup CPU controller, or not root" >&2
+    fi
 fi
 
 python3 - "$RESULTS" <<'PY'

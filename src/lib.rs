@@ -8,7 +8,7 @@
 //! experiment                 the matrix of models x clients x work: run, predicted, analysed, reported
 //! load        server         the client side; a bound server with a model, run and stopped
 //! models                     how to serve: one file per concurrency model, their settings and shared state
-//! protocol  work  stats  shutdown  net  system  duration  settings  logging
+//! protocol  work  stats  shutdown  net  system  confine  uring  duration  settings  logging
 //! ```
 //!
 //! - [`protocol`] — *what to say*: echo, daytime and HTTP as sans-IO state machines (bytes in, bytes out, plus
@@ -24,8 +24,9 @@
 //! - [`cli`] — the `serverlab` command: flags in, library calls out.
 //! - Below them all: [`work`] (the simulated per-request work), [`stats`] (what a server counts),
 //!   [`shutdown`] (the one place a stop is decided, and its bound), [`net`] (socket setup), [`system`] (the
-//!   machine: CPUs, provenance, kernel counters), [`duration`] (durations and their range), [`settings`] (the
-//!   error a bad setting gives), [`logging`].
+//!   machine: CPUs, provenance, kernel counters), [`confine`] (the CPUs and CPU quota a started server is held
+//!   to), [`uring`] (io_uring set-up shared by the `uring` model and the generator), [`duration`] (durations and
+//!   their range), [`settings`] (the error a bad setting gives), [`logging`].
 //!
 //! The library is usable without the CLI:
 //! ```
