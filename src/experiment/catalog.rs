@@ -358,8 +358,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ),
     (
         "server_cpu_quota",
-        "servers held to a CPU quota of (cores)",
-        "servidores limitados a uma cota de CPU de (núcleos)",
+        "CPU quota of every server, in cores",
+        "cota de CPU de cada servidor, em núcleos",
     ),
     ("load_io", "load generator's I/O", "E/S do gerador de carga"),
     (
