@@ -68,6 +68,23 @@ pub fn new_ring(entries: u32) -> io::Result<IoUring> {
         .or_else(|_| IoUring::new(entries))
 }
 
+/// What an `io_uring_enter` that submitted and waited came to: a wait that timed out (ETIME), a signal (EINTR) or a
+/// completion queue too full to take more (EBUSY) is not a failure; the loop handles what is there and enters
+/// again.
+pub fn entered(result: io::Result<usize>) -> io::Result<()> {
+    match result {
+        Err(e)
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+            ) =>
+        {
+            Err(e)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Puts `entry` in the submission queue; when the queue is full, submits what is there first (a rare extra
 /// `io_uring_enter`).
 pub fn push(ring: &mut IoUring, entry: squeue::Entry) -> io::Result<()> {

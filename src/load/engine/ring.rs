@@ -161,17 +161,7 @@ impl Ring {
         if self.ring.submission().is_empty() {
             self.closing.clear();
         }
-        match entered {
-            Err(e)
-                if !matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) =>
-            {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+        crate::uring::entered(entered)
     }
 
     /// Copies the completions out of the queue, counting the operations that are over.

@@ -112,17 +112,7 @@ impl EventLoop<'_> {
         if self.ring.submission().is_empty() {
             self.timespecs.clear();
         }
-        match entered {
-            Err(e)
-                if !matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) =>
-            {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+        crate::uring::entered(entered)
     }
 
     /// Queues `entry` for the next enter, named `op`.
