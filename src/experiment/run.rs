@@ -806,3 +806,22 @@ pub fn error_key(kind: load::ErrorKind) -> &'static str {
         Other => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pinned_server_gets_one_worker_per_cpu_it_is_pinned_to() {
+        let mut config = ExperimentConfig::new("serverlab".into());
+        assert_eq!(config.server_defaults(Model::Async).workers, cpus());
+        config.server_cpus = Some(CpuList::parse("0").unwrap());
+        assert_eq!(config.server_defaults(Model::Async).workers, 1);
+        assert_eq!(config.limits(Model::Prefork).workers, 1);
+        // The pool's default is no count of CPUs.
+        assert_eq!(
+            config.server_defaults(Model::Pool).workers,
+            crate::models::DEFAULT_POOL_WORKERS
+        );
+    }
+}
