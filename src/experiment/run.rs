@@ -338,9 +338,17 @@ impl ExperimentConfig {
             * self.repeat
     }
 
+    /// `serve`'s own defaults for `model`, as the server works them out where it runs: one worker per CPU counts
+    /// the CPUs it is pinned to, which may be fewer than this process's.
+    fn server_defaults(&self, model: Model) -> ServerConfig {
+        let mut defaults = ServerConfig::new(self.proto, model, ([127, 0, 0, 1], 0).into());
+        defaults.workers = model.default_workers_on(self.server_cores(cpus()));
+        defaults
+    }
+
     /// The limits a model's server runs with, for predictions: `serve`'s own defaults, which the servers get.
     fn limits(&self, model: Model) -> ModelLimits {
-        let defaults = ServerConfig::new(self.proto, model, ([127, 0, 0, 1], 0).into());
+        let defaults = self.server_defaults(model);
         ModelLimits {
             workers: defaults.workers,
             max_conns: defaults.max_conns,
@@ -512,8 +520,7 @@ fn run_cell(
 /// One cell's server: `serve`'s own defaults for the protocol and model, with the cell's work, then the
 /// variant's flags (later flags win).
 fn server_config(config: &ExperimentConfig, model: Model, what: &CellSpec<'_>) -> ServerConfig {
-    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut server = ServerConfig::new(config.proto, model, any_port);
+    let mut server = config.server_defaults(model);
     server.work = what.work;
     // A cell's server is stopped once its load is over: nothing is left to drain.
     server.drain_timeout = Duration::from_secs(1);
@@ -837,5 +844,24 @@ pub fn error_key(kind: load::ErrorKind) -> &'static str {
         BadReply => "bad-reply",
         PortsExhausted => "ports-exhausted",
         Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pinned_server_gets_one_worker_per_cpu_it_is_pinned_to() {
+        let mut config = ExperimentConfig::new("serverlab".into());
+        assert_eq!(config.server_defaults(Model::Async).workers, cpus());
+        config.server_cpus = Some(CpuList::parse("0").unwrap());
+        assert_eq!(config.server_defaults(Model::Async).workers, 1);
+        assert_eq!(config.limits(Model::Prefork).workers, 1);
+        // The pool's default is no count of CPUs.
+        assert_eq!(
+            config.server_defaults(Model::Pool).workers,
+            crate::models::DEFAULT_POOL_WORKERS
+        );
     }
 }

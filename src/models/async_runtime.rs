@@ -11,7 +11,9 @@
 //!
 //! Stopping follows tokio's graceful-shutdown pattern: a `CancellationToken` tells every task, a `TaskTracker`
 //! waits until they have all finished — but never past the drain deadline, which every task's waits (input,
-//! output, `sleep:` work) also respect; the runtime is then dropped, closing whatever is left.
+//! output, `sleep:` work) also respect; the runtime is then dropped, closing whatever is left. The token is
+//! shared by every connection and polling it takes its locks, so a connection waiting for input registers with
+//! it once and then looks at the shutdown's flag, an atomic load (`StopWaiter`).
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
@@ -19,18 +21,19 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::deadlines::{ConnectionClock, Expiry};
 use super::{Listeners, Shared};
 use crate::protocol::{self, Output, Session, Step};
+use crate::shutdown::Shutdown;
 use crate::work::Work;
 
 pub fn serve(listeners: Listeners, shared: &Arc<Shared>) -> io::Result<()> {
@@ -174,10 +177,13 @@ async fn drive(
     let mut input_at = Instant::now();
     let mut clock = ConnectionClock::accepted(input_at);
     let mut stopping = false;
+    let times_input =
+        shared.config.idle_timeout.is_some() || shared.config.header_timeout.is_some();
     // Set up once, not once a read: the stop's waiter stays registered, and the deadline timer is only moved
     // when the deadline moves (echo, with no idle timeout, never starts it).
     let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
+    let mut cancelled = StopWaiter::new(cancelled, &shared.shutdown);
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let mut timer_at = None;
@@ -194,8 +200,11 @@ async fn drive(
                     session.server_stopping();
                 }
                 session.respond(SystemTime::now(), &mut output);
-                if let Some(expired) =
-                    send(stream, &mut output, &mut clock, shared, stop, &mut stopping).await?
+                // The socket almost always takes the whole reply at once: only a full one needs `send`'s waits.
+                write_now(stream, &mut output)?;
+                if !output.is_empty()
+                    && let Some(expired) =
+                        send(stream, &mut output, &mut clock, shared, stop, &mut stopping).await?
                 {
                     return Ok(expired.reason());
                 }
@@ -213,7 +222,8 @@ async fn drive(
                     // In this order: input that has already arrived is served even when the stop came with it.
                     biased;
                     read = std::future::poll_fn(|cx| read_into(stream, session, cx)) => {
-                        if read? > 0 {
+                        // The clock is read only for a deadline that counts from input (not echo's).
+                        if read? > 0 && times_input {
                             input_at = Instant::now();
                             clock.input(input_at);
                         }
@@ -232,6 +242,46 @@ async fn drive(
                 }
             }
         }
+    }
+}
+
+/// A connection's wait for the stop, registered once. Polling the token's own future takes two locks that every
+/// connection shares (the token's state, then its list of waiters), and a connection polls it at each wait for
+/// input, once a request. Its waker stays in that list between polls, so it is polled again only when it may be
+/// ready — the shutdown's flag is set before the token is cancelled (`serve` cancels once the flag's descriptor
+/// turns readable) — or when the task's waker is not the one registered: otherwise a wait is one atomic load.
+struct StopWaiter<'a, 'p> {
+    cancelled: Pin<&'p mut WaitForCancellationFuture<'a>>,
+    shutdown: &'a Shutdown,
+    registered: Option<Waker>,
+}
+
+impl<'a, 'p> StopWaiter<'a, 'p> {
+    fn new(cancelled: Pin<&'p mut WaitForCancellationFuture<'a>>, shutdown: &'a Shutdown) -> Self {
+        StopWaiter {
+            cancelled,
+            shutdown,
+            registered: None,
+        }
+    }
+}
+
+impl Future for StopWaiter<'_, '_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let same_waker = this
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if same_waker && !this.shutdown.is_requested() {
+            return Poll::Pending;
+        }
+        if !same_waker {
+            this.registered = Some(cx.waker().clone());
+        }
+        this.cancelled.as_mut().poll(cx)
     }
 }
 
@@ -256,18 +306,9 @@ fn read_into(
     })
 }
 
-/// Sends all of `output`, waiting for the socket to drain, but never past the send deadline (no progress for
-/// `--send-timeout`) or, once stopping, the drain deadline. Returns the deadline that ended it, if one did.
-async fn send(
-    stream: &TcpStream,
-    output: &mut Output,
-    clock: &mut ConnectionClock,
-    shared: &Shared,
-    stop: &CancellationToken,
-    stopping: &mut bool,
-) -> io::Result<Option<Expiry>> {
-    // Whether bytes went out since the clock last heard: the clock is read only when the socket is full.
-    let mut progressed = true;
+/// Writes as much of `output` as the socket takes now, without waiting. Returns how many bytes went.
+fn write_now(stream: &TcpStream, output: &mut Output) -> io::Result<usize> {
+    let mut sent = 0;
     while !output.is_empty() {
         let written = match output.slices() {
             (all, []) => stream.try_write(all),
@@ -277,24 +318,42 @@ async fn send(
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 output.advance(n);
-                progressed = true;
+                sent += n;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if std::mem::take(&mut progressed) {
-                    clock.output(Instant::now());
-                }
-                let (at, why) = clock.send_deadline(shared, *stopping);
-                tokio::select! {
-                    biased;
-                    ready = stream.writable() => ready?,
-                    // The deadline shrinks to the drain time: look again.
-                    _ = stop.cancelled(), if !*stopping => *stopping = true,
-                    _ = tokio::time::sleep_until(at.into()) => return Ok(Some(why)),
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+    Ok(sent)
+}
+
+/// Sends the rest of `output` once the socket is full, waiting for it to drain, but never past the send deadline
+/// (no progress for `--send-timeout`) or, once stopping, the drain deadline. Returns the deadline that ended it,
+/// if one did.
+async fn send(
+    stream: &TcpStream,
+    output: &mut Output,
+    clock: &mut ConnectionClock,
+    shared: &Shared,
+    stop: &CancellationToken,
+    stopping: &mut bool,
+) -> io::Result<Option<Expiry>> {
+    // Whether bytes went out since the clock last heard (a reply that starts waiting counts as progress).
+    let mut progressed = true;
+    while !output.is_empty() {
+        if progressed {
+            clock.output(Instant::now());
+        }
+        let (at, why) = clock.send_deadline(shared, *stopping);
+        tokio::select! {
+            biased;
+            ready = stream.writable() => ready?,
+            // The deadline shrinks to the drain time: look again.
+            _ = stop.cancelled(), if !*stopping => *stopping = true,
+            _ = tokio::time::sleep_until(at.into()) => return Ok(Some(why)),
+        }
+        progressed = write_now(stream, output)? > 0;
     }
     Ok(None)
 }

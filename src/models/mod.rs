@@ -84,8 +84,14 @@ impl Model {
 
     /// The `--workers` default: 8 threads for the pool, one thread or process per CPU for async and prefork.
     pub fn default_workers(self) -> usize {
+        self.default_workers_on(crate::system::cpus())
+    }
+
+    /// The `--workers` default of a server that may run on `cpus` CPUs (a pinned one counts only its own: two
+    /// async workers pinned to one core take turns on it, each switch a cost the single worker never pays).
+    pub fn default_workers_on(self, cpus: usize) -> usize {
         match self {
-            Model::Async | Model::Prefork => crate::system::cpus(),
+            Model::Async | Model::Prefork => cpus,
             _ => DEFAULT_POOL_WORKERS,
         }
     }
