@@ -346,6 +346,37 @@ impl ExperimentConfig {
         defaults
     }
 
+    /// The cells in the order they run: each server's series of client counts in turn; with repeats, every server
+    /// at one client count, then again, so that servers compared with each other are measured within seconds of
+    /// each other (a shared machine drifts over minutes, and a server's repeats run back to back would all take
+    /// the same side of the drift).
+    fn order<'v>(
+        &self,
+        variants: &'v [Variant],
+    ) -> Vec<(Work, &'v Variant, Subject, usize, usize)> {
+        let mut cells = Vec::with_capacity(self.cells());
+        for &work in &self.works {
+            for variant in variants {
+                if self.repeat == 1 {
+                    for subject in self.subjects() {
+                        for &clients in &self.clients {
+                            cells.push((work, variant, subject, clients, 0));
+                        }
+                    }
+                    continue;
+                }
+                for &clients in &self.clients {
+                    for repeat in 0..self.repeat {
+                        for subject in self.subjects() {
+                            cells.push((work, variant, subject, clients, repeat));
+                        }
+                    }
+                }
+            }
+        }
+        cells
+    }
+
     /// The limits a model's server runs with, for predictions: `serve`'s own defaults, which the servers get.
     fn limits(&self, model: Model) -> ModelLimits {
         let defaults = self.server_defaults(model);
@@ -428,38 +459,28 @@ pub fn run(
     let total = config.cells();
     let mut index = 0;
     let variants = config.variants();
-    'matrix: for (&work, variant) in config
-        .works
-        .iter()
-        .flat_map(|w| variants.iter().map(move |v| (w, v)))
-    {
-        for subject in config.subjects() {
-            for &clients in &config.clients {
-                for repeat in 0..config.repeat {
-                    if stop.load(Ordering::Relaxed) {
-                        results.interrupted = true;
-                        break 'matrix;
-                    }
-                    index += 1;
-                    progress.cell_started(index, total, work, subject, clients);
-                    let cores = config.server_cores(results.provenance.cores);
-                    let prediction = config.prediction(subject, work, clients, cores);
-                    let what = CellSpec {
-                        confinement,
-                        work,
-                        variant,
-                        subject,
-                        clients,
-                        repeat,
-                    };
-                    let cell = run_cell(config, &what, prediction, stop, progress);
-                    progress.cell_finished(&cell);
-                    results.cells.push(cell);
-                    if let Some(dir) = &config.out {
-                        report::write_data(&results, dir)?;
-                    }
-                }
-            }
+    for (work, variant, subject, clients, repeat) in config.order(&variants) {
+        if stop.load(Ordering::Relaxed) {
+            results.interrupted = true;
+            break;
+        }
+        index += 1;
+        progress.cell_started(index, total, work, subject, clients);
+        let cores = config.server_cores(results.provenance.cores);
+        let prediction = config.prediction(subject, work, clients, cores);
+        let what = CellSpec {
+            confinement,
+            work,
+            variant,
+            subject,
+            clients,
+            repeat,
+        };
+        let cell = run_cell(config, &what, prediction, stop, progress);
+        progress.cell_finished(&cell);
+        results.cells.push(cell);
+        if let Some(dir) = &config.out {
+            report::write_data(&results, dir)?;
         }
     }
     if stop.load(Ordering::Relaxed) && results.cells.len() < total {
@@ -850,6 +871,41 @@ pub fn error_key(kind: load::ErrorKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeats_interleave_the_servers_and_a_single_run_keeps_each_series_together() {
+        let mut config = ExperimentConfig::new("serverlab".into());
+        config.models = vec![Model::Poll, Model::Async];
+        config.clients = vec![1, 10];
+        config.works = vec![Work::None];
+        let variants = config.variants();
+        let names = |config: &ExperimentConfig| -> Vec<String> {
+            config
+                .order(&variants)
+                .iter()
+                .map(|(_, _, s, c, r)| format!("{s} {c} {r}"))
+                .collect()
+        };
+        assert_eq!(
+            names(&config),
+            ["poll 1 0", "poll 10 0", "async 1 0", "async 10 0"]
+        );
+        config.repeat = 2;
+        assert_eq!(
+            names(&config),
+            [
+                "poll 1 0",
+                "async 1 0",
+                "poll 1 1",
+                "async 1 1",
+                "poll 10 0",
+                "async 10 0",
+                "poll 10 1",
+                "async 10 1"
+            ]
+        );
+        assert_eq!(config.order(&variants).len(), config.cells());
+    }
 
     #[test]
     fn a_pinned_server_gets_one_worker_per_cpu_it_is_pinned_to() {
