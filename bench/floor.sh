@@ -114,7 +114,7 @@ print(f"# Issue 11 goals: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commi
 print("| goal | measured | |\n| --- | --- | --- |")
 for what, measured, met in rows:
     print(f"| {what} | {measured} | {met} |")
-print("\nEcho, medians of 3 (requests/s / server CPU per request):\n")
+print("\nMedians of 3 runs (requests/s / server CPU per request):\n")
 for name, table, yardstick in [("echo", echo, "tokio-echo"), ("HTTP", http, "nginx")]:
     servers = sorted({s for s, _ in table}, key=lambda s: s == yardstick)
     print(f"| {name} | 10 clients | 100 clients | 1,000 clients |\n| --- | --- | --- | --- |")
