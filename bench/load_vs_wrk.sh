@@ -170,11 +170,14 @@ make_group() {
     local period=10000 quota
     quota=$(python3 -c "print(round($GEN_QUOTA * 10000))")
     if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control ||
+            return 1
         GROUP=/sys/fs/cgroup/load_vs_wrk-$$
-        mkdir "$GROUP" && echo "$quota $period" >"$GROUP/cpu.max"
+        { mkdir "$GROUP" && echo "$quota $period" >"$GROUP/cpu.max"; } || return 1
     elif [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
         GROUP=/sys/fs/cgroup/cpu/load_vs_wrk-$$
-        mkdir "$GROUP" && echo $period >"$GROUP/cpu.cfs_period_us" && echo "$quota" >"$GROUP/cpu.cfs_quota_us"
+        { mkdir "$GROUP" && echo $period >"$GROUP/cpu.cfs_period_us" && echo "$quota" >"$GROUP/cpu.cfs_quota_us"; } ||
+            return 1
     else
         return 1
     fi

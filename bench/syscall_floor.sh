@@ -21,8 +21,8 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 if [ "${BENCH_BUILD:-1}" = 1 ]; then
     cargo build --release --locked --quiet --bin serverlab --example tokio_echo
 fi
-BIN=target/release/serverlab
-TOKIO=target/release/examples/tokio_echo
+BIN=${CARGO_TARGET_DIR:-target}/release/serverlab
+TOKIO=${CARGO_TARGET_DIR:-target}/release/examples/tokio_echo
 command -v strace > /dev/null || { echo "strace is missing (apt-get install strace)" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()

@@ -40,14 +40,10 @@ pub struct CpuQuota {
 impl CpuQuota {
     /// Makes the group. Fails, with a line saying why, where there is no CPU controller or no right to use it.
     pub fn create(cores: f64) -> Result<CpuQuota, String> {
-        if !(cores.is_finite() && cores >= MIN_CORES) {
-            return Err(format!(
-                "--server-cpu-quota must be at least {MIN_CORES} cores"
-            ));
-        }
+        check_cores(cores)?;
         let quota_us = (cores * PERIOD_US as f64).round() as u64;
         let name = format!("serverlab-{}", std::process::id());
-        let (dir, limits) = match cgroup_v2_root() {
+        let (dir, limits) = match cgroup_v2_root()? {
             Some(root) => (
                 root.join(&name),
                 vec![("cpu.max", format!("{quota_us} {PERIOD_US}"))],
@@ -89,11 +85,16 @@ impl CpuQuota {
                 return Err(why(&format!("write {value:?} to {file} in"), e));
             }
         }
-        let procs = OpenOptions::new()
+        match OpenOptions::new()
             .write(true)
             .open(dir.join("cgroup.procs"))
-            .map_err(|e| why("open cgroup.procs in", e))?;
-        Ok(group(procs))
+        {
+            Ok(procs) => Ok(group(procs)),
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                Err(why("open cgroup.procs in", e))
+            }
+        }
     }
 
     pub fn cores(&self) -> f64 {
@@ -114,24 +115,51 @@ impl Drop for CpuQuota {
     /// Removes the group once its last process has left it (exited), waiting a second at most.
     fn drop(&mut self) {
         let until = Instant::now() + Duration::from_secs(1);
-        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < until {
+        while let Err(e) = std::fs::remove_dir(&self.dir) {
+            if Instant::now() >= until {
+                eprintln!(
+                    "serverlab: could not remove the CPU quota's group {} ({e}): a process is still in it",
+                    self.dir.display()
+                );
+                return;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
 
-/// A cgroup v2 hierarchy with the CPU controller available to a new child group.
-fn cgroup_v2_root() -> Option<PathBuf> {
+/// Refuses a quota the kernel would not take, or of more cores than the machine has.
+pub fn check_cores(cores: f64) -> Result<(), String> {
+    let most = crate::system::cpus();
+    if cores.is_finite() && (MIN_CORES..=most as f64).contains(&cores) {
+        return Ok(());
+    }
+    Err(format!(
+        "--server-cpu-quota must be between {MIN_CORES} and {most} cores (this machine's)"
+    ))
+}
+
+/// A cgroup v2 hierarchy with the CPU controller, made available to child groups if it is not yet (a write to
+/// the root's `cgroup.subtree_control`, left as it is afterwards); `None` where there is no v2 CPU controller.
+fn cgroup_v2_root() -> Result<Option<PathBuf>, String> {
     let root = Path::new("/sys/fs/cgroup");
-    let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).ok()?;
+    let Ok(controllers) = std::fs::read_to_string(root.join("cgroup.controllers")) else {
+        return Ok(None);
+    };
     if !controllers.split_whitespace().any(|c| c == "cpu") {
-        return None;
+        return Ok(None);
     }
-    let enabled = std::fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
+    let control = root.join("cgroup.subtree_control");
+    let enabled = std::fs::read_to_string(&control).unwrap_or_default();
     if !enabled.split_whitespace().any(|c| c == "cpu") {
-        std::fs::write(root.join("cgroup.subtree_control"), "+cpu").ok()?;
+        std::fs::write(&control, "+cpu").map_err(|e| {
+            format!(
+                "--server-cpu-quota: cannot enable the CPU controller in {} ({e})",
+                control.display()
+            )
+        })?;
     }
-    Some(root.to_path_buf())
+    Ok(Some(root.to_path_buf()))
 }
 
 /// A cgroup v1 CPU controller hierarchy with CFS bandwidth control.
@@ -220,9 +248,13 @@ mod tests {
     }
 
     #[test]
-    fn a_quota_below_the_kernels_smallest_is_refused() {
+    fn a_quota_out_of_range_is_refused() {
         let refused = CpuQuota::create(0.01).unwrap_err();
-        assert!(refused.contains("at least 0.1"), "{refused}");
+        assert!(refused.contains("between 0.1 and"), "{refused}");
         assert!(CpuQuota::create(f64::NAN).is_err());
+        assert!(
+            CpuQuota::create(1000.0).is_err(),
+            "more cores than the machine's"
+        );
     }
 }

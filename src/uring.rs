@@ -89,8 +89,9 @@ pub fn entered(result: io::Result<usize>) -> io::Result<()> {
 /// `io_uring_enter`).
 pub fn push(ring: &mut IoUring, entry: squeue::Entry) -> io::Result<()> {
     loop {
-        // SAFETY: every pointer in an entry the loop builds stays valid until the operation completes (see the
-        // callers: buffers owned by a connection that is not released while it has operations in flight).
+        // SAFETY: every caller keeps the memory an entry points to valid until its operation completes: the model
+        // releases a connection only once its operations are done; the generator's requests and buffers outlive
+        // its thread, which waits at its end until the kernel holds nothing.
         if unsafe { ring.submission().push(&entry) }.is_ok() {
             return Ok(());
         }

@@ -217,14 +217,8 @@ impl ExperimentConfig {
                 "--load-io uring is for loads: held connections run on epoll",
             ));
         }
-        if let Some(cores) = self.server_cpu_quota
-            && !(cores >= crate::confine::MIN_CORES && cores <= cpus() as f64)
-        {
-            return Err(ConfigError::new(format!(
-                "--server-cpu-quota must be between {} and {} cores (this machine's)",
-                crate::confine::MIN_CORES,
-                cpus()
-            )));
+        if let Some(cores) = self.server_cpu_quota {
+            crate::confine::check_cores(cores).map_err(ConfigError::new)?;
         }
         // Every server the experiment will start must be one `serve` accepts.
         for model in &self.models {

@@ -61,7 +61,10 @@ fn a_server_held_to_a_quota_serves_what_its_share_of_a_core_buys() {
 #[test]
 fn quotas_and_io_it_cannot_have_are_usage_errors() {
     for (args, says) in [
-        (&["--server-cpu-quota", "0"][..], "at least 0.1"),
+        (
+            &["--server-cpu-quota", "0"][..],
+            "--server-cpu-quota must be between 0.1 and",
+        ),
         (
             &["--server-cpu-quota", "1000"][..],
             "--server-cpu-quota must be between",

@@ -6,7 +6,8 @@
 //! piece of the reply arrives, into a buffer the kernel picks from the thread's provided-buffer ring; a request is
 //! one send entry. Every entry of a turn goes to the kernel in the turn's one `io_uring_enter`, which also waits
 //! for the next completions. With a hundred clients per thread a turn carries about a hundred requests out and a
-//! hundred replies in: the generator's system calls per request fall far below one, and the CPU it leaves to the
+//! hundred replies in (a full submission queue is handed over early, in an extra enter): the generator's system
+//! calls per request fall far below one, and the CPU it leaves to the
 //! server grows by what those calls cost.
 //!
 //! What changes for the measurement: a request's send is queued when it starts and leaves with the rest of the
@@ -62,8 +63,6 @@ pub(super) struct Ring {
 pub(super) struct RingSocket {
     fd: OwnedFd,
     id: u32,
-    /// A send of the current request is with the kernel.
-    sending: bool,
     /// The multishot receive is armed.
     receiving: bool,
 }
@@ -200,7 +199,6 @@ impl Worker<'_> {
         let socket = RingSocket {
             fd,
             id,
-            sending: false,
             receiving: false,
         };
         self.connecting(i, Sock::Ring(socket));
@@ -235,7 +233,6 @@ impl Worker<'_> {
         ) {
             return self.fail(i, now, ErrorKind::Other, &e.to_string());
         }
-        s.sending = true;
         c.phase = Phase::Sending;
     }
 
@@ -282,18 +279,26 @@ impl Worker<'_> {
         }
         match op {
             Op::Connect { .. } => self.on_connected(client, result, now),
-            Op::Send { .. } => {
-                s.sending = false;
-                self.on_sent(client, result, now);
-            }
+            Op::Send { .. } => self.on_sent(client, result, now),
             Op::Recv { .. } => {
-                if !cqueue::more(flags) {
+                let ended = !cqueue::more(flags);
+                if ended {
                     s.receiving = false;
                 }
                 self.on_received(client, result, bid, now);
+                // The kernel also ends a multishot receive on its own (a full completion queue): a connection that
+                // lives on gets it back, or its next reply would never be seen.
+                if ended && result > 0 && self.is_current(client, id) {
+                    self.rearm(client, now);
+                }
             }
             Op::Ignore => {}
         }
+    }
+
+    /// Whether client `i` still has the connection named `id`.
+    fn is_current(&self, i: usize, id: u32) -> bool {
+        matches!(&self.clients[i].sock, Sock::Ring(s) if s.id == id)
     }
 
     fn on_connected(&mut self, i: usize, result: i32, now: Nanos) {
@@ -301,7 +306,11 @@ impl Worker<'_> {
             let e = io::Error::from_raw_os_error(-result);
             return self.fail(i, now, ErrorKind::of(&e), &connect_message(&e));
         }
-        self.clients[i].backoff.reset();
+        let c = &mut self.clients[i];
+        c.backoff.reset();
+        // Out of `Connecting` before the slot is given back, so that a failure from here on does not give it back
+        // twice.
+        c.phase = Phase::Sending;
         self.connect_done();
         let ring = self.ring.as_mut().expect("the ring");
         let Sock::Ring(s) = &mut self.clients[i].sock else {
@@ -314,18 +323,18 @@ impl Worker<'_> {
     }
 
     fn on_sent(&mut self, i: usize, result: i32, now: Nanos) {
-        if self.clients[i].phase != Phase::Sending {
+        let c = &mut self.clients[i];
+        if result > 0 && c.measured {
+            self.out.bytes_sent += result as u64;
+        }
+        if c.phase != Phase::Sending {
             // The reply came (or the request failed) before the send's completion was seen.
             return;
         }
         if result < 0 {
             return self.transfer_failed(i, now, &io::Error::from_raw_os_error(-result));
         }
-        let c = &mut self.clients[i];
         c.written += result as usize;
-        if c.measured {
-            self.out.bytes_sent += result as u64;
-        }
         if c.written < self.plan.request.bytes.len() {
             return self.ring_send(i, now);
         }

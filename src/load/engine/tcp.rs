@@ -106,7 +106,11 @@ impl Worker<'_> {
         match status {
             Ok(false) => {}
             Ok(true) => {
-                self.clients[i].backoff.reset();
+                let c = &mut self.clients[i];
+                c.backoff.reset();
+                // Out of `Connecting` before the slot is given back, so that a failed first write does not give it
+                // back twice.
+                c.phase = Phase::Sending;
                 self.connect_done();
                 self.send(i, now);
                 // A daytime server may have answered (and closed) already.
