@@ -12,7 +12,7 @@
 //! run is over.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,13 +28,12 @@ const PERIOD_US: u64 = 10_000;
 /// The smallest quota the kernel accepts is 1 ms a period.
 pub const MIN_CORES: f64 = 0.1;
 
-/// A cgroup whose processes may use at most `cores` CPUs' worth of time.
+/// A cgroup whose processes may use at most so many CPUs' worth of time.
 #[derive(Debug)]
 pub struct CpuQuota {
     dir: PathBuf,
     /// Its `cgroup.procs`, opened here so that a child joins with one `write` between fork and exec.
     procs: File,
-    cores: f64,
 }
 
 impl CpuQuota {
@@ -74,11 +73,6 @@ impl CpuQuota {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(why("create", e)),
         }
-        let group = |procs| CpuQuota {
-            dir: dir.clone(),
-            procs,
-            cores,
-        };
         for (file, value) in limits {
             if let Err(e) = std::fs::write(dir.join(file), &value) {
                 let _ = std::fs::remove_dir(&dir);
@@ -89,7 +83,7 @@ impl CpuQuota {
             .write(true)
             .open(dir.join("cgroup.procs"))
         {
-            Ok(procs) => Ok(group(procs)),
+            Ok(procs) => Ok(CpuQuota { dir, procs }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&dir);
                 Err(why("open cgroup.procs in", e))
@@ -97,17 +91,8 @@ impl CpuQuota {
         }
     }
 
-    pub fn cores(&self) -> f64 {
-        self.cores
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// Moves process `pid` into the group (tests; a child joins by itself, see [`Confinement`]).
-    pub fn add(&self, pid: u32) -> io::Result<()> {
-        (&self.procs).write_all(pid.to_string().as_bytes())
     }
 }
 

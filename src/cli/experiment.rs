@@ -306,6 +306,27 @@ impl Preset {
     }
 }
 
+/// A setting that needs something of the machine (`check` says whether it can be had): asked for and not to be
+/// had, a usage error with the reason; a preset's, left out with a line saying so (`without`) and why.
+fn if_available<T: Copy>(
+    asked: Option<T>,
+    preset: Option<T>,
+    check: impl Fn(T) -> Result<(), String>,
+    without: &str,
+) -> Result<Option<T>, Failure> {
+    match (asked, preset) {
+        (Some(value), _) => check(value).map(|()| Some(value)).map_err(Failure::Usage),
+        (None, Some(value)) => Ok(match check(value) {
+            Ok(()) => Some(value),
+            Err(why) => {
+                eprintln!("serverlab: {without}: {why}");
+                None
+            }
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Runs the experiment; [`Done::Interrupted`] when a Ctrl-C stopped it (what was measured is written all the same).
 pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     if crate::system::build_profile() == "debug" && !args.allow_debug {
@@ -353,39 +374,23 @@ pub fn run_command(args: ExperimentArgs) -> Result<Done, Failure> {
     };
     config.server_cpus = cpus("server-cpus", &args.server_cpus.clone().or(preset_cpus(0)))?;
     config.load_cpus = cpus("load-cpus", &args.load_cpus.clone().or(preset_cpus(1)))?;
-    // Asked for, a quota or io_uring that cannot be had is refused with the reason; a preset's goes without, and
-    // says so (made and removed here, so as to know at once).
-    config.server_cpu_quota = match (args.server_cpu_quota, preset.server_cpu_quota) {
-        (Some(cores), _) => {
-            CpuQuota::create(cores).map_err(Failure::Usage)?;
-            Some(cores)
-        }
-        (None, Some(cores)) => match CpuQuota::create(cores) {
-            Ok(_) => Some(cores),
-            Err(why) => {
-                eprintln!(
-                    "serverlab: without the preset's CPU quota, so the load may set the pace: {why}"
-                );
-                None
-            }
+    // The quota's group is made and removed here, so as to know at once whether it can be had.
+    config.server_cpu_quota = if_available(
+        args.server_cpu_quota,
+        preset.server_cpu_quota,
+        |cores| CpuQuota::create(cores).map(drop),
+        "without the preset's CPU quota, so the load may set the pace",
+    )?;
+    config.load_io = if_available(
+        args.load_io,
+        preset.load_io,
+        |io| match io {
+            LoadIo::Uring => crate::uring::check_available("--load-io uring"),
+            LoadIo::Epoll => Ok(()),
         },
-        (None, None) => None,
-    };
-    config.load_io = match (args.load_io, preset.load_io) {
-        (Some(LoadIo::Uring), _) => {
-            crate::uring::check_available("--load-io uring").map_err(Failure::Usage)?;
-            LoadIo::Uring
-        }
-        (Some(io), _) => io,
-        (None, Some(LoadIo::Uring)) => match crate::uring::check_available("--load-io uring") {
-            Ok(()) => LoadIo::Uring,
-            Err(why) => {
-                eprintln!("serverlab: the load runs on epoll: {why}");
-                LoadIo::Epoll
-            }
-        },
-        (None, io) => io.unwrap_or_default(),
-    };
+        "the load runs on epoll",
+    )?
+    .unwrap_or_default();
     config.clients = args
         .clients
         .clone()

@@ -7,7 +7,6 @@
 //! its own, so a killed experiment or a panicking test leaves no server behind, and a Ctrl-C at the terminal
 //! reaches the experiment, which stops the server when the cell's load is over.
 
-use crate::confine::Confinement;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -20,6 +19,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::ExitReport;
+use crate::confine::Confinement;
 
 /// A running `serverlab serve` child. Dropping it kills it and reaps it.
 pub struct ServerProcess {

@@ -32,7 +32,7 @@ use super::super::clock::Nanos;
 use super::super::report::ErrorKind;
 use super::Worker;
 use super::client::{Phase, Sock};
-use super::tcp::{Fed, connect_message, feed_reply};
+use super::tcp::{connect_message, feed_reply};
 use crate::uring::{BUFFER_GROUP, BufRing, new_ring, push};
 
 /// Provided buffers: at most this many per thread (fewer for fewer clients), each this large. A buffer is given
@@ -63,8 +63,6 @@ pub(super) struct Ring {
 pub(super) struct RingSocket {
     fd: OwnedFd,
     id: u32,
-    /// The multishot receive is armed.
-    receiving: bool,
 }
 
 /// What an operation was for: kind in the top 8 bits, the client in the next 24, the connection's id below.
@@ -145,11 +143,9 @@ impl Ring {
         Ok(())
     }
 
-    fn arm_receive(&mut self, client: usize, s: &mut RingSocket) -> io::Result<()> {
+    fn arm_receive(&mut self, client: usize, s: &RingSocket) -> io::Result<()> {
         let entry = opcode::RecvMulti::new(Fd(s.fd.as_raw_fd()), BUFFER_GROUP).build();
-        self.queue(entry, Op::Recv { client, id: s.id })?;
-        s.receiving = true;
-        Ok(())
+        self.queue(entry, Op::Recv { client, id: s.id })
     }
 
     /// Submits every queued entry and waits for a completion, at most `wait`.
@@ -196,11 +192,7 @@ impl Worker<'_> {
         )
         .build();
         ring.queue(entry, Op::Connect { client: i, id })?;
-        let socket = RingSocket {
-            fd,
-            id,
-            receiving: false,
-        };
+        let socket = RingSocket { fd, id };
         self.connecting(i, Sock::Ring(socket));
         Ok(())
     }
@@ -270,10 +262,7 @@ impl Worker<'_> {
             }
             Op::Ignore => return,
         };
-        let Some(Sock::Ring(s)) = self.clients.get_mut(client).map(|c| &mut c.sock) else {
-            return;
-        };
-        if s.id != id {
+        if !self.is_current(client, id) {
             // A late completion of a connection closed since.
             return;
         }
@@ -282,14 +271,12 @@ impl Worker<'_> {
             Op::Send { .. } => self.on_sent(client, result, now),
             Op::Recv { .. } => {
                 let ended = !cqueue::more(flags);
-                if ended {
-                    s.receiving = false;
-                }
                 self.on_received(client, result, bid, now);
-                // The kernel also ends a multishot receive on its own (a full completion queue): a connection that
-                // lives on gets it back, or its next reply would never be seen.
-                if ended && result > 0 && self.is_current(client, id) {
-                    self.rearm(client, now);
+                // A multishot receive the kernel ended (out of buffers, a full completion queue) on a connection
+                // that lives on is armed again, or its next reply would never be seen. A closed connection's ended
+                // with it.
+                if ended && self.is_current(client, id) {
+                    self.armed_to_receive(client, now);
                 }
             }
             Op::Ignore => {}
@@ -312,14 +299,9 @@ impl Worker<'_> {
         // twice.
         c.phase = Phase::Sending;
         self.connect_done();
-        let ring = self.ring.as_mut().expect("the ring");
-        let Sock::Ring(s) = &mut self.clients[i].sock else {
-            return;
-        };
-        if let Err(e) = ring.arm_receive(i, s) {
-            return self.fail(i, now, ErrorKind::Other, &e.to_string());
+        if self.armed_to_receive(i, now) {
+            self.send(i, now);
         }
-        self.send(i, now);
     }
 
     fn on_sent(&mut self, i: usize, result: i32, now: Nanos) {
@@ -347,9 +329,8 @@ impl Worker<'_> {
         let awaited = matches!(phase, Phase::Sending | Phase::Receiving);
         if result < 0 {
             return match -result {
-                // Out of buffers, or the receive was cancelled: armed again while the connection lives.
-                libc::ENOBUFS => self.rearm(i, now),
-                libc::ECANCELED => {}
+                // Out of buffers: armed again by the caller. Cancelled: the connection is closing.
+                libc::ENOBUFS | libc::ECANCELED => {}
                 errno if awaited => {
                     self.transfer_failed(i, now, &io::Error::from_raw_os_error(errno))
                 }
@@ -368,24 +349,21 @@ impl Worker<'_> {
         let c = &mut self.clients[i];
         let fed = feed_reply(c, &plan.request, bytes, &mut self.out);
         // A reply complete while its request was still being sent: the connection is not reused.
-        let reusable = phase == Phase::Receiving;
-        if matches!(fed, Fed::More) {
-            return self.rearm(i, now);
-        }
-        self.reply_fed(i, now, fed, reusable);
+        self.reply_fed(i, now, fed, phase == Phase::Receiving);
     }
 
-    /// Arms client `i`'s receive again if its multishot receive ended while the connection lives on.
-    fn rearm(&mut self, i: usize, now: Nanos) {
+    /// Arms client `i`'s multishot receive; whether it could be (if not, the request failed).
+    fn armed_to_receive(&mut self, i: usize, now: Nanos) -> bool {
         let ring = self.ring.as_mut().expect("the ring");
-        let Sock::Ring(s) = &mut self.clients[i].sock else {
-            return;
+        let Sock::Ring(s) = &self.clients[i].sock else {
+            return false;
         };
-        if s.receiving {
-            return;
-        }
-        if let Err(e) = ring.arm_receive(i, s) {
-            self.fail(i, now, ErrorKind::Other, &e.to_string());
+        match ring.arm_receive(i, s) {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(i, now, ErrorKind::Other, &e.to_string());
+                false
+            }
         }
     }
 
