@@ -66,14 +66,19 @@ fn python_threads_compute_on_one_core_and_processes_on_two() {
          (the machine kept {busy:?} cores busy during the thread server's cell)"
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // Both thread servers (threading, ThreadPoolExecutor) take turns on one core; the conclusion names the one
+    // that served more of the two, which their timing, not CPython, decides.
+    let named = ["py-threading served", "py-pool served"]
+        .iter()
+        .any(|phrase| html.contains(phrase));
     assert!(
-        html.contains("py-threading served") && html.contains("as CPython's GIL makes them"),
-        "the conclusion names the global lock: {}",
+        named && html.contains("as CPython's GIL makes them"),
+        "the conclusion names a thread server and the global lock: {}",
         conclusion(&html)
     );
     assert!(
         html.contains("as under a global lock"),
-        "py-threading's finding names the lock"
+        "a thread server's finding names the lock"
     );
     let _ = std::fs::remove_dir_all(&out);
 }
