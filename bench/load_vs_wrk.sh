@@ -9,14 +9,16 @@
 # a leaner generator leaves more to the server.
 #
 # A second set ("held") measures the generators themselves: nginx pinned to core 0, the generator pinned to core 1
-# and held to GEN_QUOTA of it (a cgroup CPU quota, 0.5 core by default). Over loopback each side pays about the
+# and held to GEN_QUOTA of it (a cgroup CPU quota, 0.3 core by default). Over loopback each side pays about the
 # same per round trip, so with a core each the server sets the pace and every generator measures alike; held to
-# half a core, the generator is the slower side, and requests/s measure what each generator costs per request.
-# Needs root and a cgroup CPU controller; skipped, saying so, without them.
+# a fraction of a core, the generator is the slower side, and requests/s measure what each generator costs per
+# request. The "server" columns say how much of its core nginx used: near 1.0 the cell measured nginx, not the
+# generator (at 0.5 core, nginx's one core was full at 10 and 100 connections). Needs root and a cgroup CPU
+# controller; skipped, saying so, without them.
 #
 # serverlab runs with `--io $IO` (uring by default: io_uring, one io_uring_enter a turn; IO=epoll for readiness).
 #
-# Usage: bench/load_vs_wrk.sh   (env: DURATION=3 RUNS=3 CONNS="10 100 1000" THREADS="1 2" HELD=1 GEN_QUOTA=0.5 IO=uring)
+# Usage: bench/load_vs_wrk.sh   (env: DURATION=3 RUNS=3 CONNS="10 100 1000" THREADS="1 2" HELD=1 GEN_QUOTA=0.3 IO=uring)
 # Needs nginx, wrk, python3 (installed from Debian's packages when missing, as root). Leaves no process behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ RUNS=${RUNS:-3}
 CONNS=${CONNS:-"10 100 1000"}
 THREADS=${THREADS:-"1 2"}
 HELD=${HELD:-1}
-GEN_QUOTA=${GEN_QUOTA:-0.5}
+GEN_QUOTA=${GEN_QUOTA:-0.3}
 IO=${IO:-uring}
 
 missing=()
@@ -117,12 +119,24 @@ RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# One run of one tool: appends "label tool conns threads requests seconds cpu_seconds" to the results.
+# CPU-seconds nginx (master and workers) has used so far, from /proc (clock ticks).
+nginx_cpu() {
+    local total=0 p
+    for p in "$NGINX_PID" $(pgrep -P "$NGINX_PID" 2>/dev/null); do
+        [ -r "/proc/$p/stat" ] || continue
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    python3 -c "print($total / $(getconf CLK_TCK))"
+}
+
+# One run of one tool: appends "label tool conns threads requests seconds cpu_seconds server_cores" to the results.
 run_tool() { # label tool conns threads [taskset prefix...]
     local label=$1 tool=$2 c=$3 t=$4
     shift 4
     local out="$WORK/out.txt" cpu="$WORK/cpu.txt" requests seconds
-    local TIMEFORMAT='%U %S'
+    local TIMEFORMAT='%U %S' server_before server_after started ended
+    server_before=$(nginx_cpu)
+    started=$(date +%s.%N)
     if [ "$tool" = wrk ]; then
         { time "$@" wrk -t"$t" -c"$c" -d"${DURATION}s" "http://127.0.0.1:$PORT/" >"$out" 2>&1; } 2>"$cpu"
         requests=$(awk '/requests in/ {print $1}' "$out")
@@ -139,9 +153,12 @@ if r["requests"] != r["successes"]:
     print("  serverlab errors:", r["errors"], file=sys.stderr)
 ' "$WORK/run.json")
     fi
+    ended=$(date +%s.%N)
+    server_after=$(nginx_cpu)
     read -r user sys <"$cpu"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$c" "$t" "$requests" "$seconds" \
-        "$(python3 -c "print($user + $sys)")" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tool" "$c" "$t" "$requests" "$seconds" \
+        "$(python3 -c "print($user + $sys)")" \
+        "$(python3 -c "print(($server_after - $server_before) / ($ended - $started))")" >>"$RESULTS"
 }
 
 echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$SERVERLAB" --version)," \
@@ -214,28 +231,35 @@ from collections import defaultdict
 
 rows = defaultdict(list)
 for line in open(sys.argv[1]):
-    label, tool, c, t, n, secs, cpu = line.split("\t")
-    n, secs, cpu = int(n), float(secs), float(cpu)
-    rows[(label, int(c), int(t), tool)].append((n / secs, cpu * 1000 / n if n else float("nan")))
+    label, tool, c, t, n, secs, cpu, server = line.split("\t")
+    n, secs, cpu, server = int(n), float(secs), float(cpu), float(server)
+    rows[(label, int(c), int(t), tool)].append((n / secs, cpu * 1000 / n if n else float("nan"), server))
 
 def stats(key):
     runs = rows[key]
-    rates = [r for r, _ in runs]
+    rates = [r for r, _, _ in runs]
     med = statistics.median(rates)
     spread = (max(rates) - min(rates)) / med * 100 if med else 0
-    cpu = statistics.median(c for _, c in runs)
-    return med, spread, cpu
+    cpu = statistics.median(c for _, c, _ in runs)
+    server = statistics.median(s for _, _, s in runs)
+    return med, spread, cpu, server
 
-print(f"{'cores':<7}{'conns':>6}{'thr':>4} | {'wrk req/s':>10}{'spread':>8}{'CPU-s/1k':>10} | "
-      f"{'serverlab req/s':>15}{'spread':>8}{'CPU-s/1k':>10} | {'ratio':>6}{'CPU ratio':>10}")
+print(f"{'cores':<7}{'conns':>6}{'thr':>4} | {'wrk req/s':>10}{'spread':>8}{'CPU-s/1k':>10}{'server':>7} | "
+      f"{'serverlab req/s':>15}{'spread':>8}{'CPU-s/1k':>10}{'server':>7} | {'ratio':>6}{'CPU ratio':>10}")
+server_bound = []
 for label, c, t in sorted({k[:3] for k in rows}, key=lambda k: (k[0] != "shared", k[1], k[2])):
     w = stats((label, c, t, "wrk"))
     s = stats((label, c, t, "serverlab"))
-    print(f"{label:<7}{c:>6}{t:>4} | {w[0]:>10.0f}{w[1]:>7.1f}%{w[2]:>10.4f} | "
-          f"{s[0]:>15.0f}{s[1]:>7.1f}%{s[2]:>10.4f} | {s[0] / w[0]:>5.2f}x{s[2] / w[2]:>9.2f}x")
+    print(f"{label:<7}{c:>6}{t:>4} | {w[0]:>10.0f}{w[1]:>7.1f}%{w[2]:>10.4f}{w[3]:>7.2f} | "
+          f"{s[0]:>15.0f}{s[1]:>7.1f}%{s[2]:>10.4f}{s[3]:>7.2f} | {s[0] / w[0]:>5.2f}x{s[2] / w[2]:>9.2f}x")
+    if label == "held" and max(w[3], s[3]) > 0.9:
+        server_bound.append(f"{c}/{t}")
 print("runs (req/s):")
 for key in sorted(rows, key=lambda k: (k[0] != "shared", k[1], k[2], k[3])):
-    print(f"  {key[0]} {key[1]}c {key[2]}t {key[3]:<9} " + " ".join(f"{r:.0f}" for r, _ in rows[key]))
+    print(f"  {key[0]} {key[1]}c {key[2]}t {key[3]:<9} " + " ".join(f"{r:.0f}" for r, _, _ in rows[key]))
 print("ratio: serverlab req/s over wrk's (>= 1.0 is the goal); CPU ratio: serverlab CPU per request over wrk's "
-      "(< 1.0 is leaner)")
+      "(< 1.0 is leaner); server: cores nginx used during the run (median)")
+if server_bound:
+    print("server-bound held cells (nginx used over 0.9 of its core, so req/s measured nginx): "
+          + ", ".join(server_bound))
 PY
