@@ -8,6 +8,7 @@ mod load_support;
 
 mod classroom;
 mod cli;
+mod ending;
 mod errors;
 mod foreign;
 mod hold;

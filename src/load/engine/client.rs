@@ -285,8 +285,11 @@ impl Worker<'_> {
     /// worth of completions that open the window, and understate a busy server's throughput). Open loop: it was
     /// *scheduled* after the warm-up, as in wrk2, since the timetable defines what was asked. With a request
     /// budget: it was started after the warm-up, so that exactly the budget is counted.
+    /// Nothing that finishes once the run is over counts ([`Worker::drain`](super::Worker)).
     fn counts(&self, i: usize, now: Nanos) -> bool {
-        self.clients[i].measured || (self.window_counts() && now >= self.plan.window.warm())
+        !self.draining
+            && (self.clients[i].measured
+                || (self.window_counts() && now >= self.plan.window.warm()))
     }
 
     /// Closed loop for a duration: what completes in the measured window counts, whenever it started.
@@ -300,9 +303,11 @@ impl Worker<'_> {
         let counts = self.counts(i, now);
         let c = &mut self.clients[i];
         self.in_flight -= 1;
-        self.progress.count(false);
         let latency_us = now.saturating_sub(c.scheduled).as_micros();
-        self.out.timeline.success(now, latency_us, counts);
+        if !self.draining {
+            self.progress.count(false);
+            self.out.timeline.success(now, latency_us, counts);
+        }
         if !c.exchanged {
             c.exchanged = true;
             self.plan.window.client_ready(now);
@@ -331,8 +336,10 @@ impl Worker<'_> {
         let c = &mut self.clients[i];
         let was_connecting = c.phase == Phase::Connecting;
         self.in_flight -= 1;
-        self.progress.count(true);
-        self.out.timeline.failure(now, counts);
+        if !self.draining {
+            self.progress.count(true);
+            self.out.timeline.failure(now, counts);
+        }
         if counts {
             // A reply whose status was not expected, or whose body went wrong, still came with its code.
             if let Some(code) = c.checker.status() {

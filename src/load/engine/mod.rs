@@ -87,6 +87,8 @@ pub(super) struct ThreadResult {
 
 /// The longest the loop sleeps without looking at the stop flag.
 const STOP_CHECK: Nanos = Nanos::from_millis(20);
+/// How long, at most, the replies still on their way when a run ends are waited for (see [`Worker::drain`]).
+const DRAIN_BOUND: Nanos = Nanos::from_millis(500);
 const READ_BUFFER: usize = 64 * 1024;
 /// The timerfd's token; clients are numbered from 0.
 const TIMER: Token = Token(usize::MAX);
@@ -115,6 +117,8 @@ struct Worker<'a> {
     progress: Progress,
     /// Sockets open now (for the timeline).
     open: u64,
+    /// The run is over: replies still arriving are read, so the connection ends cleanly, but not counted.
+    draining: bool,
     out: ThreadResult,
 }
 
@@ -152,9 +156,10 @@ pub(super) fn run_thread(
         scan_every: Nanos::from_nanos((timeout.as_nanos() / 4).clamp(1_000_000, 10_000_000)),
         progress: Progress::default(),
         open: 0,
+        draining: false,
         out: ThreadResult::default(),
     };
-    let ran = w.run();
+    let ran = w.run().and_then(|()| w.drain());
     w.ring_release();
     ran?;
     let mut out = w.finish();
@@ -186,6 +191,7 @@ impl Worker<'_> {
             self.drain_ready(now);
             if self.should_stop(now) {
                 self.out.end = now;
+                self.note_unfinished();
                 break;
             }
             if self.in_flight > 0 && now >= self.next_scan {
@@ -206,6 +212,35 @@ impl Worker<'_> {
             self.out.timeline.open(now, self.open);
         }
         Ok(())
+    }
+
+    /// The run is over, and some requests are still out: their replies are read (for at most the request
+    /// timeout, and [`DRAIN_BOUND`]) and not counted, so that every connection ends with the client's close
+    /// after a reply, as a user's client ends it. Closing with a request in flight would make the server's
+    /// reply meet a reset: servers log it ("Connection reset by peer", a Python traceback) after every run.
+    /// Not after Ctrl-C, which stops at once; not for udp-echo, which has no connection to end.
+    fn drain(&mut self) -> io::Result<()> {
+        if self.plan.control.stop_requested()
+            || self.plan.config.proto == crate::protocol::Proto::UdpEcho
+        {
+            return Ok(());
+        }
+        self.draining = true;
+        let start = self.now();
+        let bound = Nanos::from_duration(self.plan.config.timeout).min(DRAIN_BOUND);
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = self.now();
+            if self.in_flight == 0 || now >= start + bound || self.plan.control.stop_requested() {
+                return Ok(());
+            }
+            let wait = (start + bound).min(now + STOP_CHECK).saturating_sub(now);
+            if self.ring.is_some() {
+                self.ring_turn(wait)?;
+            } else {
+                self.epoll_turn(&mut events, wait)?;
+            }
+        }
     }
 
     /// Waits for events (at most `wait`) and handles them.
@@ -293,7 +328,8 @@ impl Worker<'_> {
         }
     }
 
-    fn finish(mut self) -> ThreadResult {
+    /// The requests still out when the run ended: measured ones are reported as unfinished.
+    fn note_unfinished(&mut self) {
         let end = self.out.end;
         let window = self.window_counts();
         for c in &self.clients {
@@ -304,6 +340,9 @@ impl Worker<'_> {
                 });
             }
         }
+    }
+
+    fn finish(mut self) -> ThreadResult {
         self.progress.publish(self.plan.control);
         self.out.per_client = self.clients.iter().map(|c| c.count).collect();
         self.out
