@@ -20,18 +20,8 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-floor-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 
-missing=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v strace >/dev/null 2>&1 || missing+=(strace)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if ((${#missing[@]})); then
-    echo "installing: ${missing[*]}" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+. bench/need.sh
+need nginx:nginx-light wrk:wrk strace:strace python3:python3
 
 cargo build --release --locked --quiet --bin serverlab --example tokio_echo
 BIN=${CARGO_TARGET_DIR:-target}/release/serverlab

@@ -31,17 +31,8 @@ HELD=${HELD:-1}
 GEN_QUOTA=${GEN_QUOTA:-0.3}
 IO=${IO:-uring}
 
-missing=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if ((${#missing[@]})); then
-    echo "installing: ${missing[*]}" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+. bench/need.sh
+need nginx:nginx-light wrk:wrk python3:python3
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 if [ -z "${SERVERLAB:-}" ]; then

@@ -23,7 +23,8 @@ if [ "${BENCH_BUILD:-1}" = 1 ]; then
 fi
 BIN=${CARGO_TARGET_DIR:-target}/release/serverlab
 TOKIO=${CARGO_TARGET_DIR:-target}/release/examples/tokio_echo
-command -v strace > /dev/null || { echo "strace is missing (apt-get install strace)" >&2; exit 1; }
+. bench/need.sh
+need strace:strace
 work=$(mktemp -d)
 pids=()
 cleanup() {

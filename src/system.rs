@@ -245,7 +245,15 @@ mod tests {
         let p = Provenance::collect();
         assert!(p.cores >= 1);
         assert!(p.kernel.starts_with("Linux"), "{}", p.kernel);
-        assert_eq!(p.build_profile, "debug", "tests run in the debug profile");
+        let expected = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        assert_eq!(
+            p.build_profile, expected,
+            "the profile these tests were built in"
+        );
         assert!(!p.commit.is_empty());
     }
 
