@@ -361,6 +361,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "CPU quota of every server, in cores",
         "cota de CPU de cada servidor, em núcleos",
     ),
+    (
+        "quota_caveat",
+        "CPU time in 10 ms periods: a server that has used its share waits for the next period, and that wait is in the latencies (p99 up to 10 ms more); the predictions and the analysis count whole cores",
+        "tempo de CPU em períodos de 10 ms: um servidor que gastou sua parte espera o próximo período, e essa espera está nas latências (p99 até 10 ms a mais); as previsões e a análise contam núcleos inteiros",
+    ),
     ("load_io", "load generator's I/O", "E/S do gerador de carga"),
     (
         "chart_throughput",

@@ -109,7 +109,10 @@ fn setup_section(page: &mut String, results: &Results, lang: Lang) {
         }
     }
     if let Some(cores) = results.server_cpu_quota {
-        rows.push((label(lang, "server_cpu_quota").into(), format!("{cores}")));
+        rows.push((
+            label(lang, "server_cpu_quota").into(),
+            format!("{cores} ({})", label(lang, "quota_caveat")),
+        ));
     }
     rows.push((label(lang, "load_io").into(), results.load_io.to_string()));
     // Other people's servers: what ran, and what the predictions assumed of it (or why there are none).
