@@ -13,8 +13,8 @@
 # same per round trip, so with a core each the server sets the pace and every generator measures alike; held to
 # a fraction of a core, the generator is the slower side, and requests/s measure what each generator costs per
 # request. The "server" columns say how much of its core nginx used: near 1.0 the cell measured nginx, not the
-# generator (at 0.5 core, nginx's one core was full at 10 and 100 connections). Needs root and a cgroup CPU
-# controller; skipped, saying so, without them.
+# generator; at 0.3 core nginx stays well below it (0.33-0.57 in a run; 0.60-0.73 at 0.5 core). Needs root and a
+# cgroup CPU controller; skipped, saying so, without them.
 #
 # serverlab runs with `--io $IO` (uring by default: io_uring, one io_uring_enter a turn; IO=epoll for readiness).
 #
