@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::load_support::{assert_consistent, config, run};
-use serverlab::load::LoadIo;
+use serverlab::load::{LoadIo, Payload};
 use serverlab::protocol::Proto;
 
 /// How a connection to the slow server ended, as the server saw it.
@@ -69,6 +69,7 @@ fn requests_in_flight_at_the_end_are_answered_then_closed(io: LoadIo) {
     c.io = io;
     c.duration = Some(Duration::from_millis(550));
     c.warmup = Duration::ZERO;
+    c.payload = Payload::Message(MESSAGE.into());
     let r = run(&c);
     assert_consistent(&r);
     assert_eq!(r.errors.total(), 0, "{:?}", r.error_examples);
@@ -91,6 +92,57 @@ fn requests_in_flight_at_the_end_are_answered_then_closed(io: LoadIo) {
         "{io:?}: the replies read after the end are not counted ({} counted)",
         r.successes
     );
+    assert_eq!(
+        r.bytes_received,
+        r.successes * MESSAGE.len() as u64,
+        "{io:?}: nor are their bytes"
+    );
+}
+
+const MESSAGE: &str = "the end of a run";
+
+/// Client 1's first reply comes only after the run's end: the run did not serve every client, drained or not.
+fn a_first_reply_after_the_end_does_not_serve_a_client(io: LoadIo) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut first = true;
+                while let Ok(k @ 1..) = stream.read(&mut buf) {
+                    if n == 1 && std::mem::take(&mut first) {
+                        std::thread::sleep(Duration::from_millis(400));
+                    }
+                    if stream.write_all(&buf[..k]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut c = config(Proto::Echo, addr, 2);
+    c.io = io;
+    c.threads = 1;
+    c.duration = Some(Duration::from_millis(250));
+    c.warmup = Duration::ZERO;
+    // Measuring waits for every client's first exchange, for 100 ms at most: then the run goes on without it.
+    c.ramp_limit = Some(Duration::from_millis(100));
+    let r = run(&c);
+    assert_consistent(&r);
+    assert!(r.successes > 0, "{io:?}: the other client was served");
+    assert_eq!(r.all_served_ms, None, "{io:?}: {r:#?}");
+}
+
+#[test]
+fn on_epoll_a_first_reply_after_the_end_does_not_serve_a_client() {
+    a_first_reply_after_the_end_does_not_serve_a_client(LoadIo::Epoll);
+}
+
+#[test]
+fn on_io_uring_a_first_reply_after_the_end_does_not_serve_a_client() {
+    a_first_reply_after_the_end_does_not_serve_a_client(LoadIo::Uring);
 }
 
 #[test]

@@ -308,7 +308,8 @@ impl Worker<'_> {
             self.progress.count(false);
             self.out.timeline.success(now, latency_us, counts);
         }
-        if !c.exchanged {
+        // A first reply after the end does not make the run one in which every client was served.
+        if !c.exchanged && !self.draining {
             c.exchanged = true;
             self.plan.window.client_ready(now);
         }

@@ -40,7 +40,7 @@ use super::status::StatusCounts;
 use super::sys::{thread_cpu, thread_cpu_since};
 use super::timeline::Recorder;
 use super::window::Window;
-use client::Client;
+use client::{Client, Phase};
 use ring::Ring;
 use tcp::ConnectGate;
 use timetable::Timetable;
@@ -159,11 +159,17 @@ pub(super) fn run_thread(
         draining: false,
         out: ThreadResult::default(),
     };
-    let ran = w.run().and_then(|()| w.drain());
+    let ran = w.run();
+    // The run's CPU: what the drain spends after it serves no counted request.
+    let cpu = thread_cpu_since(cpu_before);
+    if ran.is_ok() {
+        // Uncounted, so a failure here loses nothing measured.
+        let _ = w.drain();
+    }
     w.ring_release();
     ran?;
     let mut out = w.finish();
-    out.cpu = thread_cpu_since(cpu_before);
+    out.cpu = cpu;
     Ok(out)
 }
 
@@ -226,6 +232,18 @@ impl Worker<'_> {
             return Ok(());
         }
         self.draining = true;
+        for i in 0..self.clients.len() {
+            let c = &mut self.clients[i];
+            // Nothing of what follows is measured: not the bytes of the replies read, not the requests.
+            c.measured = false;
+            // A connection not yet up (or not yet begun) carries no request: closing it now is an accept and an
+            // end of input for the server, and no request starts after the end.
+            if matches!(c.phase, Phase::Connecting | Phase::SlotWait) {
+                c.phase = Phase::Done;
+                self.in_flight -= 1;
+                self.close(i);
+            }
+        }
         let start = self.now();
         let bound = Nanos::from_duration(self.plan.config.timeout).min(DRAIN_BOUND);
         let mut events = Events::with_capacity(1024);

@@ -153,7 +153,8 @@ impl Worker<'_> {
     /// again, once, on a new connection. Every request here is idempotent.
     pub(super) fn retry_on_new_connection(&mut self, i: usize, now: Nanos) -> bool {
         let c = &mut self.clients[i];
-        if !c.reused || c.retried || c.checker.started() {
+        // Not once the run is over: that would open a connection only to close it.
+        if self.draining || !c.reused || c.retried || c.checker.started() {
             return false;
         }
         c.retried = true;
