@@ -1,7 +1,7 @@
 //! `--preset python`: the GIL lesson, measured. On 2 cores, with 5 clients computing (cpu:10ms in pure Python),
 //! CPython's threads take turns on one core, so the thread server does no better than the sequential one, while
 //! processes compute on both cores; and the analysis names the global lock. These are bounds CPython and the
-//! cores fix, not tuning: 2 cores give at most 2x, one GIL at most 1x.
+//! cores fix, not tuning: one GIL computes on at most one core, processes on more.
 
 use crate::cells::{alone, experiment, json, out_dir};
 
@@ -56,14 +56,19 @@ fn python_threads_compute_on_one_core_and_processes_on_two() {
         .fold(0.0, f64::max);
     // Another program on these 2 cores would leave no second core to show: say so rather than blame CPython.
     let busy = cell("py-threading")["measurement"]["machine_cpu_cores"].as_f64();
+    // Every request computes until it has used 10 ms of CPU time: one core serves at most 100 a second. Bounds
+    // against that, not against the sequential server's cell, which anything else running on the machine slows
+    // (it once measured 65 req/s beside a build, and the threads' 91 looked like more than one core's worth).
+    let one_core = 100.0;
     assert!(
-        threading <= 1.3 * sequential,
-        "threads under the GIL: {threading:.1} req/s against sequential {sequential:.1}"
+        threading <= 1.3 * one_core,
+        "threads under the GIL: {threading:.1} req/s, above what one core computes ({one_core}); \
+         sequential {sequential:.1}"
     );
     assert!(
-        processes >= 1.5 * sequential,
-        "processes on 2 cores: {processes:.1} req/s against sequential {sequential:.1} \
-         (the machine kept {busy:?} cores busy during the thread server's cell)"
+        processes >= 1.15 * one_core,
+        "processes on 2 cores: {processes:.1} req/s, not above what one core computes ({one_core}); \
+         sequential {sequential:.1} (the machine kept {busy:?} cores busy during the thread server's cell)"
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     // Both thread servers (threading, ThreadPoolExecutor) take turns on one core; the conclusion names the one
