@@ -210,6 +210,42 @@ pub struct Results {
     pub interrupted: bool,
 }
 
+#[cfg(test)]
+impl Results {
+    /// Results of a run made with no flag beyond the matrix (one repeat, no pinning, no quota), around `cells`:
+    /// the one place tests spell out every field, so a new field is added here once.
+    pub(crate) fn for_tests(
+        proto: Proto,
+        models: Vec<Subject>,
+        clients: Vec<usize>,
+        works: &[&str],
+        cell_seconds: f64,
+        cells: Vec<Cell>,
+    ) -> Results {
+        Results {
+            provenance: Provenance::collect(),
+            proto,
+            models,
+            clients,
+            works: works.iter().map(|w| w.to_string()).collect(),
+            cell_seconds,
+            repeat: 1,
+            keep_alive: false,
+            slow: 0,
+            hold: false,
+            backlog: None,
+            servers: Vec::new(),
+            server_cpus: None,
+            load_cpus: None,
+            server_cpu_quota: None,
+            load_io: LoadIo::default(),
+            baseline: None,
+            cells,
+            interrupted: false,
+        }
+    }
+}
+
 impl Results {
     /// The runs of one (work, model, clients) cell that succeeded.
     pub fn runs<'a>(

@@ -93,30 +93,17 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
             });
         }
     }
-    Results {
-        provenance: Provenance::collect(),
-        proto: Proto::Echo,
-        models: vec![
+    Results::for_tests(
+        Proto::Echo,
+        vec![
             Subject::Model(Model::Sequential),
             Subject::Model(Model::Threads),
         ],
-        clients: vec![1, 2, 5, 10],
-        works: vec!["sleep:50ms".into()],
-        cell_seconds: 2.0,
-        repeat: 1,
-        keep_alive: false,
-        slow: 0,
-        hold: false,
-        backlog: None,
-        servers: Vec::new(),
-        server_cpus: None,
-        load_cpus: None,
-        server_cpu_quota: None,
-        load_io: Default::default(),
-        baseline: None,
+        vec![1, 2, 5, 10],
+        &["sleep:50ms"],
+        2.0,
         cells,
-        interrupted: false,
-    }
+    )
 }
 
 /// Pool and poll under sleep:10ms beside 8 slow connections, without and with a 1 s header deadline:

@@ -121,25 +121,13 @@ mod tests {
 
     #[test]
     fn failed_cells_have_every_column_and_the_reason_last() {
-        let results = Results {
-            provenance: crate::system::Provenance::collect(),
-            proto: Proto::Echo,
-            models: vec![Subject::Model(Model::Threads)],
-            clients: vec![1],
-            works: vec!["none".into()],
-            cell_seconds: 1.0,
-            repeat: 1,
-            keep_alive: false,
-            slow: 0,
-            hold: false,
-            backlog: None,
-            servers: Vec::new(),
-            server_cpus: None,
-            load_cpus: None,
-            server_cpu_quota: None,
-            load_io: Default::default(),
-            baseline: None,
-            cells: vec![Cell {
+        let results = Results::for_tests(
+            Proto::Echo,
+            vec![Subject::Model(Model::Threads)],
+            vec![1],
+            &["none"],
+            1.0,
+            vec![Cell {
                 work: "none".into(),
                 model: Subject::Model(Model::Threads),
                 clients: 1,
@@ -154,8 +142,7 @@ mod tests {
                 failure: Some("server did not start: port in use, sorry".into()),
                 stderr: None,
             }],
-            interrupted: false,
-        };
+        );
         let text = render(&results);
         let row = text.lines().nth(1).unwrap();
         let failure = "\"server did not start: port in use, sorry\"";

@@ -290,27 +290,14 @@ mod tests {
 
     /// poll at 1 and 2 clients, with figures that need a decimal mark.
     fn results() -> Results {
-        Results {
-            provenance: crate::system::Provenance::collect(),
-            proto: Proto::Http,
-            models: vec![Subject::Model(Model::Poll)],
-            clients: vec![1, 2],
-            works: vec!["sleep:50ms".into()],
-            cell_seconds: 1.0,
-            repeat: 1,
-            keep_alive: false,
-            slow: 0,
-            hold: false,
-            backlog: None,
-            servers: Vec::new(),
-            server_cpus: None,
-            load_cpus: None,
-            server_cpu_quota: None,
-            load_io: Default::default(),
-            baseline: None,
-            cells: vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
-            interrupted: false,
-        }
+        Results::for_tests(
+            Proto::Http,
+            vec![Subject::Model(Model::Poll)],
+            vec![1, 2],
+            &["sleep:50ms"],
+            1.0,
+            vec![cell(1, 9.5, 52.24), cell(2, 39.6, 7.126)],
+        )
     }
 
     #[test]
