@@ -363,8 +363,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ),
     (
         "quota_caveat",
-        "CPU time in 10 ms periods: a server that has used its share waits for the next period, and that wait is in the latencies (p99 up to 10 ms more); the predictions and the analysis count whole cores",
-        "tempo de CPU em períodos de 10 ms: um servidor que gastou sua parte espera o próximo período, e essa espera está nas latências (p99 até 10 ms a mais); as previsões e a análise contam núcleos inteiros",
+        "CPU time in 10 ms periods: a server that has used its share waits for the next period, and that wait is in the latencies (p99 up to 10 ms more); the predictions count the quota, the analysis counts whole cores",
+        "tempo de CPU em períodos de 10 ms: um servidor que gastou sua parte espera o próximo período, e essa espera está nas latências (p99 até 10 ms a mais); as previsões contam a cota, a análise conta núcleos inteiros",
     ),
     ("load_io", "load generator's I/O", "E/S do gerador de carga"),
     (

@@ -3,7 +3,8 @@
 //! A model that can run `k` requests at once, each taking `D` of work, serves at most `k / D` requests per
 //! second. With `c` closed-loop clients at most `c` requests are ever outstanding, so the bound is
 //! `min(c, k) / D` for waiting work (sleep, block). Computation also needs a core: with `n` cores the bound
-//! is `min(c, k, n) / D`. A sequential server is `k = 1`: `1 / D`, however many clients come. A blocking call
+//! is `min(c, k, n) / D`; under a CPU quota `n` is the quota (half a core's time computes half as much). A
+//! sequential server is `k = 1`: `1 / D`, however many clients come. A blocking call
 //! inside a single event loop makes `k = 1` too — the loop does nothing else while it sleeps.
 //!
 //! Little's law ties the measured numbers together in a closed loop: clients = throughput x latency (time a
@@ -59,27 +60,28 @@ pub fn concurrency(model: Model, limits: ModelLimits, work: Work) -> Option<usiz
     }
 }
 
-/// The throughput bound for `clients` closed-loop clients of `model` doing `work` on `cores` cores.
+/// The throughput bound for `clients` closed-loop clients of `model` doing `work` on `cores` cores' worth of CPU
+/// time (fewer than the CPUs under a quota: 0.5 is half of one core's time).
 pub fn predict(
     model: Model,
     limits: ModelLimits,
     work: Work,
     clients: usize,
-    cores: usize,
+    cores: f64,
 ) -> Prediction {
     bound(concurrency(model, limits, work), work, clients, cores)
 }
 
 /// The throughput bound for `clients` closed-loop clients of a server that works on `concurrency` requests at
-/// once (`None`: no limit) doing `work` on `cores` cores.
-pub fn bound(concurrency: Option<usize>, work: Work, clients: usize, cores: usize) -> Prediction {
+/// once (`None`: no limit) doing `work` on `cores` cores' worth of CPU time.
+pub fn bound(concurrency: Option<usize>, work: Work, clients: usize, cores: f64) -> Prediction {
     let d = work.duration().as_secs_f64();
     let running = concurrency.map_or(clients, |k| k.min(clients));
     let throughput_rps = match work {
         Work::None => None,
         _ if d <= 0.0 => None,
         Work::Sleep(_) | Work::Block(_) => Some(running as f64 / d),
-        Work::Cpu(_) => Some(running.min(cores) as f64 / d),
+        Work::Cpu(_) => Some((running as f64).min(cores) / d),
     };
     Prediction {
         concurrency,
@@ -117,7 +119,7 @@ mod tests {
     fn a_sequential_server_does_one_over_work_whatever_the_clients() {
         for clients in [1, 5, 50] {
             assert_eq!(
-                predict(Model::Sequential, LIMITS, SLEEP, clients, 2).throughput_rps,
+                predict(Model::Sequential, LIMITS, SLEEP, clients, 2.0).throughput_rps,
                 Some(20.0)
             );
         }
@@ -126,15 +128,15 @@ mod tests {
     #[test]
     fn io_wait_scales_with_clients_up_to_the_models_concurrency() {
         assert_eq!(
-            predict(Model::Threads, LIMITS, SLEEP, 10, 2).throughput_rps,
+            predict(Model::Threads, LIMITS, SLEEP, 10, 2.0).throughput_rps,
             Some(200.0)
         );
         assert_eq!(
-            predict(Model::Pool, LIMITS, SLEEP, 20, 2).throughput_rps,
+            predict(Model::Pool, LIMITS, SLEEP, 20, 2.0).throughput_rps,
             Some(160.0)
         );
         assert_eq!(
-            predict(Model::Poll, LIMITS, SLEEP, 50, 2).throughput_rps,
+            predict(Model::Poll, LIMITS, SLEEP, 50, 2.0).throughput_rps,
             Some(1000.0)
         );
     }
@@ -142,19 +144,33 @@ mod tests {
     #[test]
     fn cpu_work_is_capped_by_the_cores() {
         assert_eq!(
-            predict(Model::Threads, LIMITS, CPU, 10, 2).throughput_rps,
+            predict(Model::Threads, LIMITS, CPU, 10, 2.0).throughput_rps,
             Some(200.0)
         );
         assert_eq!(
-            predict(Model::Poll, LIMITS, CPU, 10, 2).throughput_rps,
+            predict(Model::Poll, LIMITS, CPU, 10, 2.0).throughput_rps,
             Some(100.0)
+        );
+    }
+
+    #[test]
+    fn a_cpu_quota_caps_computing_at_its_share_of_a_core() {
+        // 10 ms requests on half a core's time: 50 a second, however many threads take turns.
+        assert_eq!(
+            predict(Model::Threads, LIMITS, CPU, 10, 0.5).throughput_rps,
+            Some(50.0)
+        );
+        assert_eq!(
+            predict(Model::Threads, LIMITS, SLEEP, 10, 0.5).throughput_rps,
+            Some(200.0),
+            "waiting takes no CPU time"
         );
     }
 
     #[test]
     fn a_blocking_call_serialises_an_event_loop_unless_offloaded() {
         assert_eq!(
-            predict(Model::Poll, LIMITS, BLOCK, 10, 2).throughput_rps,
+            predict(Model::Poll, LIMITS, BLOCK, 10, 2.0).throughput_rps,
             Some(10.0)
         );
         let offload = ModelLimits {
@@ -162,11 +178,11 @@ mod tests {
             ..LIMITS
         };
         assert_eq!(
-            predict(Model::Poll, offload, BLOCK, 10, 2).throughput_rps,
+            predict(Model::Poll, offload, BLOCK, 10, 2.0).throughput_rps,
             Some(100.0)
         );
         assert_eq!(
-            predict(Model::Async, LIMITS, BLOCK, 10, 2).throughput_rps,
+            predict(Model::Async, LIMITS, BLOCK, 10, 2.0).throughput_rps,
             Some(80.0)
         );
     }

@@ -294,10 +294,17 @@ impl ExperimentConfig {
             .map_or(machine, |cpus| cpus.len().min(machine))
     }
 
+    /// The CPU time a server can use, in cores: its cores, or its quota where that is less.
+    fn server_cpu_time(&self, machine: usize) -> f64 {
+        let cores = self.server_cores(machine) as f64;
+        self.server_cpu_quota
+            .map_or(cores, |quota| quota.min(cores))
+    }
+
     /// What theory says for a cell: from the model's limits, or from the concurrency an external server's
     /// author declared (`--server-k`); nothing for one that declared none. A hold cell serves no load: only its
     /// concurrency, the connections it can serve at once, is predicted.
-    fn prediction(&self, subject: Subject, work: Work, clients: usize, cores: usize) -> Prediction {
+    fn prediction(&self, subject: Subject, work: Work, clients: usize, cores: f64) -> Prediction {
         let prediction = self.load_prediction(subject, work, clients, cores);
         if self.hold {
             return Prediction {
@@ -313,7 +320,7 @@ impl ExperimentConfig {
         subject: Subject,
         work: Work,
         clients: usize,
-        cores: usize,
+        cores: f64,
     ) -> Prediction {
         match subject {
             Subject::Model(model) => predict(model, self.limits(model), work, clients, cores),
@@ -460,7 +467,7 @@ pub fn run(
         }
         index += 1;
         progress.cell_started(index, total, work, subject, clients);
-        let cores = config.server_cores(results.provenance.cores);
+        let cores = config.server_cpu_time(results.provenance.cores);
         let prediction = config.prediction(subject, work, clients, cores);
         let what = CellSpec {
             confinement,

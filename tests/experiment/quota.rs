@@ -51,9 +51,14 @@ fn a_server_held_to_a_quota_serves_what_its_share_of_a_core_buys() {
     // this machine's cores do several times that). 50 and half a core keep a 2x margin.
     assert!(throughput > 0.0 && throughput <= 50.0, "{throughput} req/s");
     assert!(cores <= 0.5, "{cores} cores");
+    assert_eq!(
+        results["cells"][0]["prediction"]["throughput_rps"], 25.0,
+        "the prediction counts a quarter of a core's time"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
-        html.contains("that wait is in the latencies") && html.contains("count whole cores"),
+        html.contains("that wait is in the latencies")
+            && html.contains("the analysis counts whole cores"),
         "the report says what a quota does to latencies and predictions"
     );
     for root in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup"] {

@@ -86,7 +86,7 @@ pub(super) fn results(threads_rps: impl Fn(usize) -> f64) -> Results {
                 repeat: 0,
                 variant: String::new(),
                 slow: 0,
-                prediction: predict(model.model().unwrap(), LIMITS, work, clients, 2),
+                prediction: predict(model.model().unwrap(), LIMITS, work, clients, 2.0),
                 measurement: Some(measurement(clients, rps, fewest)),
                 failure: None,
                 stderr: None,
@@ -141,7 +141,7 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
                     repeat: 0,
                     variant: format!("--header-timeout {}", if deadline { "1s" } else { "off" }),
                     slow: 8,
-                    prediction: predict(model.model().unwrap(), LIMITS, work, clients, 2),
+                    prediction: predict(model.model().unwrap(), LIMITS, work, clients, 2.0),
                     measurement: Some(m),
                     failure: None,
                     stderr: None,
@@ -516,7 +516,7 @@ fn computing(threads_rps: impl Fn(usize) -> f64) -> Results {
     r.keep_alive = true;
     for cell in &mut r.cells {
         cell.work = "cpu:10ms".into();
-        cell.prediction = predict(cell.model.model().unwrap(), LIMITS, work, cell.clients, 2);
+        cell.prediction = predict(cell.model.model().unwrap(), LIMITS, work, cell.clients, 2.0);
         let m = cell.measurement.as_mut().unwrap();
         if cell.model == Subject::Model(Model::Sequential) {
             m.throughput_rps = 97.0;
@@ -607,7 +607,7 @@ fn python_results(threads_cores: f64) -> Results {
                 repeat: 0,
                 variant: String::new(),
                 slow: 0,
-                prediction: crate::experiment::predict::bound(None, work, clients, 2),
+                prediction: crate::experiment::predict::bound(None, work, clients, 2.0),
                 measurement: Some(m),
                 failure: None,
                 stderr: None,
@@ -723,7 +723,7 @@ fn holding() -> Results {
                 slow: 0,
                 prediction: Prediction {
                     throughput_rps: None,
-                    ..predict(model_of(model), LIMITS, Work::None, 1, 2)
+                    ..predict(model_of(model), LIMITS, Work::None, 1, 2.0)
                 },
                 measurement: Some(m),
                 failure: None,
