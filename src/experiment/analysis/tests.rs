@@ -9,7 +9,6 @@ use crate::experiment::sampler::ServerSample;
 use crate::experiment::subject::Subject;
 use crate::models::Model;
 use crate::protocol::Proto;
-use crate::system::Provenance;
 use crate::work::Work;
 
 const LIMITS: ModelLimits = ModelLimits {
@@ -150,28 +149,19 @@ fn slowloris(pool_rps: impl Fn(bool, usize) -> f64) -> Results {
         }
     }
     Results {
-        provenance: Provenance::collect(),
-        proto: Proto::Http,
-        models: vec![Subject::Model(Model::Pool), Subject::Model(Model::Poll)],
-        clients: vec![1, 2, 5, 10],
-        works: vec![
-            "sleep:10ms --header-timeout off".into(),
-            "sleep:10ms --header-timeout 1s".into(),
-        ],
-        cell_seconds: 3.0,
-        repeat: 1,
         keep_alive: true,
         slow: 8,
-        hold: false,
-        backlog: None,
-        servers: Vec::new(),
-        server_cpus: None,
-        load_cpus: None,
-        server_cpu_quota: None,
-        load_io: Default::default(),
-        baseline: None,
-        cells,
-        interrupted: false,
+        ..Results::for_tests(
+            Proto::Http,
+            vec![Subject::Model(Model::Pool), Subject::Model(Model::Poll)],
+            vec![1, 2, 5, 10],
+            &[
+                "sleep:10ms --header-timeout off",
+                "sleep:10ms --header-timeout 1s",
+            ],
+            3.0,
+            cells,
+        )
     }
 }
 
