@@ -285,11 +285,8 @@ impl Worker<'_> {
     /// worth of completions that open the window, and understate a busy server's throughput). Open loop: it was
     /// *scheduled* after the warm-up, as in wrk2, since the timetable defines what was asked. With a request
     /// budget: it was started after the warm-up, so that exactly the budget is counted.
-    /// Nothing that finishes once the run is over counts ([`Worker::drain`](super::Worker)).
     fn counts(&self, i: usize, now: Nanos) -> bool {
-        !self.draining
-            && (self.clients[i].measured
-                || (self.window_counts() && now >= self.plan.window.warm()))
+        self.clients[i].measured || (self.window_counts() && now >= self.plan.window.warm())
     }
 
     /// Closed loop for a duration: what completes in the measured window counts, whenever it started.
@@ -299,17 +296,17 @@ impl Worker<'_> {
 
     /// The reply is complete and right.
     pub(super) fn complete(&mut self, i: usize, keep_alive: bool) {
+        if self.draining {
+            return self.drained(i);
+        }
         let now = self.now();
         let counts = self.counts(i, now);
         let c = &mut self.clients[i];
         self.in_flight -= 1;
+        self.progress.count(false);
         let latency_us = now.saturating_sub(c.scheduled).as_micros();
-        if !self.draining {
-            self.progress.count(false);
-            self.out.timeline.success(now, latency_us, counts);
-        }
-        // A first reply after the end does not make the run one in which every client was served.
-        if !c.exchanged && !self.draining {
+        self.out.timeline.success(now, latency_us, counts);
+        if !c.exchanged {
             c.exchanged = true;
             self.plan.window.client_ready(now);
         }
@@ -333,14 +330,15 @@ impl Worker<'_> {
     }
 
     pub(super) fn fail(&mut self, i: usize, now: Nanos, kind: ErrorKind, message: &str) {
+        if self.draining {
+            return self.drained(i);
+        }
         let counts = self.counts(i, now);
         let c = &mut self.clients[i];
         let was_connecting = c.phase == Phase::Connecting;
         self.in_flight -= 1;
-        if !self.draining {
-            self.progress.count(true);
-            self.out.timeline.failure(now, counts);
-        }
+        self.progress.count(true);
+        self.out.timeline.failure(now, counts);
         if counts {
             // A reply whose status was not expected, or whose body went wrong, still came with its code.
             if let Some(code) = c.checker.status() {
@@ -369,6 +367,13 @@ impl Worker<'_> {
             _ => {}
         }
         self.finished(i, now);
+    }
+
+    /// A request ended, either way, after the run was over ([`Worker::drain`](super::Worker)): nothing of it
+    /// counts — not a success, an error, a first exchange, nor a point of the timeline — and the client hangs up.
+    fn drained(&mut self, i: usize) {
+        self.in_flight -= 1;
+        self.done(i);
     }
 
     /// Bookkeeping after a request ended either way, then the next one.

@@ -117,7 +117,8 @@ struct Worker<'a> {
     progress: Progress,
     /// Sockets open now (for the timeline).
     open: u64,
-    /// The run is over: replies still arriving are read, so the connection ends cleanly, but not counted.
+    /// The run is over: replies still arriving are read, so the connection ends cleanly, but not counted (a
+    /// request that ends now goes to `drained` instead of `complete` or `fail`).
     draining: bool,
     out: ThreadResult,
 }
